@@ -1,0 +1,186 @@
+"""The hardware of a SpAtten-style accelerator as one frozen, validated object.
+
+Defaults are the paper's full design (SpAtten, Wang et al., HPCA 2021, Table "Architectural Setups",
+summarised in ``references/spatten.md`` §2.2 and §10.1). Presets (``spatten``, ``spatten-eighth``,
+``dense``) are TOML files in ``hwsim/config/presets/designs`` that override some of these defaults.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from .base import Config, between, int_between, power_of_two
+
+__all__ = ["Design", "QKArray", "PVArray", "Softmax", "TopK", "Sram", "Hbm", "Features"]
+
+
+class QKArray(Config):
+    """The Q x K broadcast-multiply-reduce array (module 7 of the paper's Fig. 8)."""
+
+    multipliers: Annotated[int, power_of_two(1, 8192)] = Field(
+        512,
+        description="12-bit multipliers in the array (count); keys/cycle = multipliers / head_dim. "
+        "Source: SpAtten Table 'Architectural Setups' (512), spatten.md §2.2.",
+    )
+
+
+class PVArray(Config):
+    """The attention_prob x V array (module 11)."""
+
+    multipliers: Annotated[int, power_of_two(1, 8192)] = Field(
+        512,
+        description="12-bit multipliers in the array (count); V vectors/cycle = multipliers / head_dim. "
+        "Source: SpAtten Table 'Architectural Setups' (512), spatten.md §2.2.",
+    )
+
+
+class Softmax(Config):
+    """The floating-point softmax unit (module 8) and its pipeline depths."""
+
+    parallelism: Annotated[int, power_of_two(1, 64)] = Field(
+        8, description="Probabilities produced per cycle (count). Source: SpAtten Table 'Architectural Setups' (8)."
+    )
+    fifo_depth: Annotated[int, int_between(1, 65536)] = Field(
+        128, description="Input FIFO depth (entries). Source: SpAtten Table 'Architectural Setups' (128)."
+    )
+    dequant_cycles: Annotated[int, int_between(0, 1000)] = Field(
+        7, description="Dequantisation stage latency (cycles). Source: authors' bert.cpp model, spatten.md §7.1."
+    )
+    exp_cycles: Annotated[int, int_between(0, 1000)] = Field(
+        21, description="Exponent stage latency (cycles). Source: authors' bert.cpp model, spatten.md §7.1."
+    )
+    accumulate_cycles: Annotated[int, int_between(0, 1000)] = Field(
+        23, description="Accumulation stage latency (cycles). Source: authors' bert.cpp model, spatten.md §7.1."
+    )
+    divide_cycles: Annotated[int, int_between(0, 1000)] = Field(
+        29, description="Division stage latency (cycles). Source: authors' bert.cpp model, spatten.md §7.1."
+    )
+    quant_cycles: Annotated[int, int_between(0, 1000)] = Field(
+        7, description="Re-quantisation stage latency (cycles). Source: authors' bert.cpp model, spatten.md §7.1."
+    )
+
+    @property
+    def latency_cycles(self) -> int:
+        """Pipeline depth of one softmax row (cycles): the sum of the stage latencies."""
+        return (
+            self.dequant_cycles + self.exp_cycles + self.accumulate_cycles + self.divide_cycles + self.quant_cycles
+        )
+
+
+class TopK(Config):
+    """The quick-select top-k engines (modules 2 and 10)."""
+
+    engines: Annotated[int, int_between(1, 2)] = Field(
+        2,
+        description="Top-k engines (count): 2 = one shared by token and head pruning plus one for local V; "
+        "1 = all selections share one engine. Source: SpAtten Table 'Architectural Setups' (2).",
+    )
+    lanes: Annotated[int, power_of_two(1, 64)] = Field(
+        16,
+        description="Comparators per comparator array = elements partitioned per cycle (count). "
+        "Source: SpAtten Table 'Architectural Setups' (16), spatten.md §3.1.",
+    )
+    in_lanes: Annotated[int, power_of_two(1, 64)] = Field(
+        8,
+        description="Scores accepted per cycle on the input stream (count) = Q x K output rate 512/64. "
+        "Source: released RTL TopK.scala parallelism, spatten.md §3.3.",
+    )
+    fifo_depth: Annotated[int, int_between(1, 65536)] = Field(
+        64,
+        description="Depth of FIFO_L and FIFO_R in rows of `lanes` elements (entries). "
+        "Source: SpAtten Table 'Architectural Setups' (64).",
+    )
+    width_bits: Annotated[int, int_between(2, 32)] = Field(
+        12, description="Score width (bits). Source: 12-bit datapath, SpAtten Table 'Architectural Setups'."
+    )
+
+    @property
+    def max_n(self) -> int:
+        """Largest selection the FIFOs hold (elements) = lanes x fifo_depth."""
+        return self.lanes * self.fifo_depth
+
+
+class Sram(Config):
+    """On-chip K and V buffers (modules 7 and 11)."""
+
+    key_bytes: Annotated[int, int_between(1, 1 << 30)] = Field(
+        196608,
+        description="Key SRAM size (bytes) = 2 (double buffer) x 1024 tokens x 64 dims x 12 bit / 8; "
+        "the paper's '196 KB'. Source: SpAtten §5 Design Choice Explorations, spatten.md §2.2.",
+    )
+    value_bytes: Annotated[int, int_between(1, 1 << 30)] = Field(
+        196608,
+        description="Value SRAM size (bytes), sized like the key SRAM. Source: as key_bytes.",
+    )
+
+
+class Hbm(Config):
+    """Off-chip HBM2 and the fetcher's interleaving."""
+
+    channels: Annotated[int, power_of_two(1, 64)] = Field(
+        16, description="HBM2 channels (count). Source: SpAtten Table 'Architectural Setups' (16 x 128-bit)."
+    )
+    channel_gbytes_per_s: Annotated[float, between(0.0, 1e4, lo_open=True)] = Field(
+        32.0,
+        description="Bandwidth per channel (GB/s, 1e9 bytes/s): 128 bit x 2 Gb/s/pin. "
+        "Source: SpAtten Table 'Architectural Setups' (512 GB/s over 16 channels).",
+    )
+    interleave_bytes: Annotated[int, power_of_two(1, 4096)] = Field(
+        32,
+        description="Address interleave granule across channels (bytes); also the transaction size. "
+        "Source: released RTL SpAtten.scala Crossbar, channel = addr[5 + log2(ch) - 1 : 5], spatten.md §2.2.",
+    )
+
+    @property
+    def bandwidth_gbytes_per_s(self) -> float:
+        """Peak off-chip bandwidth (GB/s)."""
+        return self.channels * self.channel_gbytes_per_s
+
+
+class Features(Config):
+    """Which SpAtten mechanisms the hardware supports (a policy may use only these)."""
+
+    token_pruning: bool = Field(True, description="Cascade token pruning (token importance + top-k). SpAtten §3.")
+    head_pruning: bool = Field(True, description="Cascade head pruning (head importance + top-k). SpAtten §3.")
+    local_v_pruning: bool = Field(True, description="Local V pruning after softmax. SpAtten §3.")
+    progressive_quantization: bool = Field(
+        True, description="MSB fetch, max-probability check, LSB re-fetch. SpAtten §3.4, spatten.md §5."
+    )
+
+
+class Design(Config):
+    """A complete accelerator design point: the hardware, not the algorithm.
+
+    Units are in field names or in each field's description; ``hwsim show design NAME`` prints every
+    field with its unit and source.
+    """
+
+    name: str = Field("custom", description="Design name (free text).")
+    description: str = Field("", description="One-line description (free text).")
+    clock_ghz: Annotated[float, between(0.0, 10.0, lo_open=True)] = Field(
+        1.0, description="Clock frequency (GHz). Source: SpAtten §5, 1 GHz in TSMC 40 nm."
+    )
+    datapath_bits: Annotated[int, int_between(4, 32)] = Field(
+        12, description="On-chip datapath and SRAM word width (bits). Source: SpAtten §4, spatten.md §2.2."
+    )
+    technology_nm: Annotated[int, int_between(5, 180)] = Field(
+        40, description="Process node for energy and area (nm). Source: SpAtten §5, TSMC 40 nm."
+    )
+    qk: QKArray = Field(default_factory=QKArray, description="Q x K array.")
+    pv: PVArray = Field(default_factory=PVArray, description="Prob x V array.")
+    softmax: Softmax = Field(default_factory=Softmax, description="Softmax unit.")
+    topk: TopK = Field(default_factory=TopK, description="Top-k engines.")
+    sram: Sram = Field(default_factory=Sram, description="K and V SRAM.")
+    hbm: Hbm = Field(default_factory=Hbm, description="HBM and fetcher.")
+    features: Features = Field(default_factory=Features, description="Supported mechanisms.")
+
+    @property
+    def hbm_bytes_per_cycle(self) -> float:
+        """Peak off-chip bytes per clock cycle (bytes/cycle)."""
+        return self.hbm.bandwidth_gbytes_per_s / self.clock_ghz
+
+    def keys_per_cycle(self, head_dim: int) -> int:
+        """Keys the Q x K array consumes per cycle for a head dimension (keys/cycle)."""
+        return max(1, self.qk.multipliers // head_dim)

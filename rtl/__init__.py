@@ -1,0 +1,1 @@
+"""Amaranth RTL of hwsim's hardware units, Verilog export and synthesis statistics."""
