@@ -1,14 +1,23 @@
-"""The ``hwsim`` command line. Each command group lives in its own module and registers on ``app``."""
+"""The ``hwsim`` command line.
+
+Each command group lives in its own module ``hwsim/cli/<group>_cmds.py`` and registers itself on
+``app`` when imported; this package imports every such module. Command modules keep heavy imports
+(torch, numba kernels) inside the command functions so that ``hwsim --help`` stays fast.
+"""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import sys
 
 import typer
 
 from ..errors import HwsimError
-from . import config_cmds  # noqa: F401  (registers commands)
 from .app import app
+
+for _mod in sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name.endswith("_cmds")):
+    importlib.import_module(f"{__name__}.{_mod}")
 
 __all__ = ["app", "main"]
 
