@@ -133,6 +133,12 @@ class Hbm(Config):
         "Source: released RTL SpAtten.scala Crossbar, channel = addr[5 + log2(ch) - 1 : 5], spatten.md §2.2.",
     )
 
+    read_latency_ns: Annotated[float, between(0.0, 1e4)] = Field(
+        40.0,
+        description="Time from a read request to its first data (ns): HBM2 tRCD + tCL of about 28 ns "
+        "(JEDEC JESD235) plus crossbar and FIFO stages. Assumed; the paper does not state it.",
+    )
+
     @property
     def bandwidth_gbytes_per_s(self) -> float:
         """Peak off-chip bandwidth (GB/s)."""

@@ -1,0 +1,74 @@
+"""Golden model of the fetcher + HBM: transactions per channel for a set of vectors, and cycles.
+
+Microarchitecture (SpAtten §4 and the released RTL, ``references/spatten.md`` §2.2):
+
+* Each (layer, head, kind) tensor is stored contiguously in DRAM, vector j at byte offset
+  ``j * vector_bytes`` from a base aligned to ``interleave_bytes * channels`` (so its first granule
+  sits on channel 0). MSB and LSB planes of quantized K/V are separate regions ("MSBs stored
+  contiguously and LSBs contiguously", SpAtten §3.4), each laid out this way.
+* Addresses are interleaved across channels in ``interleave_bytes`` granules: granule g lives on
+  channel ``g mod channels`` (released RTL ``Crossbar``: channel = addr[5 + log2(ch) - 1 : 5]).
+  A granule is also the transaction size (32-byte AXI transactions, ``MatrixFetcher.scala``).
+* A fetch of a set of vectors reads every granule any of them overlaps, each once (neighbouring
+  kept vectors share granules). Channels work in parallel; each moves ``channel_bytes_per_cycle``
+  per cycle, so the fetch occupies the HBM for ``ceil(max_channel_granules * interleave_bytes /
+  channel_bytes_per_cycle)`` cycles, plus a fixed read latency before the first data returns.
+
+Bytes are reported twice: ``bus_bytes`` (granules x interleave: what the HBM moves and what costs
+energy) and ``payload_bytes`` (vectors x vector_bytes: what the algorithm asked for).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+__all__ = ["vector_bytes", "transfer", "transfer_cycles"]
+
+
+def vector_bytes(head_dim: int, bits: int) -> int:
+    """Bytes of one stored vector of ``head_dim`` elements at ``bits`` bits (must be whole bytes)."""
+    total = head_dim * bits
+    if total % 8:
+        raise ValueError(f"a {head_dim}-element vector at {bits} bits is not a whole number of bytes")
+    return total // 8
+
+
+@njit(cache=True)
+def _granules_per_channel(indices, vec_bytes, interleave, channels):
+    counts = np.zeros(channels, np.int64)
+    last = -1
+    for i in range(indices.shape[0]):
+        j = indices[i]
+        first = (j * vec_bytes) // interleave
+        end = ((j + 1) * vec_bytes - 1) // interleave
+        if first <= last:
+            first = last + 1
+        for g in range(first, end + 1):
+            counts[g % channels] += 1
+        if end > last:
+            last = end
+    return counts
+
+
+def transfer(indices: np.ndarray, vec_bytes: int, *, interleave_bytes: int, channels: int) -> tuple[np.ndarray, int, int]:
+    """Return (granules per channel, bus_bytes, payload_bytes) for fetching vectors ``indices``.
+
+    ``indices`` must be sorted ascending and unique (the top-k engine emits them in input order).
+    """
+    idx = np.ascontiguousarray(indices, dtype=np.int64)
+    if vec_bytes <= 0 or idx.size == 0:
+        return np.zeros(channels, np.int64), 0, 0
+    counts = _granules_per_channel(idx, vec_bytes, interleave_bytes, channels)
+    return counts, int(counts.sum()) * interleave_bytes, int(idx.size) * vec_bytes
+
+
+def transfer_cycles(granules_per_channel: np.ndarray, *, interleave_bytes: int, channel_bytes_per_cycle: float,
+                    latency_cycles: int) -> int:
+    """Cycles the HBM is busy for a transfer (0 for an empty one): slowest channel plus read latency."""
+    busiest = int(np.max(granules_per_channel)) if len(granules_per_channel) else 0
+    if busiest == 0:
+        return 0
+    return int(math.ceil(busiest * interleave_bytes / channel_bytes_per_cycle - 1e-9)) + int(latency_cycles)

@@ -1,0 +1,49 @@
+"""Golden quantization as SpAtten stores and converts Q, K, V (SpAtten §3.4 and §4).
+
+* Q, K and V of one (layer, head) tensor are quantized **linear symmetric** with one scale per tensor
+  (SpAtten §3.4 "linear symmetric quantization"; §4: scores are dequantized with one scale factor).
+* Progressive quantization stores a ``msb + lsb``-bit value as two planes. Fetching only the MSB
+  plane gives the value with its ``lsb`` low bits zero: the bit-width converter places the MSBs in
+  the upper bits (released RTL ``MatrixFetcher`` ``high_bits``), i.e. ``(q >> lsb) << lsb``
+  (arithmetic shift: rounds toward minus infinity).
+* Softmax is floating point; probabilities are re-quantized to fixed point for prob x V
+  (SpAtten §4), here unsigned with ``bits`` bits over [0, 1].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["quantize_symmetric", "dequantize", "drop_lsbs", "quantize_probs"]
+
+
+def quantize_symmetric(x: np.ndarray, bits: int) -> tuple[np.ndarray, float]:
+    """Quantize ``x`` to signed ``bits``-bit integers with one scale; return (int32 array, scale).
+
+    ``scale = max|x| / (2**(bits-1) - 1)`` (1.0 for an all-zero tensor); values are rounded to the
+    nearest integer and clipped to ``[-(2**(bits-1) - 1), 2**(bits-1) - 1]``.
+    """
+    if bits < 2:
+        raise ValueError(f"bits must be at least 2, not {bits}")
+    x = np.asarray(x, dtype=np.float32)
+    qmax = (1 << (bits - 1)) - 1
+    amax = float(np.max(np.abs(x))) if x.size else 0.0
+    scale = amax / qmax if amax > 0 else 1.0
+    q = np.clip(np.rint(x / np.float32(scale)), -qmax, qmax).astype(np.int32)
+    return q, scale
+
+
+def dequantize(q: np.ndarray, scale: float) -> np.ndarray:
+    """Return ``q * scale`` as float32."""
+    return q.astype(np.float32) * np.float32(scale)
+
+
+def drop_lsbs(q: np.ndarray, lsb_bits: int) -> np.ndarray:
+    """Return ``q`` as seen when only its MSB plane is fetched: the ``lsb_bits`` low bits zero."""
+    return (q >> lsb_bits) << lsb_bits
+
+
+def quantize_probs(p: np.ndarray, bits: int) -> np.ndarray:
+    """Re-quantize probabilities in [0, 1] to unsigned ``bits``-bit fixed point; return float32 values."""
+    levels = np.float32((1 << bits) - 1)
+    return np.rint(np.asarray(p, np.float32) * levels) / levels

@@ -1,0 +1,47 @@
+"""The fetcher/HBM golden model: granules per channel and cycles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hwsim.units.hbm import transfer, transfer_cycles, vector_bytes
+
+
+def test_contiguous_fetch_spreads_over_all_channels():
+    # 1024 keys x 64 dims x 8 bit = 64 KiB = 2048 granules of 32 B over 16 channels
+    counts, bus, payload = transfer(np.arange(1024), vector_bytes(64, 8), interleave_bytes=32, channels=16)
+    assert counts.tolist() == [128] * 16 and bus == payload == 65536
+    # 512 GB/s at 1 GHz: 65536 B / 512 B per cycle = 128 cycles, plus latency
+    assert transfer_cycles(counts, interleave_bytes=32, channel_bytes_per_cycle=32.0, latency_cycles=40) == 168
+
+
+def test_sparse_vectors_share_and_overfetch_granules():
+    vb = vector_bytes(64, 6)  # 48 bytes: 1.5 granules
+    assert vb == 48
+    counts, bus, payload = transfer(np.array([0, 1]), vb, interleave_bytes=32, channels=16)
+    assert (bus, payload) == (96, 96) and counts[:3].tolist() == [1, 1, 1]
+    counts, bus, payload = transfer(np.array([1, 5]), vb, interleave_bytes=32, channels=16)
+    # vector 1: bytes 48..95 -> granules 1, 2; vector 5: bytes 240..287 -> granules 7, 8
+    assert (bus, payload) == (128, 96) and np.flatnonzero(counts).tolist() == [1, 2, 7, 8]
+
+
+def test_reference_count_against_python_loop():
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        idx = np.sort(rng.choice(500, size=rng.integers(1, 200), replace=False))
+        vb = int(rng.choice([8, 24, 32, 48, 96]))
+        ch = int(rng.choice([1, 2, 16]))
+        granules = sorted({g for j in idx for g in range(j * vb // 32, ((j + 1) * vb - 1) // 32 + 1)})
+        expect = np.bincount(np.array(granules) % ch, minlength=ch)
+        counts, bus, _ = transfer(idx, vb, interleave_bytes=32, channels=ch)
+        np.testing.assert_array_equal(counts, expect)
+        assert bus == 32 * len(granules)
+
+
+def test_empty_and_odd_sizes():
+    counts, bus, payload = transfer(np.array([], np.int64), 48, interleave_bytes=32, channels=16)
+    assert bus == payload == 0
+    assert transfer_cycles(counts, interleave_bytes=32, channel_bytes_per_cycle=32.0, latency_cycles=40) == 0
+    with pytest.raises(ValueError):
+        vector_bytes(3, 6)
