@@ -1,0 +1,597 @@
+"""Golden model of the quick-select top-k engine: the selection and its exact cycle count.
+
+The engine is SpAtten's (Wang, Zhang, Han, HPCA 2021, §4 "Top-k engine", Algorithm 1;
+``references/spatten.md`` §3) with the corrected termination of §3.2 and the two fixes of §3.3
+(the pivot is re-sampled every round; the tie quota is k minus the count strictly greater).
+This module is the reference for every other view: ``rtl/topk.py`` must produce the same indices
+and the same cycle count, and ``hwsim.units.topk.timing`` takes its occupancy from here.
+
+Behaviour
+---------
+Given ``n`` unsigned integer scores (a stream) and ``1 <= k <= n``, the engine outputs the indices
+of the ``k`` largest in input order. Among the scores equal to the threshold (the k-th largest)
+the earliest in the stream win.
+
+Declared microarchitecture (the cycle count below is exact for it; ``P`` = ``lanes``,
+``I`` = ``in_lanes``; a cycle is one clock of the engine)
+-----------------------------------------------------------------------------------------------
+Buffers: DATA (the original stream), FIFO_L and FIFO_R, each ``ceil(max_n / P)`` rows of ``P``
+scores, one synchronous read port and one write port each.
+
+1. **Fill** (``ceil(n / min(I, P))`` cycles). Input beats of ``I`` scores (the last beat carries
+   a count) are regrouped into rows of ``P`` and every row is written to DATA and to FIFO_L at row
+   0, 1, ...: one beat per cycle when ``I <= P``; when ``I > P`` a beat is written as ``I / P``
+   rows on consecutive cycles (the input is not ready in between) and the last beat as
+   ``ceil(count / P)`` rows. The round that follows starts on the next cycle.
+2. **Quick-select rounds** on the current set ``S`` of ``m`` scores, stored in stream order in
+   rows ``0 .. R-1`` of one FIFO, ``R = ceil(m / P)``. Each round costs ``R + 4`` cycles:
+
+   * 1 cycle *pivot address*: the pivot LFSR (16-bit Galois, taps 0xB400, reloaded with
+     ``seed % 65535 + 1`` at the start of every request) advances 16 steps to a fresh word ``w``;
+     the pivot is ``S[(w * m) >> 16]``, whose row is addressed now;
+   * ``R`` cycles *read*: rows ``0 .. R-1`` of the FIFO, one per cycle (the pivot is latched
+     from the read port in the first of them);
+   * 2 cycles of pipeline drain: *compare* (two comparator arrays of ``P``: ``x > pivot`` and
+     ``x < pivot``; equality count = popcount of neither; two zero eliminators compact each side,
+     registered) and *write* (each side is appended to a row accumulator and a full row is
+     written to FIFO_R (``>``) or FIFO_L (``<``) from row 0; a write never overtakes the read
+     pointer because a side never holds more elements than were read);
+   * 1 cycle *flush and decide*: partial rows are written; with ``G = |x > p|``, ``E = |x == p|``
+     and ``k1`` the rank still sought (``k`` at the start): ``G >= k1`` keeps FIFO_R as the next
+     set; ``G + E >= k1`` ends the search with threshold ``p`` and tie quota ``q = k1 - G``;
+     otherwise ``k1 -= G + E`` and FIFO_L is the next set.
+3. **Filter** (``r_last + 4 + corner`` cycles): DATA rows are read from row 0, one per cycle;
+   a third comparator stage keeps ``x > p`` and the first ``q`` of ``x == p`` (an inclusive
+   prefix sum of the equality flags plus the count carried from earlier rows); a zero
+   eliminator compacts the kept (index, score) pairs (registered); a realign stage packs them
+   into output beats of ``P`` pairs held in the output register (the last beat partial, with
+   ``last``). ``r_last`` is the DATA row holding the k-th kept element; the last beat is accepted
+   3 cycles after that row is read, plus ``corner`` = 1 when that row also completes the full
+   beat before a partial last beat (two beats from one row need two cycles).
+
+``cycles`` counts from the cycle the first input beat is accepted to the cycle the last output
+beat is accepted, both included, with no source pauses and no sink back-pressure::
+
+    cycles = ceil(n / min(I, P)) + sum over rounds (ceil(m / P) + 4) + r_last + 4 + corner
+
+The engine accepts the next request's first beat on the cycle after the last output beat, so
+``cycles`` is also its occupancy per request. Output beats: up to ``P`` (index, score) pairs, a
+count and ``last``; every beat but the last is full.
+
+Reproducibility: the LFSR is reloaded from the seed for every request, so a row's selection and
+cycles depend only on (scores, k, lanes, in_lanes, seed); ``select_batch`` row ``r`` equals
+``select`` of that row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ...errors import HwsimError
+from .params import LFSR_BITS, LFSR_STEPS_PER_DRAW, LFSR_TAPS, TopKParams, check_power_of_two, lfsr_init
+
+__all__ = [
+    "select",
+    "select_batch",
+    "select_batch_detail",
+    "select_rounds",
+    "select_params",
+    "quantize_scores",
+    "zero_eliminate",
+    "zero_eliminate_layers",
+    "lfsr_draw",
+    "ROUND_OVERHEAD_CYCLES",
+    "FILTER_OVERHEAD_CYCLES",
+    "DETAIL_FIELDS",
+    "ROUND_FIELDS",
+]
+
+#: Cycles a round costs on top of its ``ceil(m / P)`` read cycles: pivot address, compare, write,
+#: flush-and-decide (declared above; the authors' C++ model charges 3 + 1, spatten.md §3.4).
+ROUND_OVERHEAD_CYCLES = 4
+#: Cycles of the filter on top of ``r_last + 1`` read cycles: compare + ZE, realign, output beat.
+FILTER_OVERHEAD_CYCLES = 3
+
+#: Columns of the detail array of :func:`select_batch_detail` (all int64).
+DETAIL_FIELDS = (
+    "cycles", "fill_cycles", "quickselect_cycles", "filter_cycles", "rounds", "threshold", "ties_kept",
+)
+#: Columns of :func:`select_rounds` (one row per quick-select round).
+ROUND_FIELDS = ("set_elements", "pivot_index", "pivot", "greater", "equal", "less", "cycles")
+
+_LFSR_MASK = (1 << LFSR_BITS) - 1
+
+
+# --------------------------------------------------------------------------------------------
+# numba kernels (plain arrays in and out)
+# --------------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _lfsr_draw(state):
+    for _ in range(LFSR_STEPS_PER_DRAW):
+        lsb = state & 1
+        state >>= 1
+        if lsb:
+            state ^= LFSR_TAPS
+    return state
+
+
+@njit(cache=True)
+def _select_row(x, n, k, P, I, s0, scratch, keep, detail, log):
+    """Select the top ``k`` of ``x[:n]`` into ``keep[:n]`` (pre-zeroed); fill ``detail`` (7)."""
+    step = P if P < I else I
+    fill = (n + step - 1) // step
+    S = scratch[0]
+    for i in range(n):
+        S[i] = x[i]
+    cur = 0
+    m = n
+    k1 = k
+    state = s0
+    qs = 0
+    rounds = 0
+    theta = 0
+    q = 0
+    while True:
+        state = _lfsr_draw(state)
+        idx = (state * m) >> LFSR_BITS
+        gb = 1 if cur == 0 else 0
+        lb = 3 - cur - gb
+        S = scratch[cur]
+        G = scratch[gb]
+        L = scratch[lb]
+        p = S[idx]
+        g = 0
+        l = 0
+        for i in range(m):
+            v = S[i]
+            G[g] = v
+            g += v > p
+            L[l] = v
+            l += v < p
+        e = m - g - l
+        rc = (m + P - 1) // P + 4
+        if rounds < log.shape[0]:
+            log[rounds, 0] = m
+            log[rounds, 1] = idx
+            log[rounds, 2] = p
+            log[rounds, 3] = g
+            log[rounds, 4] = e
+            log[rounds, 5] = l
+            log[rounds, 6] = rc
+        qs += rc
+        rounds += 1
+        if g >= k1:
+            cur = gb
+            m = g
+        elif g + e >= k1:
+            theta = p
+            q = k1 - g
+            break
+        else:
+            k1 -= g + e
+            cur = lb
+            m = l
+    # filter pass over the original stream: > theta, then the first q ties in stream order
+    full_mark = (k // P) * P
+    kept = 0
+    eq_seen = 0
+    pos_full = -1
+    pos_last = n - 1
+    for i in range(n):
+        v = x[i]
+        if v > theta or (v == theta and eq_seen < q):
+            keep[i] = True
+            kept += 1
+            if kept == full_mark:
+                pos_full = i
+            if kept == k:
+                pos_last = i
+                break
+        if v == theta:
+            eq_seen += 1
+    r_last = pos_last // P
+    corner = 1 if (k % P != 0 and pos_full >= 0 and pos_full // P == r_last) else 0
+    filt = r_last + 1 + 3 + corner
+    detail[0] = fill + qs + filt
+    detail[1] = fill
+    detail[2] = qs
+    detail[3] = filt
+    detail[4] = rounds
+    detail[5] = theta
+    detail[6] = q
+
+
+@njit(cache=True)
+def _select_rows(x2d, ks, nv, P, I, s0, keep, detail):
+    rows = x2d.shape[0]
+    scratch = np.empty((3, max(x2d.shape[1], 1)), dtype=np.int64)
+    log = np.empty((0, 7), dtype=np.int64)
+    for r in range(rows):
+        _select_row(x2d[r], nv[r], ks[r], P, I, s0, scratch, keep[r], detail[r], log)
+
+
+@njit(cache=True)
+def _select_one(x, k, P, I, s0, keep, detail, log):
+    scratch = np.empty((3, max(x.shape[0], 1)), dtype=np.int64)
+    _select_row(x, x.shape[0], k, P, I, s0, scratch, keep, detail, log)
+
+
+@njit(cache=True)
+def _ze_layers(values, keep, layers, valid):
+    """Zero eliminator: exclusive prefix sum of drop flags, then log2(P) shift layers."""
+    P = values.shape[0]
+    cnt = np.zeros(P, dtype=np.int64)
+    c = 0
+    for i in range(P):
+        cnt[i] = c
+        c += 0 if keep[i] else 1
+    cur = np.zeros(P, dtype=np.int64)
+    cv = np.zeros(P, dtype=np.bool_)
+    cc = np.zeros(P, dtype=np.int64)
+    for i in range(P):
+        if keep[i]:
+            cur[i] = values[i]
+            cv[i] = True
+            cc[i] = cnt[i]
+    layers[0] = cur
+    valid[0] = cv
+    s = 1
+    j = 0
+    while s < P:
+        new = np.zeros(P, dtype=np.int64)
+        nvv = np.zeros(P, dtype=np.bool_)
+        nc = np.zeros(P, dtype=np.int64)
+        for i in range(P):
+            if i + s < P and cv[i + s] and (cc[i + s] >> j) & 1:
+                new[i] = cur[i + s]
+                nvv[i] = True
+                nc[i] = cc[i + s]
+            elif cv[i] and not (cc[i] >> j) & 1:
+                new[i] = cur[i]
+                nvv[i] = True
+                nc[i] = cc[i]
+        cur = new
+        cv = nvv
+        cc = nc
+        j += 1
+        s *= 2
+        layers[j] = cur
+        valid[j] = cv
+    return P - c
+
+
+# --------------------------------------------------------------------------------------------
+# input checks
+# --------------------------------------------------------------------------------------------
+
+
+def _int_array(scores, name: str, ndim: int) -> np.ndarray:
+    a = np.asarray(scores)
+    if a.ndim != ndim:
+        raise HwsimError(f"{name} must be a {ndim}-D array of integers, got shape {a.shape}")
+    if a.size == 0 and a.dtype.kind == "f":  # np.asarray([]) is float64
+        a = a.astype(np.int64)
+    if a.dtype.kind not in "iu":
+        raise HwsimError(
+            f"{name} must be integers, got dtype {a.dtype}; map real numbers with quantize_scores() first"
+        )
+    if a.dtype == np.uint64 and a.size and a.max() > np.iinfo(np.int64).max:
+        raise HwsimError(f"{name} must fit in 63 bits, found {int(a.max())}")
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def _check_range(a: np.ndarray, name: str, width: int | None, mask: np.ndarray | None = None) -> None:
+    if width is None or a.size == 0:
+        return
+    hi = (1 << width) - 1
+    bad = (a < 0) | (a > hi)
+    if mask is not None:
+        bad &= mask
+    if bad.any():
+        pos = np.unravel_index(int(np.argmax(bad)), a.shape)
+        where = pos[0] if len(pos) == 1 else tuple(int(p) for p in pos)
+        raise HwsimError(
+            f"{name}[{where}] = {int(a[pos])} is outside the {width}-bit score range 0..{hi}"
+        )
+
+
+def _check_engine(lanes, in_lanes, seed, width, max_n) -> int:
+    check_power_of_two("lanes", lanes)
+    check_power_of_two("in_lanes", in_lanes)
+    if type(seed) is not int or not 0 <= seed <= 2**32 - 1:
+        raise HwsimError(f"seed must be an integer from 0 to 4294967295, not {seed!r}")
+    if width is not None and (type(width) is not int or not 2 <= width <= 32):
+        raise HwsimError(f"width must be an integer from 2 to 32, not {width!r}")
+    if max_n is not None and (type(max_n) is not int or max_n < 1):
+        raise HwsimError(f"max_n must be a positive integer, not {max_n!r}")
+    return lfsr_init(seed)
+
+
+def _as_int(name: str, value) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise HwsimError(f"{name} must be an integer, not {value!r}")
+    return int(value)
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+# --------------------------------------------------------------------------------------------
+
+
+def lfsr_draw(state: int) -> int:
+    """Advance the 16-bit pivot LFSR by one draw (16 steps); return the new state = the word drawn."""
+    return int(_lfsr_draw(np.int64(state)))
+
+
+def _select_checked(scores, k, *, lanes, seed, in_lanes, width, max_n, log_rows):
+    s0 = _check_engine(lanes, in_lanes, seed, width, max_n)
+    x = _int_array(scores, "scores", 1)
+    n = x.shape[0]
+    if n == 0:
+        raise HwsimError("scores must hold at least 1 element, got 0")
+    if max_n is not None and n > max_n:
+        raise HwsimError(f"n = {n} scores exceed the engine's max_n = {max_n}")
+    k = _as_int("k", k)
+    if not 1 <= k <= n:
+        raise HwsimError(f"k must be an integer from 1 to n = {n}, not {k}")
+    _check_range(x, "scores", width)
+    keep = np.zeros(n, dtype=np.bool_)
+    detail = np.zeros(len(DETAIL_FIELDS), dtype=np.int64)
+    log = np.zeros((log_rows if log_rows else 0, len(ROUND_FIELDS)), dtype=np.int64)
+    _select_one(x, k, lanes, in_lanes, s0, keep, detail, log)
+    return keep, detail, log
+
+
+def select(
+    scores,
+    k: int,
+    *,
+    lanes: int,
+    seed: int = 0,
+    in_lanes: int = 8,
+    width: int | None = None,
+    max_n: int | None = None,
+) -> tuple[np.ndarray, int]:
+    """Select the ``k`` largest of one row of integer scores, as the engine does.
+
+    Parameters
+    ----------
+    scores : 1-D integer array-like, n >= 1 elements
+        The score stream in input order (unsigned ``width``-bit in hardware).
+    k : int
+        How many to keep, ``1 <= k <= n``.
+    lanes, in_lanes, seed : int
+        The engine (see :class:`TopKParams`).
+    width, max_n : int, optional
+        When given, scores outside ``0 .. 2**width - 1`` and ``n > max_n`` are rejected.
+
+    Returns
+    -------
+    indices : int64 ndarray (k,)
+        Indices of the kept scores, ascending (= input order; ties: earliest first).
+    cycles : int
+        Exact cycles of the declared microarchitecture (module docstring), first input beat to
+        last output beat.
+
+    Raises
+    ------
+    HwsimError
+        One line naming the bad value: non-integer scores, k out of range, n > max_n, a score
+        outside ``width`` bits, bad lanes/in_lanes/seed.
+    """
+    keep, detail, _ = _select_checked(
+        scores, k, lanes=lanes, seed=seed, in_lanes=in_lanes, width=width, max_n=max_n, log_rows=0
+    )
+    return np.flatnonzero(keep).astype(np.int64), int(detail[0])
+
+
+def select_rounds(
+    scores, k: int, *, lanes: int, seed: int = 0, in_lanes: int = 8
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Trace one selection: one row per quick-select round and the cycle breakdown.
+
+    Returns ``(rounds, detail)``: ``rounds`` is an int64 array ``[rounds, len(ROUND_FIELDS)]``
+    (set size, pivot index in the set, pivot, greater, equal, less, round cycles);
+    ``detail`` maps :data:`DETAIL_FIELDS` to ints.
+    """
+    x = np.asarray(scores)
+    _, detail, log = _select_checked(
+        x, k, lanes=lanes, seed=seed, in_lanes=in_lanes, width=None, max_n=None, log_rows=max(x.size, 1)
+    )
+    det = {f: int(v) for f, v in zip(DETAIL_FIELDS, detail)}
+    return log[: det["rounds"]].copy(), det
+
+
+def _batch_checked(scores_2d, ks, *, lanes, seed, in_lanes, n_valid, width, max_n):
+    s0 = _check_engine(lanes, in_lanes, seed, width, max_n)
+    x = _int_array(scores_2d, "scores_2d", 2)
+    rows, n = x.shape
+    ks_a = np.asarray(ks)
+    if ks_a.shape != (rows,) or (rows and ks_a.dtype.kind not in "iu"):
+        raise HwsimError(f"ks must be an integer array of shape ({rows},), got {ks_a.dtype} {ks_a.shape}")
+    ks_a = ks_a.astype(np.int64)
+    if n_valid is None:
+        nv = np.full(rows, n, dtype=np.int64)
+    else:
+        nv = np.asarray(n_valid)
+        if nv.shape != (rows,) or (rows and nv.dtype.kind not in "iu"):
+            raise HwsimError(f"n_valid must be an integer array of shape ({rows},), got {nv.dtype} {nv.shape}")
+        nv = nv.astype(np.int64)
+        bad = (nv < 1) | (nv > n)
+        if bad.any():
+            r = int(np.argmax(bad))
+            raise HwsimError(f"n_valid[{r}] = {int(nv[r])}: expected an integer from 1 to {n}")
+    if n == 0 and rows:
+        raise HwsimError("scores_2d rows must hold at least 1 element, got 0 columns")
+    bad = (ks_a < 1) | (ks_a > nv)
+    if bad.any():
+        r = int(np.argmax(bad))
+        raise HwsimError(f"ks[{r}] = {int(ks_a[r])}: expected an integer from 1 to n = {int(nv[r])}")
+    if max_n is not None and rows and int(nv.max()) > max_n:
+        r = int(np.argmax(nv > max_n))
+        raise HwsimError(f"row {r}: n = {int(nv[r])} scores exceed the engine's max_n = {max_n}")
+    if width is not None:
+        mask = None if n_valid is None else (np.arange(n)[None, :] < nv[:, None])
+        _check_range(x, "scores_2d", width, mask)
+    keep = np.zeros((rows, n), dtype=np.bool_)
+    detail = np.zeros((rows, len(DETAIL_FIELDS)), dtype=np.int64)
+    if rows:
+        _select_rows(x, ks_a, nv, lanes, in_lanes, s0, keep, detail)
+    return keep, detail
+
+
+def select_batch(
+    scores_2d,
+    ks,
+    *,
+    lanes: int,
+    seed: int = 0,
+    in_lanes: int = 8,
+    n_valid=None,
+    width: int | None = None,
+    max_n: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Select per row, as :func:`select` does for each row (same seed for every row).
+
+    Parameters
+    ----------
+    scores_2d : integer array [rows, n]
+    ks : integer array [rows]
+        k per row, ``1 <= ks[r] <= n_valid[r]``.
+    n_valid : integer array [rows], optional
+        Length of each row (``1 .. n``); entries past it are ignored and never kept.
+    lanes, seed, in_lanes, width, max_n
+        As in :func:`select`.
+
+    Returns
+    -------
+    keep : bool ndarray [rows, n]
+        ``keep[r, i]`` is True when score ``i`` of row ``r`` is selected.
+    cycles : int64 ndarray [rows]
+        Exact engine cycles per row.
+    """
+    keep, detail = _batch_checked(
+        scores_2d, ks, lanes=lanes, seed=seed, in_lanes=in_lanes, n_valid=n_valid, width=width, max_n=max_n
+    )
+    return keep, detail[:, 0].copy()
+
+
+def select_batch_detail(
+    scores_2d,
+    ks,
+    *,
+    lanes: int,
+    seed: int = 0,
+    in_lanes: int = 8,
+    n_valid=None,
+    width: int | None = None,
+    max_n: int | None = None,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Like :func:`select_batch`, with the cycle breakdown per row.
+
+    Returns ``(keep, detail)`` where ``detail`` maps each of :data:`DETAIL_FIELDS` (``cycles``,
+    ``fill_cycles``, ``quickselect_cycles``, ``filter_cycles``, ``rounds``, ``threshold``,
+    ``ties_kept``) to an int64 array [rows].
+    """
+    keep, detail = _batch_checked(
+        scores_2d, ks, lanes=lanes, seed=seed, in_lanes=in_lanes, n_valid=n_valid, width=width, max_n=max_n
+    )
+    return keep, {f: detail[:, i].copy() for i, f in enumerate(DETAIL_FIELDS)}
+
+
+def select_params(params: TopKParams, scores, k: int) -> tuple[np.ndarray, int]:
+    """:func:`select` with every parameter (and the range checks) taken from ``params``."""
+    return select(
+        scores, k, lanes=params.lanes, seed=params.seed, in_lanes=params.in_lanes,
+        width=params.width, max_n=params.max_n,
+    )
+
+
+def quantize_scores(values, width: int, *, lo: float | None = None, hi: float | None = None) -> np.ndarray:
+    """Map real scores to unsigned ``width``-bit integers, monotonically (the float front end).
+
+    Each row (the last axis) is mapped affinely from ``[lo, hi]`` onto ``0 .. 2**width - 1``:
+    ``q = floor((x - lo) / (hi - lo) * (2**width - 1) + 1/2)``, clipped. ``lo`` and ``hi`` default
+    to the row's minimum and maximum (a constant row maps to 0). The map is non-decreasing, so
+    the top-k of the integers is a top-k of the reals up to ties created by rounding.
+
+    Raises :class:`HwsimError` for non-numeric input (strings, objects, booleans, complex), NaN
+    or infinite values (naming the first such index), a bad width, or ``hi <= lo``.
+    """
+    if type(width) is not int or not 2 <= width <= 32:
+        raise HwsimError(f"width must be an integer from 2 to 32, not {width!r}")
+    try:
+        a = np.asarray(values)
+    except (ValueError, TypeError) as e:
+        raise HwsimError(f"scores must be an array of real numbers ({e})") from None
+    if a.dtype.kind not in "iuf":
+        raise HwsimError(f"scores must be real numbers, got dtype {a.dtype}")
+    a = a.astype(np.float64)
+    if a.ndim == 0:
+        raise HwsimError("scores must be an array of real numbers, got a scalar")
+    finite = np.isfinite(a)
+    if not finite.all():
+        pos = np.unravel_index(int(np.argmin(finite)), a.shape)
+        where = pos[0] if len(pos) == 1 else tuple(int(p) for p in pos)
+        raise HwsimError(f"scores[{where}] = {a[pos]}: expected a finite real number")
+    for name, v in (("lo", lo), ("hi", hi)):
+        if v is not None and not (isinstance(v, (int, float, np.integer, np.floating)) and np.isfinite(v)):
+            raise HwsimError(f"{name} must be a finite real number, not {v!r}")
+    if a.size == 0:
+        return np.zeros(a.shape, dtype=np.int64)
+    lo_a = a.min(axis=-1, keepdims=True) if lo is None else np.float64(lo)
+    hi_a = a.max(axis=-1, keepdims=True) if hi is None else np.float64(hi)
+    if lo is not None and hi is not None and not hi > lo:
+        raise HwsimError(f"hi = {hi} must be greater than lo = {lo}")
+    top = float((1 << width) - 1)
+    # halves avoid overflow when hi - lo exceeds the float range; every step is monotone
+    span = hi_a * 0.5 - lo_a * 0.5
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(span > 0, (a * 0.5 - lo_a * 0.5) / np.where(span > 0, span, 1.0), 0.0)
+    q = np.floor(np.clip(t, 0.0, 1.0) * top + 0.5)
+    return q.astype(np.int64)
+
+
+def zero_eliminate(values, keep) -> tuple[np.ndarray, int]:
+    """Compact the kept lanes of one row to the front, in order (the zero eliminator).
+
+    The hardware of ``references/spatten.md`` §3.3: an exclusive prefix sum of the drop flags
+    gives each lane its zero count; then ``log2(P)`` shifter layers, layer ``j`` moving an element
+    left by ``2**j`` when bit ``j`` of its count is set (an incoming element has priority).
+
+    Parameters
+    ----------
+    values : integer array (P,), P a power of two 1..64
+    keep : bool array (P,)
+
+    Returns
+    -------
+    out : int64 ndarray (P,)
+        The kept values in lanes ``0 .. count-1``, zeros after.
+    count : int
+        Number of kept lanes.
+    """
+    layers, _, count = zero_eliminate_layers(values, keep)
+    return layers[-1].copy(), count
+
+
+def zero_eliminate_layers(values, keep) -> tuple[np.ndarray, np.ndarray, int]:
+    """The zero eliminator layer by layer: ``(layers, valid, count)``.
+
+    ``layers[0]`` is the input with dropped lanes zeroed, ``layers[j + 1]`` the row after the
+    shift-by-``2**j`` layer (``log2(P) + 1`` rows of ``P``); ``valid`` marks occupied lanes.
+    """
+    v = _int_array(values, "values", 1)
+    kp = np.asarray(keep)
+    if kp.dtype != np.bool_ or kp.shape != v.shape:
+        raise HwsimError(f"keep must be a bool array of shape {v.shape}, got {kp.dtype} {kp.shape}")
+    P = v.shape[0]
+    check_power_of_two("zero eliminator width", P)
+    nl = P.bit_length()
+    layers = np.zeros((nl, P), dtype=np.int64)
+    valid = np.zeros((nl, P), dtype=np.bool_)
+    count = _ze_layers(v, np.ascontiguousarray(kp), layers, valid)
+    return layers, valid, int(count)
