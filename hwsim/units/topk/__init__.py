@@ -20,18 +20,27 @@ from .golden import (
     select,
     select_batch,
     select_batch_detail,
+    select_detail,
     select_params,
     select_rounds,
     zero_eliminate,
     zero_eliminate_layers,
 )
 from .params import TopKParams
+from .timing import KINDS, TopKRequest, TopKUnit, fill_cycles, schedule, service_cycles
 
 __all__ = [
     "TopKParams",
+    "TopKUnit",
+    "TopKRequest",
+    "KINDS",
+    "schedule",
+    "fill_cycles",
+    "service_cycles",
     "select",
     "select_batch",
     "select_batch_detail",
+    "select_detail",
     "select_params",
     "select_rounds",
     "quantize_scores",

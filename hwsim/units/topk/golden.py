@@ -77,6 +77,7 @@ __all__ = [
     "select_batch_detail",
     "select_rounds",
     "select_params",
+    "select_detail",
     "quantize_scores",
     "zero_eliminate",
     "zero_eliminate_layers",
@@ -382,10 +383,27 @@ def select(
         One line naming the bad value: non-integer scores, k out of range, n > max_n, a score
         outside ``width`` bits, bad lanes/in_lanes/seed.
     """
+    idx, detail = select_detail(
+        scores, k, lanes=lanes, seed=seed, in_lanes=in_lanes, width=width, max_n=max_n
+    )
+    return idx, detail["cycles"]
+
+
+def select_detail(
+    scores,
+    k: int,
+    *,
+    lanes: int,
+    seed: int = 0,
+    in_lanes: int = 8,
+    width: int | None = None,
+    max_n: int | None = None,
+) -> tuple[np.ndarray, dict[str, int]]:
+    """:func:`select` with the cycle breakdown: ``(indices, detail)``, ``detail`` keyed by :data:`DETAIL_FIELDS`."""
     keep, detail, _ = _select_checked(
         scores, k, lanes=lanes, seed=seed, in_lanes=in_lanes, width=width, max_n=max_n, log_rows=0
     )
-    return np.flatnonzero(keep).astype(np.int64), int(detail[0])
+    return np.flatnonzero(keep).astype(np.int64), {f: int(v) for f, v in zip(DETAIL_FIELDS, detail)}
 
 
 def select_rounds(
@@ -502,9 +520,9 @@ def select_batch_detail(
     return keep, {f: detail[:, i].copy() for i, f in enumerate(DETAIL_FIELDS)}
 
 
-def select_params(params: TopKParams, scores, k: int) -> tuple[np.ndarray, int]:
-    """:func:`select` with every parameter (and the range checks) taken from ``params``."""
-    return select(
+def select_params(params: TopKParams, scores, k: int) -> tuple[np.ndarray, dict[str, int]]:
+    """:func:`select_detail` with every parameter (and the range checks) taken from ``params``."""
+    return select_detail(
         scores, k, lanes=params.lanes, seed=params.seed, in_lanes=params.in_lanes,
         width=params.width, max_n=params.max_n,
     )

@@ -229,8 +229,8 @@ def test_params_validation_and_design():
     assert (p.lanes, p.in_lanes, p.width, p.max_n, p.rows) == (16, 8, 12, 1024, 64)
     assert (p.index_bits, p.count_bits, p.lfsr_init) == (10, 11, 1)
     assert TopKParams.from_design(load_design("spatten"), seed=5).seed == 5
-    idx, _ = select_params(TopKParams(lanes=4, width=4, max_n=8), [1, 15, 3], 1)
-    assert idx.tolist() == [1]
+    idx, det = select_params(TopKParams(lanes=4, width=4, max_n=8), [1, 15, 3], 1)
+    assert idx.tolist() == [1] and det["cycles"] == select([1, 15, 3], 1, lanes=4, in_lanes=8)[1]
     with pytest.raises(HwsimError, match=r"^Top-k lanes must be a power of two from 1 to 64, not 33$"):
         TopKParams(lanes=33)
     with pytest.raises(HwsimError, match=r"^Top-k score width must be an integer from 2 to 32, not 1$"):
