@@ -60,11 +60,6 @@ class OpCost:
     def __add__(self, other: OpCost) -> OpCost:
         return OpCost(self.energy_pj + other.energy_pj, self.area_um2 + other.area_um2)
 
-    def __mul__(self, k: float) -> OpCost:
-        return OpCost(self.energy_pj * k, self.area_um2 * k)
-
-    __rmul__ = __mul__
-
 
 HOROWITZ_45NM: dict[str, OpCost] = {
     # Horowitz ISSCC 2014, 45 nm, 0.9 V. Energies of int32 add (0.1 pJ) and mult (3.1 pJ) and
