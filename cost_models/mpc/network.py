@@ -14,13 +14,14 @@ A network is a preset name (:data:`NETWORK_PRESETS`) or a TOML file with the key
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
-from hwsim.config.base import Config, between
+from hwsim.config.base import Config, Expected
 from hwsim.config.loader import _read_toml, _validate
 from hwsim.errors import HwsimError
 
@@ -29,21 +30,36 @@ from .cost import Cost
 __all__ = ["Network", "NETWORK_PRESETS", "load_network", "latency_s", "LatencySplit"]
 
 
+def _at_least(lo: float, what: str, *, strict: bool):
+    """Validator: a finite number above ``lo`` (or at least ``lo``); ``what`` completes "expected ..."."""
+
+    def check(v: float) -> float:
+        if not (math.isfinite(v) and (v > lo if strict else v >= lo)):
+            raise Expected(what, got=v)
+        return v
+
+    return AfterValidator(check)
+
+
+Positive = _at_least(0.0, "a positive number", strict=True)
+NonNegative = _at_least(0.0, "a number >= 0", strict=False)
+
+
 class Network(Config):
     """The link between the parties and each party's local compute rate (frozen, validated)."""
 
     name: str = Field(description="Name of this network setting.")
     description: str = Field("", description="One line: what this setting is.")
-    bandwidth_gbit_per_s: Annotated[float, between(0.0, 1e6, lo_open=True)] = Field(
+    bandwidth_gbit_per_s: Annotated[float, Positive] = Field(
         description="Link bandwidth per direction (Gbit/s, 1e9 bits per second); full duplex."
     )
-    rtt_ms: Annotated[float, between(0.0, 1e6)] = Field(
+    rtt_ms: Annotated[float, NonNegative] = Field(
         description="Round-trip time paid once per communication round (ms)."
     )
-    round_overhead_ms: Annotated[float, between(0.0, 1e6)] = Field(
+    round_overhead_ms: Annotated[float, NonNegative] = Field(
         0.0, description="Extra fixed time per round: serialisation, framework and scheduling overhead (ms)."
     )
-    compute_gops_per_s: Annotated[float, between(0.0, 1e9, lo_open=True)] = Field(
+    compute_gops_per_s: Annotated[float, Positive] = Field(
         20.0,
         description="Local 64-bit ring operations one party does per second (1e9 ops/s). Default: torch 2.13 "
         "CPU int64 matmul on the 2-core development machine, measured at 22-25 Gmac/s (docs/mpc.md).",

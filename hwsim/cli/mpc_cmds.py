@@ -53,7 +53,8 @@ def _plot(result, path: Path) -> Path:
     labels, parts = [], {"rounds (RTT + overhead)": [], "transfer (bytes / bandwidth)": [], "local compute": []}
     for s in result.steps:
         lat = s.latency
-        labels.append(f"{s.step.name} ({s.step.op})")
+        frac = f" x{s.step.volume_fraction:g}" if s.step.volume_fraction != 1 else ""
+        labels.append(f"{s.step.name} ({s.step.op}{frac})")
         parts["rounds (RTT + overhead)"].append(lat.round_s)
         parts["transfer (bytes / bandwidth)"].append(lat.transfer_s)
         parts["local compute"].append(lat.compute_s)
@@ -66,7 +67,7 @@ def _plot(result, path: Path) -> Path:
     ax.set_xlabel("latency (s)")
     ax.set_title(f"{result.model}, {result.protocol}, {result.network.name}, attention {result.attention}: "
                  f"{result.latency_s:.3g} s")
-    ax.legend(loc="lower right", fontsize="small")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.5 / (len(labels) ** 0.5)), ncol=3, fontsize="small")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)

@@ -1,0 +1,79 @@
+"""How long costing a secure inference takes: BERT-base at 512 tokens, both protocols.
+
+Reference run in the same process: one plaintext float32 numpy forward pass of the same model
+(12 post-LN blocks, 512 tokens, random weights): the least work any tool that actually ran the model
+would do. A real CrypTen 2PC run of the same model takes far longer (docs/mpc.md: one BERT-base layer
+at 512 tokens, measured with CrypTen 0.4.1 on the development machine). Prints the costing time and
+its ratio to the reference; run with ``make bench`` or ``.venv/bin/python bench/mpc.py``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+
+from cost_models.mpc import estimate
+from workloads.models import MODEL_SPECS
+
+REPEATS = 20
+
+
+def _best_of(fn, repeats: int) -> tuple[float, float]:
+    """Return (best, median) wall time of ``repeats`` calls of ``fn`` (s)."""
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times), statistics.median(times)
+
+
+def plaintext_forward(spec, tokens: int, rng: np.random.Generator):
+    """Return a closure running one float32 forward pass of ``spec`` (post-LN blocks) on random data."""
+    d, f, h = spec.hidden, spec.ffn, spec.heads
+    dh = d // h
+    w = {k: rng.standard_normal(s, dtype=np.float32) * 0.02 for k, s in
+         [("qkv", (d, 3 * d)), ("proj", (d, d)), ("fc1", (d, f)), ("fc2", (f, d))]}
+    x0 = rng.standard_normal((tokens, d), dtype=np.float32)
+
+    def ln(x):
+        mu = x.mean(-1, keepdims=True)
+        return (x - mu) / np.sqrt(x.var(-1, keepdims=True) + 1e-5)
+
+    def run():
+        x = x0
+        for _ in range(spec.layers):
+            q, k, v = np.split(x @ w["qkv"], 3, axis=1)
+            q, k, v = (t.reshape(tokens, h, dh).transpose(1, 0, 2) for t in (q, k, v))
+            s = q @ k.transpose(0, 2, 1) * dh ** -0.5
+            p = np.exp(s - s.max(-1, keepdims=True))
+            p /= p.sum(-1, keepdims=True)
+            a = (p @ v).transpose(1, 0, 2).reshape(tokens, d) @ w["proj"]
+            x = ln(x + a)
+            m = x @ w["fc1"]
+            m = 0.5 * m * (1 + np.tanh(0.7978845608 * (m + 0.044715 * m ** 3)))
+            x = ln(x + m @ w["fc2"])
+        return x
+
+    return run
+
+
+def main() -> None:
+    spec = MODEL_SPECS["bert-base"]
+    tokens = 512
+    ref = plaintext_forward(spec, tokens, np.random.default_rng(0))
+    ref_best, ref_med = _best_of(ref, 3)
+    print(f"reference: plaintext numpy forward of bert-base, {tokens} tokens: best {ref_best * 1e3:.1f} ms, "
+          f"median {ref_med * 1e3:.1f} ms")
+    for protocol in ("crypten-2pc", "aby3-3pc"):
+        result = estimate(spec, protocol=protocol, network="lan", tokens=tokens)
+        best, med = _best_of(lambda: estimate(spec, protocol=protocol, network="lan", tokens=tokens), REPEATS)
+        print(f"{protocol}: costing bert-base at {tokens} tokens: best {best * 1e3:.3f} ms, median {med * 1e3:.3f} ms "
+              f"({ref_best / best:.0f}x faster than the plaintext forward); result {result.rounds:,} rounds, "
+              f"{result.bytes / 1e9:.2f} GB, {result.latency_s:.1f} s on lan")
+
+
+if __name__ == "__main__":
+    main()
