@@ -1,0 +1,305 @@
+"""Testbench core of the top-k engine: stimulus, driver, monitor and checker, simulator-neutral.
+
+Driver -> DUT, monitor -> model -> checker (STYLE.md 8): the model is the golden view
+(:func:`hwsim.units.topk.select_detail`), never a copy of it. One loop drives the DUT through a
+``step`` coroutine that sets the inputs of one cycle and returns the outputs sampled at the clock
+edge that ends it; :mod:`rtl.cocotb_topk` supplies it for cocotb (generated Verilog on Icarus)
+and :func:`run_amaranth` for Amaranth's simulator.
+
+Checks per vector: the output indices (and their scores) equal the golden selection, beats are
+full except the last, and the cycles from the first input beat accepted to the last output beat
+accepted equal the golden count exactly when the source never pauses and the sink never
+back-pressures (then the next request's first beat must also be accepted on the very next cycle:
+the occupancy the timing view assumes); with random pauses and back-pressure the cycles must not
+be below the golden count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hwsim.units.topk import TopKParams, select_detail
+
+__all__ = [
+    "Phase", "BenchReport", "params_dict", "make_vectors", "pack_input", "payloads_of", "unpack_output",
+    "request", "drive", "run_amaranth", "run_amaranth_requests",
+]
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A batch of random vectors and how the source and sink behave while they run."""
+
+    vectors: int
+    seed: int
+    pause: float = 0.0          # probability the source withholds a beat in a cycle
+    backpressure: float = 0.0   # probability the sink is not ready in a cycle
+
+    @property
+    def exact(self) -> bool:
+        """Whether cycles must equal the golden count (no pauses, no back-pressure)."""
+        return self.pause == 0.0 and self.backpressure == 0.0
+
+
+@dataclass
+class BenchReport:
+    """What a run found. ``records`` has one dict per vector; ``mismatches`` the failing ones."""
+
+    params: dict
+    records: list = field(default_factory=list)
+    mismatches: list = field(default_factory=list)
+    sim_cycles: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches and bool(self.records)
+
+    def to_dict(self) -> dict:
+        return {"params": self.params, "records": self.records, "mismatches": self.mismatches,
+                "sim_cycles": self.sim_cycles}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "BenchReport":
+        return cls(params=d["params"], records=d["records"], mismatches=d["mismatches"], sim_cycles=d["sim_cycles"])
+
+    def first_mismatch_line(self) -> str:
+        if not self.mismatches:
+            return "no mismatch"
+        m = self.mismatches[0]
+        return (f"vector {m['vector']} (n={m['n']}, k={m['k']}): {m['what']}; golden cycles {m['golden_cycles']}, "
+                f"RTL cycles {m['rtl_cycles']}; golden indices {m['golden_indices']}, RTL indices {m['rtl_indices']}")
+
+
+def params_dict(params: TopKParams) -> dict:
+    """The parameters as a plain dict (for JSON and for ``TopKParams(**d)``)."""
+    return {f: getattr(params, f) for f in ("lanes", "in_lanes", "width", "max_n", "seed")}
+
+
+def make_vectors(params: TopKParams, count: int, seed: int) -> list[tuple[np.ndarray, int]]:
+    """``count`` random (scores, k) pairs for ``params``, deterministic in ``seed``.
+
+    Mixes many ties (scores from 0..1, 0..3, 0..15 or all equal) with the full ``width``-bit
+    range; n is 1, ``max_n`` or random in between (small n favoured); k is 1, n or random.
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    top = params.max_score
+    for _ in range(count):
+        u = rng.random()
+        if u < 0.08:
+            n = 1
+        elif u < 0.18:
+            n = params.max_n
+        elif u < 0.55:
+            n = int(rng.integers(1, min(params.max_n, 4 * params.lanes + 8) + 1))
+        else:
+            n = int(rng.integers(1, params.max_n + 1))
+        kind = rng.integers(0, 5)
+        hi = (1, 3, min(15, top), top, 0)[kind]
+        x = rng.integers(0, hi + 1, size=n) if hi else np.full(n, int(rng.integers(0, top + 1)))
+        v = rng.random()
+        k = 1 if v < 0.15 else n if v < 0.3 else int(rng.integers(1, n + 1))
+        out.append((x.astype(np.int64), k))
+    return out
+
+
+def _offsets(params: TopKParams):
+    from .topk import input_layout, output_layout
+
+    il, ol = input_layout(params), output_layout(params)
+    return (il["count"].offset, il["last"].offset, ol["index"].offset, ol["score"].offset,
+            ol["count"].offset, ol["last"].offset)
+
+
+def pack_input(params: TopKParams, chunk, last: bool) -> int:
+    """The input payload (an int) of one beat holding ``chunk`` (1..in_lanes scores)."""
+    c_off, l_off = _offsets(params)[:2]
+    v = 0
+    for i, s in enumerate(chunk):
+        v |= int(s) << (i * params.width)
+    return v | (len(chunk) << c_off) | (int(last) << l_off)
+
+
+def unpack_output(params: TopKParams, value: int) -> tuple[list[int], list[int], int, bool]:
+    """``(indices, scores, count, last)`` of one output payload; only ``count`` lanes are returned."""
+    _, _, i_off, s_off, c_off, l_off = _offsets(params)
+    P, W, IB = params.lanes, params.width, params.index_bits
+    count = (value >> c_off) & ((1 << (l_off - c_off)) - 1)
+    idx = [(value >> (i_off + j * IB)) & ((1 << IB) - 1) for j in range(count)]
+    sc = [(value >> (s_off + j * W)) & ((1 << W) - 1) for j in range(count)]
+    return idx, sc, count, bool((value >> l_off) & 1)
+
+
+def _short(a) -> str:
+    a = list(a)
+    return str(a) if len(a) <= 12 else str(a[:12])[:-1] + f", ... ({len(a)} in all)]"
+
+
+def payloads_of(params: TopKParams, x, *, last_count: int | None = None) -> list[int]:
+    """Input payloads of one request: beats of ``in_lanes`` scores, the last one with its count.
+
+    ``last_count`` overrides the count field of the last beat (to test how the RTL reads it).
+    """
+    I = params.in_lanes
+    chunks = [x[i:i + I] for i in range(0, len(x), I)]
+    out = [pack_input(params, c, j == len(chunks) - 1) for j, c in enumerate(chunks)]
+    if last_count is not None:
+        c_off, l_off = _offsets(params)[:2]
+        out[-1] = (out[-1] & ~(((1 << (l_off - c_off)) - 1) << c_off)) | (last_count << c_off)
+    return out
+
+
+@dataclass
+class _Seen:
+    first_in: int | None = None
+    last_out: int | None = None
+    indices: list = field(default_factory=list)
+    scores: list = field(default_factory=list)
+    short_beat: bool = False
+
+    @property
+    def cycles(self) -> int | None:
+        return None if self.last_out is None or self.first_in is None else self.last_out - self.first_in + 1
+
+
+async def request(step, params: TopKParams, payloads: list[int], k: int, *, cycle: int, limit: int,
+                  rng=None, pause: float = 0.0, backpressure: float = 0.0) -> tuple[_Seen, int]:
+    """Drive one request (its beats, ``k`` on the port) and monitor its output; return (seen, cycle).
+
+    ``cycle`` numbers the clock edges; the request is abandoned at ``limit`` (a hung DUT).
+    """
+    seen = _Seen()
+    bi = 0
+    while seen.last_out is None and cycle < limit:
+        valid = bi < len(payloads) and not (pause and rng.random() < pause)
+        ready = not (backpressure and rng.random() < backpressure)
+        o = await step({"inp_valid": int(valid), "inp_payload": payloads[bi] if valid else 0,
+                        "out_ready": int(ready), "k": k})
+        if valid and o["inp_ready"]:
+            seen.first_in = cycle if seen.first_in is None else seen.first_in
+            bi += 1
+        if o["out_valid"] and ready:
+            ii, ss, cnt, last = unpack_output(params, o["out_payload"])
+            seen.short_beat |= cnt != params.lanes and not last
+            seen.indices += ii
+            seen.scores += ss
+            if last:
+                seen.last_out = cycle
+        cycle += 1
+    return seen, cycle
+
+
+async def drive(step, params: TopKParams, phases: list[Phase], report: BenchReport) -> BenchReport:
+    """Run every phase's vectors back to back through ``step``; fill ``report``.
+
+    ``step(inputs) -> outputs`` applies ``inputs`` (``inp_valid``, ``inp_payload``, ``out_ready``,
+    ``k``) for one cycle and returns the values sampled at the edge that ends it
+    (``inp_ready``, ``out_valid``, ``out_payload``). The run stops at the first vector whose
+    last beat does not come (a hung DUT).
+    """
+    cycle = 0
+    vec_no = 0
+    prev_last = None
+    for phase in phases:
+        rng = np.random.default_rng(phase.seed ^ 0x5EED)
+        for x, k in make_vectors(params, phase.vectors, phase.seed):
+            idx_g, det = select_detail(x, k, lanes=params.lanes, seed=params.seed, in_lanes=params.in_lanes,
+                                       width=params.width, max_n=params.max_n)
+            seen, end = await request(step, params, payloads_of(params, x), k, cycle=cycle,
+                                      limit=cycle + 20 * det["cycles"] + 200, rng=rng, pause=phase.pause,
+                                      backpressure=phase.backpressure)
+            cycle = end
+            rtl_cycles = seen.cycles
+            rec = {"vector": vec_no, "n": len(x), "k": k, "exact": phase.exact, "golden_cycles": det["cycles"],
+                   "rtl_cycles": rtl_cycles, "rounds": det["rounds"]}
+            what = []
+            if rtl_cycles is None:
+                what.append("no last output beat (DUT hung)")
+            if seen.indices != idx_g.tolist():
+                what.append("indices differ")
+            elif seen.scores != x[idx_g].tolist():
+                what.append("scores differ")
+            if seen.short_beat:
+                what.append("a beat before the last is not full")
+            if rtl_cycles is not None:
+                if phase.exact and rtl_cycles != det["cycles"]:
+                    what.append("cycles differ")
+                if not phase.exact and rtl_cycles < det["cycles"]:
+                    what.append("cycles below the golden count")
+                if phase.exact and prev_last is not None and seen.first_in != prev_last + 1:
+                    what.append(f"first beat accepted {seen.first_in - prev_last - 1} cycles late after the last request")
+            prev_last = seen.last_out if phase.exact else None
+            report.records.append(rec)
+            if what:
+                report.mismatches.append({**rec, "what": "; ".join(what), "golden_indices": _short(idx_g.tolist()),
+                                          "rtl_indices": _short(seen.indices)})
+            vec_no += 1
+            if rtl_cycles is None:
+                break
+        else:
+            continue
+        break
+    report.sim_cycles = cycle
+    return report
+
+
+def _amaranth_run(params: TopKParams, fault: str | None, body, vcd: str | None = None):
+    """Simulate :class:`rtl.topk.TopK` in Amaranth's simulator; ``body(step)`` drives it."""
+    from amaranth.sim import Simulator
+
+    from .topk import TopK
+
+    dut = TopK(params, fault=fault)
+    in_payload, out_payload = dut.inp.payload.as_value(), dut.out.payload.as_value()
+
+    async def bench(ctx):
+        async def step(i):
+            ctx.set(dut.inp.valid, i["inp_valid"])
+            ctx.set(in_payload, i["inp_payload"])
+            ctx.set(dut.out.ready, i["out_ready"])
+            ctx.set(dut.k, i["k"])
+            o = {"inp_ready": ctx.get(dut.inp.ready), "out_valid": ctx.get(dut.out.valid),
+                 "out_payload": ctx.get(out_payload)}
+            await ctx.tick()
+            return o
+
+        await body(step)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    if vcd:
+        with sim.write_vcd(vcd):
+            sim.run()
+    else:
+        sim.run()
+
+
+def run_amaranth_requests(params: TopKParams,
+                          requests: list[tuple[list[int], int]]) -> list[tuple[list[int], list[int], int | None]]:
+    """Send explicit requests (their payloads, the ``k`` port value) back to back in Amaranth's
+    simulator; return ``(indices, scores, cycles)`` per request as the DUT produced them."""
+    out = []
+
+    async def body(step):
+        cycle = 0
+        for payloads, k in requests:
+            seen, cycle = await request(step, params, payloads, k, cycle=cycle, limit=cycle + 100 * params.max_n + 500)
+            out.append((seen.indices, seen.scores, seen.cycles))
+
+    _amaranth_run(params, None, body)
+    return out
+
+
+def run_amaranth(params: TopKParams, phases: list[Phase], *, fault: str | None = None,
+                 vcd: str | None = None) -> BenchReport:
+    """Run the phases' vectors on :class:`rtl.topk.TopK` in Amaranth's simulator."""
+    report = BenchReport(params=params_dict(params))
+
+    async def body(step):
+        await drive(step, params, phases, report)
+
+    _amaranth_run(params, fault, body, vcd)
+    return report
