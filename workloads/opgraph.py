@@ -185,15 +185,16 @@ class OpGraphRecorder(TorchFunctionMode):
         if st is None:
             name, _ = self._params[id(p)]
             with torch._C.DisableTorchFunction():
-                a = p.detach().float().abs()
+                w = p.detach().to(torch.float32)
+                a = w.abs()
                 st = {
                     "name": name,
                     "shape": list(p.shape),
                     "numel": int(p.numel()),
-                    "nonzero_fraction": float((a != 0).float().mean()),
+                    "nonzero_fraction": int(torch.count_nonzero(w)) / max(1, p.numel()),
                     "abs_mean": float(a.mean()),
                     "abs_max": float(a.max()),
-                    "std": float(p.detach().float().std()) if p.numel() > 1 else 0.0,
+                    "std": float(w.std()) if p.numel() > 1 else 0.0,
                 }
             self._stats[id(p)] = st
         entry = dict(st)

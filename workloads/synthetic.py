@@ -122,6 +122,12 @@ class CCTViT(nn.Module):
                 nn.init.kaiming_normal_(m.weight)
         nn.init.trunc_normal_(self.positional_emb, std=0.2)
 
+    @property
+    def attention_form(self) -> str:
+        """``softmax``, ``relu_softmax`` or ``scaling`` when every head uses it, else ``mixed``."""
+        kinds = set(self.blocks[0].self_attn.head_kinds)
+        return kinds.pop() if len(kinds) == 1 else "mixed"
+
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         x = self.tokenizer(pixels).flatten(2).transpose(1, 2)
         x = torch.cat([self.class_emb.expand(x.shape[0], -1, -1), x], dim=1)

@@ -30,7 +30,7 @@ from hwsim.errors import HwsimError
 
 from .models import ModelSpec
 from .opgraph import OpGraphRecorder
-from .trace import FORMAT, VERSION, Trace
+from .trace import ATTENTION_KINDS, FORMAT, VERSION, Trace
 
 __all__ = ["AttentionCapture", "trace_model", "greedy_generate", "spec_from_config", "configure_threads"]
 
@@ -203,7 +203,7 @@ def trace_model(
     workload: str | None = None,
     prompt_tokens: int | None = None,
     text: dict | None = None,
-    attention: str = "softmax",
+    attention: str | None = None,
     seed: int | None = None,
     provenance: dict | None = None,
 ) -> Trace:
@@ -212,11 +212,15 @@ def trace_model(
     ``inputs``: token ids [1, T] (or [T]) for a text model, pixels [1, C, H, W] for a ViT; for a
     decoder they are prompt + continuation, with ``prompt_tokens`` the prompt's length (default: all).
     ``spec``: the model's shape (default: derived from ``model.config``). ``attention``: ``softmax``
-    (probabilities derived from Q/K at load time) or the model's other form (probabilities stored).
+    (probabilities derived from Q/K at load time) or the model's other form (probabilities stored);
+    default: the model's ``attention_form`` attribute if it has one, else ``softmax``.
     ``text``: where the inputs came from (goes into the manifest). The model must use eager attention.
     """
     configure_threads()
     model.eval()
+    attention = attention or getattr(model, "attention_form", "softmax")
+    if attention not in ATTENTION_KINDS:
+        raise HwsimError(f"attention={attention!r}: expected one of {', '.join(ATTENTION_KINDS)}")
     if spec is None:
         if not hasattr(model, "config"):
             raise HwsimError(f"{type(model).__name__}: pass spec= for a model without a transformers config")
