@@ -50,8 +50,15 @@ def run_cocotb(params: TopKParams, phases: list[Phase], build_dir: str | Path, *
     log = build / "sim.log"
     cfg = {"params": params_dict(params), "phases": [vars(p) for p in phases], "results": str(results)}
     runner = get_runner("icarus")
-    runner.build(sources=[src], hdl_toplevel=TOPLEVEL, build_dir=build, timescale=("1ns", "1ps"),
-                 always=True, waves=waves, build_args=ICARUS_ARGS)
+    sources, args = [src], list(ICARUS_ARGS)
+    if waves:  # cocotb's own dump module is SystemVerilog, which -g2005 rejects
+        dump = build / "hwsim_dump.v"
+        dump.write_text(f'module hwsim_dump;\ninitial begin\n  $dumpfile("{build / (TOPLEVEL + ".fst")}");\n'
+                        f"  $dumpvars(0, {TOPLEVEL});\nend\nendmodule\n")
+        sources.append(dump)
+        args += ["-s", "hwsim_dump"]
+    runner.build(sources=sources, hdl_toplevel=TOPLEVEL, build_dir=build, timescale=("1ns", "1ps"),
+                 always=True, build_args=args)
     env = {"HWSIM_TOPK_TB": json.dumps(cfg), "COCOTB_REWRITE_ASSERTION_FILES": "cocotb_*.py",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent.parent),
                                                        os.environ.get("PYTHONPATH")]))}
