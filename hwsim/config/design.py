@@ -87,19 +87,15 @@ class TopK(Config):
         description="Scores accepted per cycle on the input stream (count) = Q x K output rate 512/64. "
         "Source: released RTL TopK.scala parallelism, spatten.md §3.3.",
     )
-    fifo_depth: Annotated[int, int_between(1, 65536)] = Field(
-        64,
-        description="Depth of FIFO_L and FIFO_R in rows of `lanes` elements (entries). "
-        "Source: SpAtten Table 'Architectural Setups' (64).",
+    max_n: Annotated[int, int_between(1, 1 << 22)] = Field(
+        1024,
+        description="Largest selection (elements): FIFO_L, FIFO_R and the original-stream buffer each hold "
+        "max_n scores = 64 rows of 16 in the paper (FIFO depth 64, SpAtten Table 'Architectural Setups'); "
+        "kept in elements so that changing lanes keeps the capacity.",
     )
     width_bits: Annotated[int, int_between(2, 32)] = Field(
         12, description="Score width (bits). Source: 12-bit datapath, SpAtten Table 'Architectural Setups'."
     )
-
-    @property
-    def max_n(self) -> int:
-        """Largest selection the FIFOs hold (elements) = lanes x fifo_depth."""
-        return self.lanes * self.fifo_depth
 
 
 class Sram(Config):

@@ -5,11 +5,17 @@ one row at a time and is *occupied* for ``service[s, r]`` cycles (its initiation
 row), after which the row's result leaves ``latency[s]`` cycles later (the unit's pipeline depth).
 Between stages are FIFOs deep enough never to block (SpAtten sizes its FIFOs to the row rates:
 softmax FIFO 128, fetcher FIFOs 64; ``references/spatten.md`` §2.2). A row whose service at a stage
-is 0 skips that stage (no latency). With ``t0`` the time the first row may enter:
+is 0 skips that stage (no latency). A stage may also start a row ``overlap[s, r]`` cycles before
+the previous stage is done with it, when it consumes that stage's output as a stream (the top-k
+engine's fill phase takes the probabilities as the softmax unit emits them). With ``t0`` the time
+the first row may enter:
 
     start[s, r] = max(ready[s, r], start[s, r-1] + service[s, r-1])
-    ready[s, r] = done[s-1, r]            (t0 for s = 0)
+    ready[s, r] = done[s-1, r] - overlap[s, r]     (t0 for s = 0)
     done[s, r]  = start[s, r] + service[s, r] + latency[s]   (start[s, r] if service is 0)
+
+where ``done[s-1, r]`` is that of the last stage the row did not skip. ``overlap`` must not exceed
+the previous stage's service + latency for that row.
 
 :func:`schedule` is the numba recurrence; :func:`schedule_reference` steps the same hardware
 cycle by cycle (queues, busy counters, latency shift registers) and must agree exactly.
@@ -24,7 +30,7 @@ __all__ = ["schedule", "schedule_reference", "bottleneck_stage"]
 
 
 @njit(cache=True)
-def _schedule(service, latency, t0):
+def _schedule(service, latency, overlap, t0):
     n_stages, n_rows = service.shape
     start = np.zeros((n_stages, n_rows), np.int64)
     done = np.zeros((n_stages, n_rows), np.int64)
@@ -33,45 +39,66 @@ def _schedule(service, latency, t0):
         ready = t0
         for s in range(n_stages):
             svc = service[s, r]
+            st = ready if ready > free[s] else free[s]
+            start[s, r] = st
             if svc == 0:
-                st = ready if ready > free[s] else free[s]
-                start[s, r] = st
                 done[s, r] = st
                 free[s] = st
                 ready = st
                 continue
-            st = ready if ready > free[s] else free[s]
-            start[s, r] = st
             free[s] = st + svc
             done[s, r] = st + svc + latency[s]
-            ready = done[s, r]
+            # announce the row to the next stage that does not skip it, early by its overlap
+            lead = 0
+            for nxt in range(s + 1, n_stages):
+                if service[nxt, r] > 0:
+                    lead = overlap[nxt, r]
+                    break
+            ready = done[s, r] - lead
     return start, done
 
 
-def schedule(service: np.ndarray, latency: np.ndarray, t0: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Return (start, done) cycle arrays [stages, rows] of the in-order pipeline (see module doc)."""
+def _arrays(service, latency, overlap):
     service = np.ascontiguousarray(service, np.int64)
     latency = np.ascontiguousarray(latency, np.int64)
     if service.ndim != 2 or latency.shape != (service.shape[0],):
         raise ValueError("service must be [stages, rows] and latency [stages]")
-    if (service < 0).any() or (latency < 0).any():
-        raise ValueError("service and latency must be non-negative")
-    return _schedule(service, latency, np.int64(t0))
+    overlap = np.zeros_like(service) if overlap is None else np.ascontiguousarray(overlap, np.int64)
+    if overlap.shape != service.shape:
+        raise ValueError("overlap must have the shape of service")
+    if (service < 0).any() or (latency < 0).any() or (overlap < 0).any():
+        raise ValueError("service, latency and overlap must be non-negative")
+    return service, latency, overlap
 
 
-def schedule_reference(service: np.ndarray, latency: np.ndarray, t0: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def schedule(service: np.ndarray, latency: np.ndarray, t0: int = 0,
+             overlap: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return (start, done) cycle arrays [stages, rows] of the in-order pipeline (see module doc)."""
+    service, latency, overlap = _arrays(service, latency, overlap)
+    return _schedule(service, latency, overlap, np.int64(t0))
+
+
+def schedule_reference(service: np.ndarray, latency: np.ndarray, t0: int = 0,
+                       overlap: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Step the same pipeline one cycle at a time; return (start, done) like :func:`schedule`.
 
     Hardware stepped: each stage serves rows strictly in order (a ``next_row`` pointer), has a
     busy-until register and a latency shift register; rows arriving from the previous stage wait
     in its input FIFO. At every cycle, stages in order: results whose latency expires enter the
     next FIFO; a free stage takes its next row if that row has arrived; a row with 0 service
-    passes through in the same cycle (and the next row may then start in that cycle). For tests
-    on small cases: cost O(cycles x stages).
+    passes through in the same cycle (and the next row may then start in that cycle). A row is
+    announced to the first later stage it does not skip ``overlap`` cycles before its result is
+    complete (a streaming consumer). For tests on small cases: cost O(cycles x stages).
     """
-    service = np.asarray(service, np.int64)
-    latency = np.asarray(latency, np.int64)
+    service, latency, overlap = _arrays(service, latency, overlap)
     n_stages, n_rows = service.shape
+
+    def lead(s: int, row: int) -> int:  # overlap of the next stage that does not skip this row
+        for nxt in range(s + 1, n_stages):
+            if service[nxt, row]:
+                return int(overlap[nxt, row])
+        return 0
+
     start = np.zeros((n_stages, n_rows), np.int64)
     done = np.zeros((n_stages, n_rows), np.int64)
     arrived = [set() for _ in range(n_stages + 1)]  # rows waiting in each stage's input FIFO
@@ -79,13 +106,16 @@ def schedule_reference(service: np.ndarray, latency: np.ndarray, t0: int = 0) ->
     next_row = [0] * n_stages
     busy_until = [t0] * n_stages
     shift: list[list[tuple[int, int]]] = [[] for _ in range(n_stages)]  # (row, exit cycle)
+    def release(s: int) -> None:  # results whose latency has run out enter the next FIFO
+        for row, exit_cycle in list(shift[s]):
+            if exit_cycle <= t:
+                shift[s].remove((row, exit_cycle))
+                arrived[s + 1].add(row)
+
     t = t0
     while len(arrived[n_stages]) < n_rows:
         for s in range(n_stages):
-            for row, exit_cycle in list(shift[s]):
-                if exit_cycle == t:
-                    shift[s].remove((row, exit_cycle))
-                    arrived[s + 1].add(row)
+            release(s)
             while next_row[s] < n_rows and next_row[s] in arrived[s] and busy_until[s] <= t:
                 row = next_row[s]
                 next_row[s] += 1
@@ -97,8 +127,9 @@ def schedule_reference(service: np.ndarray, latency: np.ndarray, t0: int = 0) ->
                     continue
                 busy_until[s] = t + svc
                 done[s, row] = t + svc + int(latency[s])
-                shift[s].append((row, int(done[s, row])))
+                shift[s].append((row, int(done[s, row]) - lead(s, row)))
                 break
+            release(s)  # a consumer overlapping the whole service may start this very cycle
         t += 1
     return start, done
 

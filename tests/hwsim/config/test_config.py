@@ -28,7 +28,7 @@ def test_presets_match_the_paper():
     full = load_design("spatten")
     assert (full.clock_ghz, full.qk.multipliers, full.pv.multipliers) == (1.0, 512, 512)
     assert (full.softmax.parallelism, full.softmax.fifo_depth, full.softmax.latency_cycles) == (8, 128, 87)
-    assert (full.topk.engines, full.topk.lanes, full.topk.fifo_depth) == (2, 16, 64)
+    assert (full.topk.engines, full.topk.lanes, full.topk.max_n) == (2, 16, 1024)
     assert full.sram.key_bytes == full.sram.value_bytes == 2 * 1024 * 64 * 12 // 8
     assert full.hbm.bandwidth_gbytes_per_s == 512.0 and full.hbm.interleave_bytes == 32
     assert (full.datapath_bits, full.technology_nm) == (12, 40)
@@ -78,7 +78,7 @@ ERRORS = [
     ("design", "spatten", ["topk.lanes=33"],
      "--set topk.lanes=33: topk.lanes: expected a power of two from 1 to 64, got 33"),
     ("design", "spatten", ["topk.lane=3"],
-     "--set topk.lane=3: topk.lane: unknown key; expected one of: engines, lanes, in_lanes, fifo_depth, width_bits"),
+     "--set topk.lane=3: topk.lane: unknown key; expected one of: engines, lanes, in_lanes, max_n, width_bits"),
     ("design", "spatten", ["clock_ghz=fast"], "--set clock_ghz=fast: clock_ghz: expected a number, got 'fast'"),
     ("design", "spatten", ["hbm.channels=\"16\""],
      "--set hbm.channels=\"16\": hbm.channels: expected an integer, got '16'"),
@@ -123,7 +123,7 @@ def test_file_errors(tmp_path):
     with pytest.raises(HwsimError) as info:
         load_design(misspelt)
     assert str(info.value) == (
-        f"{misspelt}: topk.lanse: unknown key; expected one of: engines, lanes, in_lanes, fifo_depth, width_bits"
+        f"{misspelt}: topk.lanse: unknown key; expected one of: engines, lanes, in_lanes, max_n, width_bits"
     )
     dup = tmp_path / "dup.toml"
     dup.write_text("[topk]\nlanes = 4\nlanes = 8\n")

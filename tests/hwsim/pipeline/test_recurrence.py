@@ -37,3 +37,31 @@ def test_bad_shapes():
         schedule(np.zeros((2, 3)), np.zeros(3))
     with pytest.raises(ValueError):
         schedule(-np.ones((1, 3)), np.zeros(1))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_streaming_overlap_matches_reference(seed):
+    rng = np.random.default_rng(100 + seed)
+    stages, rows = rng.integers(2, 6), rng.integers(1, 14)
+    service = rng.integers(0, 9, size=(stages, rows))
+    service[:, rng.random(rows) < 0.2] = 0
+    latency = rng.integers(0, 5, size=stages)
+    overlap = np.zeros_like(service)
+    for r in range(rows):  # a stage may overlap the previous non-skipped stage's service + latency
+        prev = None
+        for s in range(stages):
+            if service[s, r]:
+                if prev is not None:
+                    overlap[s, r] = rng.integers(0, service[prev, r] + latency[prev] + 1)
+                prev = s
+    fast = schedule(service, latency, 3, overlap)
+    ref = schedule_reference(service, latency, 3, overlap)
+    np.testing.assert_array_equal(fast[0], ref[0])
+    np.testing.assert_array_equal(fast[1], ref[1])
+
+
+def test_overlap_lets_a_streaming_consumer_start_early():
+    service = np.array([[4], [6]])
+    latency = np.array([2, 0])
+    assert schedule(service, latency)[0][1, 0] == 6
+    assert schedule(service, latency, overlap=np.array([[0], [4]]))[0][1, 0] == 2

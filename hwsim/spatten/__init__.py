@@ -1,0 +1,26 @@
+"""The SpAtten accelerator model: functional attention, pipeline timing, simulation results."""
+
+from __future__ import annotations
+
+from ..config import Design, Policy
+from .replay import simulate_replay
+from .result import SimResult
+from .simulate import check_fits
+from .simulate import simulate as simulate_trace
+from .workload import is_replay, load_workload
+
+__all__ = ["simulate", "SimResult", "check_fits", "load_workload"]
+
+
+def simulate(workload, design: Design, policy: Policy | None = None, *, seed: int = 0, progress: bool = False,
+             log_events: bool = False, fidelity_rows: int = 16) -> SimResult:
+    """Simulate a workload (a ``workloads.Trace`` or a ``ReplayWorkload``) on ``design``.
+
+    A trace needs a ``policy``; a replay carries its own decisions and ignores it.
+    """
+    if is_replay(workload):
+        return simulate_replay(workload, design, seed=seed, progress=progress, log_events=log_events)
+    if policy is None:
+        raise TypeError("simulate() of a trace needs a policy")
+    return simulate_trace(workload, design, policy, seed=seed, progress=progress, log_events=log_events,
+                          fidelity_rows=fidelity_rows)

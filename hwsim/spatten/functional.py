@@ -1,0 +1,262 @@
+"""Functional model of SpAtten attention: what the hardware computes, row by row.
+
+For one layer at a time it quantizes Q, K and V as the policy stores them, computes scores and
+probabilities, applies progressive quantization (MSB scores, max-probability check, LSB
+recompute), local V pruning (top-k on the row's probabilities by the top-k golden model), the
+prob x V product, and the token and head importance that drive cascade pruning (SpAtten §3,
+``references/spatten.md`` §4.1 and §5). Alongside it measures fidelity against dense float
+attention computed from the unquantized traced tensors.
+
+It returns the per-row quantities the timing model needs (keys per row, re-fetch flags, kept V
+per row, local-V top-k cycles) and per-group fetch sets; it never decides *when* anything happens.
+
+Grouped-query attention: query heads ``h`` with ``h // group_size == g`` share K/V head ``g``. K
+(and its LSB plane) is fetched once per group for all its alive heads; the V vectors fetched are
+the union of the group's local-V selections. A pruned query head therefore never removes its
+group's K/V fetch while another head of the group is alive.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..config import Design, Policy
+from ..errors import HwsimError
+from ..units.quant import drop_lsbs, quantize_probs, quantize_symmetric
+from ..units.softmax import needs_lsb, softmax_rows
+from ..units.topk import golden as topk_golden
+
+__all__ = ["QuantPlan", "QLayer", "quantize_layer", "HeadRows", "LayerResult", "attend"]
+
+
+@dataclass(frozen=True)
+class QuantPlan:
+    """How a policy on a design stores Q/K/V (bits) and when LSBs are re-fetched."""
+
+    query_bits: int
+    key_bits: int  # bits fetched first (MSB plane when progressive)
+    key_lsb_bits: int  # extra LSB bits re-fetched on demand (0 unless progressive)
+    value_bits: int
+    prob_bits: int  # fixed-point probabilities for prob x V (datapath width)
+    threshold: float  # max-probability threshold of the LSB re-fetch (progressive only)
+
+    @property
+    def progressive(self) -> bool:
+        """Whether LSBs of K may be re-fetched."""
+        return self.key_lsb_bits > 0
+
+    @classmethod
+    def of(cls, design: Design, policy: Policy) -> "QuantPlan":
+        """Resolve the stored bit-widths of ``policy`` on ``design``."""
+        q = policy.quantization
+        width = design.datapath_bits
+        if q.mode == "none":
+            return cls(width, width, 0, width, width, 1.0)
+        if q.mode == "static":
+            return cls(q.query_bits, q.key_bits, 0, q.value_bits, width, 1.0)
+        return cls(q.query_bits, q.key_bits, q.lsb_bits, q.value_bits, width, q.threshold)
+
+
+@dataclass
+class QLayer:
+    """One layer's quantized tensors: integer codes (int16) and one scale per head."""
+
+    q: np.ndarray  # [heads, tokens, dim]
+    q_scale: np.ndarray  # [heads]
+    k: np.ndarray  # [kv_heads, tokens, dim], key_bits + key_lsb_bits wide
+    k_scale: np.ndarray
+    v: np.ndarray
+    v_scale: np.ndarray
+
+
+def _quantize_heads(x: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    codes = np.empty(x.shape, np.int16)
+    scales = np.empty(x.shape[0], np.float64)
+    for h in range(x.shape[0]):
+        c, s = quantize_symmetric(x[h], bits)
+        codes[h] = c
+        scales[h] = s
+    return codes, scales
+
+
+def quantize_layer(q: np.ndarray, k: np.ndarray, v: np.ndarray, plan: QuantPlan) -> QLayer:
+    """Quantize one layer's float Q [heads, T, D], K and V [kv_heads, T, D] per head tensor."""
+    qc, qs = _quantize_heads(q, plan.query_bits)
+    kc, ks = _quantize_heads(k, plan.key_bits + plan.key_lsb_bits)
+    vc, vs = _quantize_heads(v, plan.value_bits)
+    return QLayer(qc, qs, kc, ks, vc, vs)
+
+
+@dataclass
+class HeadRows:
+    """Per-row results of one alive query head (one entry per query row processed)."""
+
+    head: int
+    n_keys: np.ndarray  # keys each row attends to (count)
+    requant: np.ndarray  # row needed the K LSBs (bool)
+    n_values: np.ndarray  # V vectors each row uses after local V pruning (count)
+    topk_cycles: np.ndarray  # local-V top-k engine cycles of each row (0: no selection needed)
+    topk_fill: np.ndarray  # of which fill cycles, overlapped with the softmax output stream
+    abs_out_sum: float  # sum of |attention output| (head importance increment)
+    v_pos: np.ndarray  # sorted positions whose V this head's rows use (union over its rows)
+
+
+@dataclass
+class LayerResult:
+    """What one :func:`attend` call computed for one layer and one set of query positions."""
+
+    heads: list[HeadRows]
+    token_importance: np.ndarray  # [tokens] probability mass received by each key position (all heads, rows)
+    k_pos: np.ndarray  # alive key positions (sorted)
+    group_v_used: dict[int, np.ndarray] = field(default_factory=dict)  # kv group -> sorted positions fetched for V
+    group_requant: dict[int, bool] = field(default_factory=dict)  # kv group -> any row needed K LSBs
+    err_sq: float = 0.0  # sum over sampled rows of |out - out_dense|^2
+    ref_sq: float = 0.0  # sum over sampled rows of |out_dense|^2
+    mass_kept: float = 0.0  # sum over sampled rows of dense probability mass on the keys used
+    sampled_rows: int = 0
+
+
+def _row_sample(n: int, limit: int) -> np.ndarray:
+    if n <= limit:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, limit).round().astype(np.int64))
+
+
+def attend(
+    ql: QLayer,
+    raw: tuple[np.ndarray, np.ndarray, np.ndarray],
+    *,
+    q_pos: np.ndarray,
+    k_pos: np.ndarray,
+    heads_alive: np.ndarray,
+    group_size: int,
+    causal: bool,
+    scale: float,
+    plan: QuantPlan,
+    local_v_keep: float | None,
+    lanes: int,
+    width: int,
+    seed: int,
+    fidelity_rows: int = 16,
+) -> LayerResult:
+    """Run the attention of one layer for queries ``q_pos`` over alive keys ``k_pos``.
+
+    ``raw`` holds the layer's unquantized (q, k, v) for the dense reference. ``heads_alive`` is a
+    bool mask over query heads; pruned heads produce no output (and count as zero output in the
+    fidelity). Positions are token indices; with ``causal`` a query sees keys at positions <= its
+    own. Local-V top-k selections and cycles come from :mod:`hwsim.units.topk.golden` on the row's
+    probabilities (``width``-bit front end, ``lanes`` comparators).
+    """
+    q_pos = np.asarray(q_pos, np.int64)
+    k_pos = np.asarray(k_pos, np.int64)
+    n_tokens = ql.q.shape[1]
+    nq, nk = q_pos.size, k_pos.size
+    if causal:
+        valid = k_pos[None, :] <= q_pos[:, None]
+        n_keys = valid.sum(axis=1).astype(np.int64)
+    else:
+        valid = None
+        n_keys = np.full(nq, nk, np.int64)
+    if nq and n_keys.min() < 1:
+        raise HwsimError("a query has no alive key to attend to (token pruning removed its whole context)")
+    importance = np.zeros(n_tokens, np.float64)
+    result = LayerResult(heads=[], token_importance=importance, k_pos=k_pos)
+    sample = _row_sample(nq, fidelity_rows)
+    raw_q, raw_k, raw_v = raw
+    lsb = plan.key_lsb_bits
+    groups: dict[int, list[int]] = {}
+    for h in np.flatnonzero(heads_alive):
+        groups.setdefault(int(h) // group_size, []).append(int(h))
+
+    for g, members in groups.items():
+        k_codes = ql.k[g, k_pos]
+        k_full = k_codes.astype(np.float32) * np.float32(ql.k_scale[g])
+        k_first = drop_lsbs(k_codes, lsb).astype(np.float32) * np.float32(ql.k_scale[g]) if lsb else k_full
+        v_deq = ql.v[g, k_pos].astype(np.float32) * np.float32(ql.v_scale[g])
+        v_used = np.zeros(nk, bool)
+        any_requant = False
+        for h in members:
+            qd = ql.q[h, q_pos].astype(np.float32) * np.float32(ql.q_scale[h])
+            scores = (qd @ k_first.T) * np.float32(scale)
+            if valid is not None:
+                scores[~valid] = -np.inf
+            probs = softmax_rows(scores)
+            if plan.progressive:
+                requant = needs_lsb(probs, plan.threshold)
+                if requant.any():
+                    any_requant = True
+                    full = (qd[requant] @ k_full.T) * np.float32(scale)
+                    if valid is not None:
+                        full[~valid[requant]] = -np.inf
+                    probs[requant] = softmax_rows(full)
+            else:
+                requant = np.zeros(nq, bool)
+            importance[k_pos] += probs.sum(axis=0, dtype=np.float64)
+            if local_v_keep is not None and nq:
+                n_values = np.maximum(1, np.ceil(local_v_keep * n_keys - 1e-9)).astype(np.int64)
+                select = n_values < n_keys
+                keep = valid.copy() if valid is not None else np.ones((nq, nk), bool)
+                cycles = np.zeros(nq, np.int64)
+                fill = np.zeros(nq, np.int64)
+                if select.any():
+                    codes = topk_golden.quantize_scores(probs[select], width)
+                    mask, detail = topk_golden.select_batch_detail(
+                        codes, n_values[select], lanes=lanes, seed=seed, n_valid=n_keys[select]
+                    )
+                    keep[select] = mask
+                    cycles[select] = detail["cycles"]
+                    fill[select] = detail["fill_cycles"]
+                n_values = np.where(select, n_values, n_keys)
+            else:
+                keep = valid if valid is not None else None
+                n_values = n_keys.copy()
+                cycles = np.zeros(nq, np.int64)
+                fill = np.zeros(nq, np.int64)
+            kept_probs = probs if keep is None else np.where(keep, probs, np.float32(0))
+            out = quantize_probs(kept_probs, plan.prob_bits) @ v_deq
+            head_used = keep.any(axis=0) if keep is not None else np.full(nk, nq > 0)
+            v_used |= head_used
+            result.heads.append(HeadRows(h, n_keys, requant, n_values, cycles, fill, float(np.abs(out).sum()),
+                                         k_pos[head_used]))
+            if sample.size:
+                _fidelity(result, out[sample], kept_probs[sample] > 0, raw_q[h, q_pos[sample]], raw_k[g], raw_v[g],
+                          q_pos[sample], k_pos, causal, scale)
+        result.group_v_used[g] = k_pos[v_used]
+        result.group_requant[g] = any_requant
+    if sample.size:  # pruned heads: zero output against the dense reference
+        for h in np.flatnonzero(~np.asarray(heads_alive)):
+            g = int(h) // group_size
+            _fidelity(result, None, None, raw_q[h, q_pos[sample]], raw_k[g], raw_v[g], q_pos[sample], k_pos,
+                      causal, scale)
+    return result
+
+
+def _fidelity(res: LayerResult, out, used, q, k, v, q_pos, k_pos, causal, scale) -> None:
+    """Accumulate error and kept probability mass of sampled rows against dense float attention."""
+    q = np.asarray(q, np.float32)
+    ctx = int(q_pos.max()) + 1 if causal else k.shape[0]
+    kk = np.asarray(k[:ctx], np.float32)
+    vv = np.asarray(v[:ctx], np.float32)
+    s = (q @ kk.T) * np.float32(scale)
+    if causal:
+        s[np.arange(ctx)[None, :] > q_pos[:, None]] = -np.inf
+    p = softmax_rows(s)
+    ref = p @ vv
+    res.ref_sq += float(np.sum(ref.astype(np.float64) ** 2))
+    res.sampled_rows += q.shape[0]
+    if out is None:
+        res.err_sq += float(np.sum(ref.astype(np.float64) ** 2))
+        return
+    res.err_sq += float(np.sum((out.astype(np.float64) - ref) ** 2))
+    mass = np.zeros(q.shape[0], np.float64)
+    for i in range(q.shape[0]):
+        mass[i] = p[i, k_pos[used[i]]].sum()
+    res.mass_kept += float(mass.sum())
+
+
+def keep_count(keep: float, total: int) -> int:
+    """Tokens (or heads) kept of ``total`` at keep ratio ``keep``: ``max(1, round(keep * total))``."""
+    return max(1, int(math.floor(keep * total + 0.5)))

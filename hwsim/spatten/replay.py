@@ -1,0 +1,166 @@
+"""Replay of a SpAtten workload CSV, the way the authors' own RTL simulation runs it.
+
+Each CSV row is one query of one head at one generation iteration (``references/spatten.md`` §4.3,
+``shared/data/spatten_workloads/README.md``): the kept K and V counts, the bit-widths, whether the
+row re-fetched its LSBs, and token top-k events come from the file; nothing is decided here. What
+the file does not say is made deterministic from the seed, as the authors' simulation does with
+random data (their ``TestSpAtten`` feeds random queries and scores):
+
+* which token positions survive: a seeded random subset of ``key_fetch_num`` of the
+  ``sentence_length_L`` positions per (iteration, layer), shared by the layer's heads (token
+  pruning is per layer); the V positions a seeded subset of those per head. Positions matter only
+  for the 32-byte transaction count of the fetcher model;
+* the scores the top-k engine selects on (local V: ``key_fetch_num`` scores keep
+  ``value_fetch_num``; token events: ``sentence_length_L`` scores keep ``topk``): seeded uniform
+  ``width``-bit integers through the golden top-k model, for its cycle count.
+
+Bit-width -1 (the dense baseline file) means unquantized: the design's datapath width.
+The timing is the generation pipeline of :mod:`hwsim.spatten.timing`; no fidelity is measured.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import Design, Policy
+from ..errors import HwsimError
+from ..units.hbm import vector_bytes
+from ..units.topk import golden as topk_golden
+from .functional import HeadRows, QuantPlan
+from .result import SimResult, Tally
+from .timing import Machine, RowWork, Timeline
+
+__all__ = ["simulate_replay"]
+
+
+class _ReplayShape:
+    """The attributes of a replayed workload that the tally reads."""
+
+    def __init__(self, wl, cols):
+        self.name = wl.path.name
+        self.digest = wl.digest
+        self.mode = "decoder"
+        self.layers = int(cols["layer"].max()) + 1
+        self.heads = int(cols["head"].max()) + 1
+        self.kv_heads = self.heads
+        dims = np.unique(cols["D"])
+        if dims.size != 1:
+            raise HwsimError(f"{self.name}: rows with different embedding_length_D {dims.tolist()}; expected one")
+        self.head_dim = int(dims[0])
+        self.tokens = int(cols["L"].max())
+
+
+def _bits(value: int, datapath: int) -> int:
+    return datapath if value < 0 else int(value)
+
+
+def simulate_replay(wl, design: Design, *, seed: int = 0, progress: bool = False,
+                    log_events: bool = False) -> SimResult:
+    """Replay workload ``wl`` (from :func:`workloads.spatten_csv.load`) on ``design``."""
+    from .workload import replay_columns
+
+    cols = replay_columns(wl)
+    shape = _ReplayShape(wl, cols)
+    name = shape.name
+    width = design.datapath_bits
+    d = shape.head_dim
+    machine = Machine.of(design, d)
+    for col in ("key_bits", "value_bits", "query_bits"):
+        bits = cols[col]
+        # the query is held in registers (SpAtten Table "Architectural Setups"): any whole-byte width
+        too_wide = (bits > width) if col != "query_bits" else np.zeros_like(bits, bool)
+        bad = too_wide | ((bits >= 0) & ((bits * d) % 8 != 0))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise HwsimError(
+                f"{name} line {int(cols['line'][i])}: {col} = {int(bits[i])}: design {design.name!r} takes at "
+                f"most datapath_bits ({width}) and whole bytes per vector"
+            )
+    lsb_ok = (cols["requant"] == 0) | (cols["key_bits"] + cols["lsb_bits"] <= width)
+    if not lsb_ok.all():
+        i = int(np.argmin(lsb_ok))
+        raise HwsimError(f"{name} line {int(cols['line'][i])}: key_bits + auto_requant_incre = "
+                         f"{int(cols['key_bits'][i] + cols['lsb_bits'][i])} exceeds datapath_bits ({width})")
+    if (cols["requant"] != 0).any() and not design.features.progressive_quantization:
+        raise HwsimError(f"{name}: rows re-fetch LSBs but design {design.name!r} has no progressive quantization")
+    if (cols["value_fetch"] < cols["key_fetch"]).any() and not design.features.local_v_pruning:
+        raise HwsimError(f"{name}: rows prune V locally but design {design.name!r} has no local V pruning")
+    if int(cols["L"].max()) > design.topk.max_n:
+        raise HwsimError(f"{name}: sentence length {int(cols['L'].max())} exceeds the top-k engine's capacity "
+                         f"{design.topk.max_n} (topk.lanes x topk.fifo_depth)")
+
+    policy = Policy(name="replay", description=f"decisions replayed from {name}")
+    plan = QuantPlan(width, width, 0, width, width, 1.0)
+    tally = Tally(shape, design, policy, plan)
+    timeline = Timeline(machine, log_events=log_events)
+    rng_pos = np.random.default_rng(seed)
+    lanes, in_lanes, w = design.topk.lanes, design.topk.in_lanes, design.topk.width_bits
+    order = np.lexsort((cols["head"], cols["layer"], cols["iteration"]))
+    key_sets: dict[tuple[int, int], np.ndarray] = {}
+    dense_flops = 0
+    rows: list[RowWork] = []
+    current = None
+    layer_done = None
+    from tqdm import tqdm
+
+    for i in tqdm(order, desc=f"replaying {name}", unit="row", disable=not progress, leave=False):
+        it, layer, head = int(cols["iteration"][i]), int(cols["layer"][i]), int(cols["head"][i])
+        L, kf, vf = int(cols["L"][i]), int(cols["key_fetch"][i]), int(cols["value_fetch"][i])
+        if (it, layer) != current:
+            if rows:
+                layer_done = timeline.generate(rows, after=layer_done)
+                rows = []
+            if current is not None and it != current[0]:
+                timeline.drain()  # the next iteration's token comes out of this one
+                layer_done = None
+            current = (it, layer)
+        kbits, vbits, qbits = (_bits(int(cols[n][i]), width) for n in ("key_bits", "value_bits", "query_bits"))
+        requant = bool(cols["requant"][i])
+        lsb_bits = int(cols["lsb_bits"][i]) if requant else 0
+        pos = key_sets.get((it, layer))
+        if pos is None or pos.size != kf:
+            pos = np.sort(rng_pos.choice(L, size=kf, replace=False))
+            key_sets[(it, layer)] = pos
+        k_fetch = machine.fetch(pos, vector_bytes(d, kbits))
+        q_fetch = machine.fetch(np.array([L - 1]), vector_bytes(d, qbits))
+        lsb = machine.fetch(pos, vector_bytes(d, lsb_bits)) if requant else None
+        topk_cycles = topk_fill = 0
+        if vf < kf:
+            scores = np.random.default_rng([seed, it, layer, head]).integers(0, 1 << w, size=(1, kf))
+            sel, detail = topk_golden.select_batch_detail(scores, np.array([vf]), lanes=lanes, seed=seed,
+                                                          in_lanes=in_lanes)
+            topk_cycles, topk_fill = int(detail["cycles"][0]), int(detail["fill_cycles"][0])
+            v_pos = pos[sel[0]]
+        else:
+            v_pos = pos
+        v_fetch = machine.fetch(v_pos, vector_bytes(d, vbits))
+        hr = HeadRows(head, np.array([kf]), np.array([requant]), np.array([vf]), np.array([topk_cycles]),
+                      np.array([topk_fill]), 0.0, v_pos)
+        service, _, _ = machine.row_services(hr.n_keys, hr.requant, hr.n_values, hr.topk_cycles, hr.topk_fill, 0)
+        passes = 2 if requant else 1
+        rows.append(RowWork(it, layer, head, (it, layer, head), k_fetch.busy + q_fetch.busy,
+                            int(service[0, 0] // passes), int(service[1, 0] // passes), requant,
+                            lsb.busy if lsb else 0, topk_cycles, topk_fill, v_fetch.busy, int(service[4, 0]),
+                            kf))
+        tally.rows(layer, hr, service)
+        tally.fetches(layer, head, q=(q_fetch, 1), k=k_fetch, v=v_fetch, lsb=lsb)
+        tally.replayed_row(layer, kf / L, vf / max(kf, 1))
+        dense_flops += 4 * d * L
+        if cols["topk"][i] > 0:
+            if rows:
+                timeline.generate(rows, after=layer_done)
+            rows = []
+            layer_done = None
+            k = int(cols["topk"][i])
+            if not 1 <= k <= L:
+                raise HwsimError(f"{name} line {int(cols['line'][i])}: topk = {k}; expected 1 to {L}")
+            scores = np.random.default_rng([seed, it, layer, 1 << 20]).integers(0, 1 << w, size=L)
+            _, cyc = topk_golden.select(scores, k, lanes=lanes, seed=seed, in_lanes=in_lanes)
+            timeline.select(int(cyc), it, layer, "token")
+            tally.selection(int(cyc))
+    if rows:
+        timeline.generate(rows, after=layer_done)
+    timeline.drain()
+    tally.stage_end("generation", timeline.now)
+    tally.dense_flops_override = dense_flops
+    return tally.result(timeline, seed=seed)

@@ -1,0 +1,249 @@
+"""What a SpAtten simulation reports: ``SimResult``, and the tally that builds it while it runs.
+
+Every number carries its unit in its name. Bytes are HBM bus bytes (32-byte transactions, what the
+DRAM moves and what costs energy) unless named ``payload`` (what the algorithm asked for).
+FLOPs count a multiply and an add as two operations, Q x K and prob x V only (as the paper's
+TFLOPS figures do, ``references/spatten.md`` §6.4): ``flops`` are those actually executed
+(including LSB recomputes), ``dense_flops`` those of dense attention on the same workload.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..config import Design, Policy
+from ..outputs import provenance
+
+__all__ = ["SimResult", "Tally", "UNITS", "KINDS"]
+
+#: Units a head can be bound by (the stall breakdown).
+UNITS = ("hbm", "qk", "softmax", "pq", "topk", "pv")
+#: DRAM traffic kinds.
+KINDS = ("q", "k_msb", "k_lsb", "v")
+
+
+@dataclass
+class SimResult:
+    """The outcome of :func:`hwsim.simulate`: totals, per-layer and per-head tables, provenance."""
+
+    summary: dict[str, Any]
+    layers: list[dict[str, Any]]
+    heads: list[dict[str, Any]]
+    events: list[tuple] = field(default_factory=list)
+
+    def __getitem__(self, key: str):
+        return self.summary[key]
+
+    def to_json(self) -> dict:
+        """The JSON document ``hwsim simulate --json`` writes."""
+        return {**self.summary, "layers": self.layers}
+
+
+class Tally:
+    """Accumulates counts while :func:`simulate` runs; :meth:`result` turns them into a SimResult."""
+
+    def __init__(self, trace, design: Design, policy: Policy, plan, workload_kind: str = "trace"):
+        self.trace, self.design, self.policy, self.plan = trace, design, policy, plan
+        self.kind = workload_kind
+        self.d = trace.head_dim
+        self.per_head: dict[tuple[int, int], dict[str, float]] = {}
+        self.per_layer: dict[int, dict[str, float]] = {}
+        self.bytes = {k: 0 for k in KINDS}
+        self.payload = {k: 0 for k in KINDS}
+        self.events = {k: 0.0 for k in (
+            "qk_mults", "qk_adds", "pv_mults", "pv_adds", "softmax_elements", "pq_compares",
+            "topk_compare_cycles", "key_sram_write_bytes", "key_sram_read_bytes", "value_sram_write_bytes",
+            "value_sram_read_bytes", "fifo_bytes", "hbm_read_bytes", "importance_adds")}
+        self.flops = 0
+        self.rows_total = 0
+        self.requant_total = 0
+        self.keys_total = 0
+        self.values_total = 0
+        self.selection_cycles = 0
+        self.stage_cycles: dict[str, int] = {}
+        self._last_end = 0
+        self.dense_flops_override: int | None = None  # replay: dense FLOPs of the file's rows
+
+    # ------------------------------------------------------------------ counting
+    def _head(self, layer: int, head: int) -> dict:
+        return self.per_head.setdefault((layer, head), {
+            "query_rows": 0, "keys_attended_tokens": 0, "values_used_vectors": 0, "requant_rows": 0,
+            **{f"{u}_busy_cycles": 0 for u in UNITS},
+            **{f"dram_{k}_bytes": 0 for k in KINDS},
+        })
+
+    def rows(self, layer: int, hr, service: np.ndarray, passes_k: bool = True) -> None:
+        """Count one head's rows (functional results and their stage services)."""
+        h = self._head(layer, hr.head)
+        passes = np.where(hr.requant, 2, 1)
+        n_keys = int(hr.n_keys.sum())
+        n_vals = int(hr.n_values.sum())
+        h["query_rows"] += hr.n_keys.size
+        h["keys_attended_tokens"] += n_keys
+        h["values_used_vectors"] += n_vals
+        h["requant_rows"] += int(hr.requant.sum())
+        for s, unit in enumerate(("qk", "softmax", "pq", "topk", "pv")):
+            h[f"{unit}_busy_cycles"] += int(service[s].sum())
+        computed = int((hr.n_keys * passes).sum())
+        d = self.d
+        self.flops += 2 * d * computed + 2 * d * n_vals
+        self.rows_total += hr.n_keys.size
+        self.requant_total += int(hr.requant.sum())
+        self.keys_total += n_keys
+        self.values_total += n_vals
+        width_bytes = self.design.datapath_bits / 8
+        e = self.events
+        e["qk_mults"] += d * computed
+        e["qk_adds"] += d * computed
+        e["pv_mults"] += d * n_vals
+        e["pv_adds"] += d * n_vals
+        e["softmax_elements"] += computed
+        e["pq_compares"] += computed if self.plan.progressive else 0
+        e["topk_compare_cycles"] += int(hr.topk_cycles.sum())
+        e["key_sram_read_bytes"] += computed * d * width_bytes
+        e["value_sram_read_bytes"] += n_vals * d * width_bytes
+        e["importance_adds"] += computed + d * hr.n_keys.size  # token scores per key; head |out| per row
+
+    def fetches(self, layer: int, head: int, *, q, k, v, lsb) -> None:
+        """Count a group's (or row's) HBM transfers; charged to ``head``."""
+        h = self._head(layer, head)
+        q_fetch, q_count = q
+        width_bytes = self.design.datapath_bits / 8
+        for kind, f, times in (("q", q_fetch, q_count), ("k_msb", k, 1), ("v", v, 1), ("k_lsb", lsb, 1)):
+            if f is None:
+                continue
+            self.bytes[kind] += f.bus_bytes * times
+            self.payload[kind] += f.payload_bytes * times
+            h[f"dram_{kind}_bytes"] += f.bus_bytes * times
+            h["hbm_busy_cycles"] += f.busy * times
+            self.events["hbm_read_bytes"] += f.bus_bytes * times
+            self.events["fifo_bytes"] += f.bus_bytes * times
+            vectors = f.payload_bytes * times * 8 / max(1, self.d * self._bits(kind))
+            if kind in ("k_msb", "k_lsb"):
+                self.events["key_sram_write_bytes"] += vectors * self.d * width_bytes
+            elif kind == "v":
+                self.events["value_sram_write_bytes"] += vectors * self.d * width_bytes
+
+    def _bits(self, kind: str) -> int:
+        p = self.plan
+        return {"q": p.query_bits, "k_msb": p.key_bits, "k_lsb": max(1, p.key_lsb_bits), "v": p.value_bits}[kind]
+
+    def selection(self, cycles: int) -> None:
+        """Count a token or head selection on the top-k engine."""
+        self.selection_cycles += cycles
+        self.events["topk_compare_cycles"] += cycles
+
+    def layer(self, layer: int, res, tokens_alive: int, heads_alive: int, tokens_total: int, heads_total: int,
+              generation: bool = False) -> None:
+        """Count one layer pass (summarization) or one generation step of a layer."""
+        L = self.per_layer.setdefault(layer, {
+            "passes": 0, "token_keep_sum": 0.0, "head_keep_sum": 0.0, "err_sq": 0.0, "ref_sq": 0.0,
+            "mass": 0.0, "sampled": 0})
+        L["passes"] += 1
+        L["token_keep_sum"] += tokens_alive / tokens_total
+        L["head_keep_sum"] += heads_alive / heads_total
+        L["err_sq"] += res.err_sq
+        L["ref_sq"] += res.ref_sq
+        L["mass"] += res.mass_kept
+        L["sampled"] += res.sampled_rows
+
+    def replayed_row(self, layer: int, token_keep: float, value_keep: float) -> None:
+        """Count one replayed row's kept fractions (replay measures no fidelity)."""
+        L = self.per_layer.setdefault(layer, {
+            "passes": 0, "token_keep_sum": 0.0, "head_keep_sum": 0.0, "err_sq": 0.0, "ref_sq": 0.0,
+            "mass": 0.0, "sampled": 0})
+        L["passes"] += 1
+        L["token_keep_sum"] += token_keep
+        L["head_keep_sum"] += 1.0
+
+    def stage_end(self, name: str, now: int) -> None:
+        """Record the cycles a stage (summarization, generation) took."""
+        self.stage_cycles[name] = now - self._last_end
+        self._last_end = now
+
+    # ------------------------------------------------------------------ result
+    def dense_flops(self) -> int:
+        """Q x K + prob x V FLOPs of dense attention on this workload (causal for decoders)."""
+        if self.dense_flops_override is not None:
+            return self.dense_flops_override
+        t = self.trace
+        per = 4 * self.d * t.heads * t.layers
+        if t.mode == "decoder":
+            keys = sum(range(1, t.tokens + 1))
+        else:
+            keys = t.tokens * t.tokens
+        return per * keys
+
+    def result(self, timeline, *, seed: int) -> SimResult:
+        """Assemble the SimResult (energy and area from :mod:`cost_models`)."""
+        from cost_models.area import area_mm2
+        from cost_models.energy import energy_pj, power_w
+
+        design = self.design
+        cycles = timeline.now
+        seconds = cycles / (design.clock_ghz * 1e9)
+        energy = energy_pj(self.events, design)
+        area = area_mm2(design)
+        heads = []
+        bound_counts = {u: 0 for u in UNITS}
+        for (layer, head), h in sorted(self.per_head.items()):
+            busy = {u: h[f"{u}_busy_cycles"] for u in UNITS}
+            bound = max(UNITS, key=lambda u: busy[u])
+            bound_counts[bound] += 1
+            heads.append({"layer": layer, "head": head, "kv_head": head // (self.trace.heads // self.trace.kv_heads),
+                          **h, "bound_by": bound})
+        layers = []
+        for layer, L in sorted(self.per_layer.items()):
+            busy_by_unit = {u: 0 for u in UNITS}
+            for h in heads:
+                if h["layer"] == layer:
+                    busy_by_unit[h["bound_by"]] += h[f"{h['bound_by']}_busy_cycles"]
+            layers.append({
+                "layer": layer,
+                "tokens_kept_fraction": L["token_keep_sum"] / L["passes"],
+                "heads_kept_fraction": L["head_keep_sum"] / L["passes"],
+                "attention_rel_error_ratio": math.sqrt(L["err_sq"] / L["ref_sq"]) if L["ref_sq"] else None,
+                "prob_mass_kept_fraction": L["mass"] / L["sampled"] if L["sampled"] else None,
+                **{f"bound_{u}_cycles": busy_by_unit[u] for u in UNITS},
+            })
+        err = sum(L["err_sq"] for L in self.per_layer.values())
+        ref = sum(L["ref_sq"] for L in self.per_layer.values())
+        sampled = sum(L["sampled"] for L in self.per_layer.values())
+        mass = sum(L["mass"] for L in self.per_layer.values())
+        t = self.trace
+        summary = {
+            "workload": t.name,
+            "design": design.name,
+            "policy": self.policy.name,
+            "mode": t.mode,
+            "latency_cycles": cycles,
+            "latency_s": seconds,
+            "stage_cycles": dict(self.stage_cycles),
+            "dram_bytes": sum(self.bytes.values()),
+            "dram_bytes_by_kind": dict(self.bytes),
+            "dram_payload_bytes": sum(self.payload.values()),
+            "dram_payload_bytes_by_kind": dict(self.payload),
+            "flops": self.flops,
+            "dense_flops": self.dense_flops(),
+            "effective_tflops": self.flops / seconds / 1e12 if seconds else 0.0,
+            "energy_pj": energy,
+            "power_w": power_w(energy, seconds) if seconds else {},
+            "area_mm2": area,
+            "query_rows": self.rows_total,
+            "lsb_refetch_fraction": self.requant_total / self.rows_total if self.rows_total else 0.0,
+            "tokens_kept_fraction": float(np.mean([r["tokens_kept_fraction"] for r in layers])) if layers else 1.0,
+            "heads_kept_fraction": float(np.mean([r["heads_kept_fraction"] for r in layers])) if layers else 1.0,
+            "values_kept_fraction": self.values_total / self.keys_total if self.keys_total else 1.0,
+            "selection_cycles": self.selection_cycles,
+            "attention_rel_error_ratio": math.sqrt(err / ref) if ref else None,
+            "prob_mass_kept_fraction": mass / sampled if sampled else None,
+            "bound_by_heads": bound_counts,
+            "events": {k: float(v) for k, v in self.events.items()},
+            "provenance": provenance(configs={"design": design, "policy": self.policy}, seed=seed,
+                                     inputs={"workload": t.digest}),
+        }
+        return SimResult(summary, layers, heads, list(timeline.log))

@@ -1,0 +1,347 @@
+"""Timing of the SpAtten pipeline: per-row recurrence inside a head, simpy for what is contended.
+
+Two levels (DESIGN.md "Simulation strategy"):
+
+* **Rows of a head** (summarization: every alive query of a head, K/V reused from SRAM) go through
+  the in-order pipeline Q x K -> softmax -> progressive-quantization re-fetch -> local-V top-k ->
+  prob x V, timed by :func:`hwsim.pipeline.schedule` with per-row service cycles from the golden
+  units. A row that needs its K LSBs occupies Q x K and softmax twice and holds the
+  re-fetch stage for the LSB fetch (first such row of a K/V group) plus the second pass's latency:
+  SpAtten discards the MSB probabilities, fetches the LSBs and recomputes while modules 10 and 11
+  wait (``references/spatten.md`` §2.1).
+* **simpy** runs what is concurrent and contended: the HBM (one transfer at a time over all
+  channels, FIFO order), the double-buffered K/V SRAM (a K/V group's fetch may overlap the
+  previous group's compute), the token/head top-k engine at layer boundaries, and in generation
+  every (step, layer, head) row as a process competing for HBM, Q x K, softmax, the local-V top-k
+  engine and prob x V. Pipelining across heads is modelled. Across layers, a layer's queries are
+  computed from the previous layer's output: in summarization a layer starts when the previous one
+  has finished; in generation its K may be fetched ahead but its Q x K waits for the previous
+  layer, and a step starts when the previous step has finished. A token/head selection waits for
+  everything before it (the next layer's K addresses depend on it). The FFN and the Q/K/V
+  projections between layers take no time here (SpAtten's main results are attention only, §5).
+
+Units are named as in the RTL (``qk``, ``softmax``, ``pq``, ``topk``, ``pv``, ``hbm``); the event log
+(``Timeline.log``) records ``(cycle, unit, event, step, layer, head)`` tuples.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from ..config import Design
+from ..pipeline import schedule
+from ..units.hbm import transfer, transfer_cycles
+from ..units.pv import PV_LATENCY_CYCLES
+from ..units.qk import QK_LATENCY_CYCLES, keys_per_cycle, qk_service_cycles
+from ..units.softmax import softmax_service_cycles
+from ..units.softmax.golden import PQ_DECISION_CYCLES
+
+__all__ = ["Machine", "Fetch", "HeadWork", "GroupWork", "RowWork", "Timeline", "STAGES"]
+
+#: Stages of the per-row pipeline, in order (names of the RTL modules).
+STAGES = ("qk", "softmax", "pq", "topk", "pv")
+
+
+@dataclass(frozen=True)
+class Machine:
+    """The design's timing constants for one head dimension (all in cycles or per-cycle rates)."""
+
+    keys_per_cycle: int
+    values_per_cycle: int
+    softmax_parallelism: int
+    qk_latency: int
+    softmax_latency: int
+    pv_latency: int
+    channels: int
+    interleave_bytes: int
+    channel_bytes_per_cycle: float
+    hbm_latency: int
+    topk_engines: int
+    sram_bytes: int  # key SRAM capacity (bytes): K of the groups in flight must fit
+    sram_bytes_per_key: int  # one key vector at the datapath width (bytes)
+
+    @classmethod
+    def of(cls, design: Design, head_dim: int) -> "Machine":
+        """Derive the timing constants of ``design`` for heads of ``head_dim`` elements."""
+        return cls(
+            keys_per_cycle=keys_per_cycle(design.qk.multipliers, head_dim, unit="Q x K"),
+            values_per_cycle=keys_per_cycle(design.pv.multipliers, head_dim, unit="prob x V"),
+            softmax_parallelism=design.softmax.parallelism,
+            qk_latency=QK_LATENCY_CYCLES,
+            softmax_latency=design.softmax.latency_cycles + PQ_DECISION_CYCLES,
+            pv_latency=PV_LATENCY_CYCLES,
+            channels=design.hbm.channels,
+            interleave_bytes=design.hbm.interleave_bytes,
+            channel_bytes_per_cycle=design.hbm.channel_gbytes_per_s / design.clock_ghz,
+            hbm_latency=int(math.ceil(design.hbm.read_latency_ns * design.clock_ghz)),
+            topk_engines=design.topk.engines,
+            sram_bytes=design.sram.key_bytes,
+            sram_bytes_per_key=head_dim * design.datapath_bits // 8,
+        )
+
+    def fetch(self, positions: np.ndarray, vec_bytes: int) -> "Fetch":
+        """Describe the HBM transfer of the vectors at ``positions`` (sorted) of ``vec_bytes`` each."""
+        counts, bus, payload = transfer(positions, vec_bytes, interleave_bytes=self.interleave_bytes,
+                                        channels=self.channels)
+        busy = transfer_cycles(counts, interleave_bytes=self.interleave_bytes,
+                               channel_bytes_per_cycle=self.channel_bytes_per_cycle, latency_cycles=0)
+        return Fetch(busy, bus, payload)
+
+    def row_services(self, n_keys, requant, n_values, topk_cycles, topk_fill, lsb_busy_first: int):
+        """Service cycles [stage, row], latencies [stage] and overlaps [stage, row] of a head's rows.
+
+        ``lsb_busy_first`` is the HBM time of the group's LSB fetch, charged to the first row of
+        this head that needs it (0 when already fetched). The top-k engine's fill phase
+        (``topk_fill``) takes the probabilities as the softmax unit emits them, so the top-k stage
+        may start that many cycles before the row's probabilities are complete.
+        """
+        passes = np.where(requant, 2, 1)
+        qk = qk_service_cycles(n_keys, self.keys_per_cycle) * passes
+        sm = softmax_service_cycles(n_keys, self.softmax_parallelism) * passes
+        pq = np.where(requant, self.qk_latency + self.softmax_latency, 0).astype(np.int64)
+        if lsb_busy_first and requant.any():
+            pq[int(np.argmax(requant))] += lsb_busy_first + self.hbm_latency
+        pv = qk_service_cycles(n_values, self.values_per_cycle)
+        service = np.stack([qk, sm, pq, np.asarray(topk_cycles, np.int64), pv]).astype(np.int64)
+        latency = np.array([self.qk_latency, self.softmax_latency, 0, 0, self.pv_latency], np.int64)
+        overlap = np.zeros_like(service)
+        overlap[3] = np.minimum(np.asarray(topk_fill, np.int64), sm // passes + self.softmax_latency)
+        return service, latency, overlap
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """One HBM transfer: cycles the channels are busy, bytes on the bus, bytes asked for."""
+
+    busy: int
+    bus_bytes: int
+    payload_bytes: int
+
+
+@dataclass
+class HeadWork:
+    """A head's rows in summarization (compute from SRAM): service per stage and row."""
+
+    layer: int
+    head: int
+    service: np.ndarray  # [stage, row]
+    latency: np.ndarray  # [stage]
+    overlap: np.ndarray  # [stage, row]
+
+
+@dataclass
+class GroupWork:
+    """A K/V group in summarization: its fetch, then its heads computed one after another."""
+
+    layer: int
+    group: int
+    fetch: int  # HBM busy cycles of Q + K (MSB) + V of the group
+    heads: list[HeadWork]
+    keys: int  # key vectors the group holds in the key SRAM while it computes
+
+
+@dataclass
+class RowWork:
+    """One generation row: one query of one head at one step (see module docstring)."""
+
+    step: int
+    layer: int
+    head: int
+    group_key: tuple  # (step, layer, group): rows sharing a K fetch
+    k_fetch: int  # HBM busy cycles of the group's K (MSB) + Q, charged to the group's first row
+    qk: int
+    softmax: int
+    requant: bool
+    lsb_fetch: int  # HBM busy cycles of the group's LSB plane, charged to its first requant row
+    topk: int
+    topk_fill: int  # of which fill cycles, overlapped with the softmax output stream
+    v_fetch: int  # HBM busy cycles of this row's V vectors not yet fetched by its group
+    pv: int
+    keys: int  # key vectors of the group held in the key SRAM until its last row is done
+
+
+@dataclass
+class Timeline:
+    """A simpy model of the accelerator; feed it work in order, then read ``now`` and ``busy``."""
+
+    machine: Machine
+    log_events: bool = False
+    env: simpy.Environment = field(default_factory=simpy.Environment)
+    log: list = field(default_factory=list)
+    busy: dict = field(default_factory=dict)  # (layer, head, unit) -> busy cycles
+
+    def __post_init__(self):
+        env = self.env
+        self.hbm = simpy.Resource(env, 1)
+        self.units = {u: simpy.Resource(env, 1) for u in ("qk", "softmax", "pv")}
+        self.topk_select = simpy.Resource(env, 1)  # token/head selection engine
+        # local-V engine: its own with two engines, else the same as the selection engine
+        self.topk_local = simpy.Resource(env, 1) if self.machine.topk_engines > 1 else self.topk_select
+        # the key SRAM (bytes): a group's K stays in it from its fetch until its last row is done,
+        # so fetches run ahead of compute only as far as the SRAM holds (SpAtten §5 sizes it as a
+        # double buffer of 1024 keys)
+        self.sram = simpy.Container(env, capacity=self.machine.sram_bytes, init=self.machine.sram_bytes)
+        self._pending: list = []
+        self._turns: dict = {}  # unit -> start event of the last row queued for it (in-order units)
+
+    # ------------------------------------------------------------------ helpers
+    def _note(self, unit, event, step, layer, head):
+        if self.log_events:
+            self.log.append((int(self.env.now), unit, event, step, layer, head))
+
+    def _charge(self, layer, head, unit, cycles):
+        key = (layer, head, unit)
+        self.busy[key] = self.busy.get(key, 0) + int(cycles)
+
+    def _hold(self, res, cycles, unit, step, layer, head):
+        with res.request() as req:
+            yield req
+            self._note(unit, "start", step, layer, head)
+            yield self.env.timeout(cycles)
+            self._note(unit, "end", step, layer, head)
+        self._charge(layer, head, unit, cycles)
+
+    # ------------------------------------------------------------------ summarization
+    def _group(self, g: GroupWork, step):
+        env, m = self.env, self.machine
+        held = max(1, g.keys * m.sram_bytes_per_key)
+        yield self.sram.get(held)
+        first = g.heads[0].head if g.heads else -1
+        if g.fetch:
+            yield from self._hold(self.hbm, g.fetch, "hbm", step, g.layer, first)
+            yield env.timeout(m.hbm_latency)
+        for hw in g.heads:
+            with self.units["qk"].request() as req:  # the row pipeline is one unit at this level
+                yield req
+                t0 = int(env.now)
+                start, done = schedule(hw.service, hw.latency, t0, hw.overlap)
+                self._note("pipeline", "start", step, hw.layer, hw.head)
+                if self.log_events:
+                    for s, unit in enumerate(STAGES):
+                        for r in range(hw.service.shape[1]):
+                            if hw.service[s, r]:
+                                self.log.append((int(start[s, r]), unit, f"row {r}", step, hw.layer, hw.head))
+                end = int(done[:, -1].max()) if hw.service.shape[1] else t0
+                yield env.timeout(end - t0)
+                self._note("pipeline", "end", step, hw.layer, hw.head)
+            for s, unit in enumerate(STAGES):
+                self._charge(hw.layer, hw.head, unit, int(hw.service[s].sum()))
+        yield self.sram.put(held)
+
+    def summarize(self, groups: list[GroupWork], step: int = -1):
+        """Run a layer's groups (in order) to completion: the next layer's queries need its output."""
+        for g in groups:
+            self._pending.append(self.env.process(self._group(g, step)))
+        self.drain()
+
+    # ------------------------------------------------------------------ generation
+    def _in_order(self, turn: tuple, unit: str, res, cycles: int, w: RowWork):
+        """Use ``res`` once the previous row that uses ``unit`` has started on it (an in-order unit).
+
+        ``turn`` is (previous row's start event or None, this row's start event), assigned in
+        queueing order by :meth:`generate`.
+        """
+        previous, mine = turn
+        if previous is not None:
+            yield previous
+        with res.request() as req:
+            yield req
+            mine.succeed()
+            self._note(unit, "start", w.step, w.layer, w.head)
+            yield self.env.timeout(cycles)
+            self._note(unit, "end", w.step, w.layer, w.head)
+        self._charge(w.layer, w.head, unit, cycles)
+
+    def _row(self, w: RowWork, shared: dict, after, turns: dict):
+        env, m = self.env, self.machine
+        key = w.group_key
+        ready = shared.get(key)
+        if ready is None:  # first alive head of the group: fetch the group's K (and the query)
+            ready = shared[key] = env.event()
+            yield self.sram.get(max(1, w.keys * m.sram_bytes_per_key))
+            if w.k_fetch:
+                yield from self._hold(self.hbm, w.k_fetch, "hbm", w.step, w.layer, w.head)
+                yield env.timeout(m.hbm_latency)
+            ready.succeed()
+        else:
+            yield ready
+        if after is not None:  # the query needs the previous layer's output
+            yield after
+        yield from self._hold(self.units["qk"], w.qk, "qk", w.step, w.layer, w.head)
+        yield env.timeout(m.qk_latency)
+        yield from self._hold(self.units["softmax"], w.softmax, "softmax", w.step, w.layer, w.head)
+        # the top-k fill streams the last pass's probabilities: it may start before they are complete
+        lead = min(w.topk_fill, m.softmax_latency) if (w.topk and not w.requant) else 0
+        yield env.timeout(m.softmax_latency - lead)
+        if w.requant:
+            lsb_key = key + ("lsb",)
+            lsb_ready = shared.get(lsb_key)
+            if lsb_ready is None:
+                lsb_ready = shared[lsb_key] = env.event()
+                if w.lsb_fetch:
+                    yield from self._hold(self.hbm, w.lsb_fetch, "hbm", w.step, w.layer, w.head)
+                    yield env.timeout(m.hbm_latency)
+                lsb_ready.succeed()
+            else:
+                yield lsb_ready
+            yield from self._hold(self.units["qk"], w.qk, "qk", w.step, w.layer, w.head)
+            yield env.timeout(m.qk_latency)
+            yield from self._hold(self.units["softmax"], w.softmax, "softmax", w.step, w.layer, w.head)
+            lead = min(w.topk_fill, m.softmax_latency) if w.topk else 0
+            yield env.timeout(m.softmax_latency - lead)
+        if w.topk:
+            yield from self._in_order(turns["topk"], "topk", self.topk_local, w.topk, w)
+        if w.v_fetch:
+            yield from self._hold(self.hbm, w.v_fetch, "hbm", w.step, w.layer, w.head)
+            yield env.timeout(m.hbm_latency)
+        yield from self._in_order(turns["pv"], "pv", self.units["pv"], w.pv, w)
+        yield env.timeout(m.pv_latency)
+        shared[key + ("left",)] -= 1
+        if shared[key + ("left",)] == 0:
+            yield self.sram.put(max(1, w.keys * m.sram_bytes_per_key))
+
+    def generate(self, rows: list[RowWork], after=None):
+        """Queue one layer's generation rows (in order); return the event of their completion.
+
+        Rows of one group share its K fetch and SRAM space. K may be fetched ahead, but no row
+        starts Q x K before ``after`` (the previous layer of the same step: the query is computed
+        from its output).
+        """
+        shared: dict = {}
+        for w in rows:
+            left = w.group_key + ("left",)
+            shared[left] = shared.get(left, 0) + 1
+        procs = []
+        for w in rows:  # turns at the in-order units are taken in queueing order
+            turns = {}
+            for unit in ("topk", "pv") if w.topk else ("pv",):
+                mine = self.env.event()
+                turns[unit] = (self._turns.get(unit), mine)
+                self._turns[unit] = mine
+            procs.append(self.env.process(self._row(w, shared, after, turns)))
+        self._pending.extend(procs)
+        return self.env.all_of(procs)
+
+    # ------------------------------------------------------------------ barriers
+    def select(self, cycles: int, step: int, layer: int, kind: str):
+        """Wait for all queued work, then run a token/head selection on the top-k engine."""
+        self.drain()
+        if cycles:
+            proc = self.env.process(self._hold(self.topk_select, cycles, "topk", step, layer, -1))
+            self.env.run(proc)
+            self._charge(layer, -1, f"{kind}_select", cycles)
+
+    def drain(self):
+        """Run until everything queued so far has finished."""
+        if self._pending:
+            self.env.run(self.env.all_of(self._pending))
+            self._pending = []
+
+    @property
+    def now(self) -> int:
+        """Current simulated time (cycles)."""
+        return int(self.env.now)

@@ -1,0 +1,156 @@
+"""The SpAtten simulation on small workloads: exact timelines, pruning, quantization, GQA, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hwsim import HwsimError, load_design, load_policy
+from hwsim.spatten import simulate
+from tiny_workload import TinyTrace
+
+SPATTEN = load_design("spatten")
+
+
+def run(trace, policy="none", design=SPATTEN, overrides=(), **kw):
+    return simulate(trace, design, load_policy(policy, list(overrides)), **kw)
+
+
+def test_summarization_timeline_exactly():
+    # 1 layer, 1 head, 16 tokens, d = 64, 12-bit: Q, K, V are 1536 B each = 48 granules of 32 B over
+    # 16 channels -> 3 cycles each; data after 40 cycles of read latency; rows: Q x K and softmax
+    # 2 cycles each (8 keys/cycle, 8 probabilities/cycle), Q x K latency 11, softmax 87 + 1, prob x V 2 + 3.
+    r = run(TinyTrace(layers=1, heads=1, tokens=16), log_events=True)
+    expected = [(0, "hbm", "start", -1, 0, 0), (9, "hbm", "end", -1, 0, 0), (49, "pipeline", "start", -1, 0, 0)]
+    expected += [(49 + 2 * i, "qk", f"row {i}", -1, 0, 0) for i in range(16)]
+    expected += [(62 + 2 * i, "softmax", f"row {i}", -1, 0, 0) for i in range(16)]
+    expected += [(152 + 2 * i, "pv", f"row {i}", -1, 0, 0) for i in range(16)]
+    expected += [(187, "pipeline", "end", -1, 0, 0)]
+    assert r.events == expected
+    assert r["latency_cycles"] == 187
+
+
+def test_generation_timeline_exactly():
+    # decoder, 2 layers, 2 query heads sharing 1 K/V head, 8-token prompt + 2 generated, policy none.
+    # Step 0: the group's K (9 keys x 96 B = 27 granules: 2 cycles) + the query (1 cycle) at 544, layer 1's
+    # K fetched ahead; Q x K after 40 cycles latency; V fetched once for the group after head 0's softmax;
+    # layer 1's Q x K waits for layer 0's last prob x V (+3 latency).
+    r = run(TinyTrace(layers=2, heads=2, kv_heads=1, tokens=10, mode="decoder", generate=2), log_events=True)
+    step0 = [e for e in r.events if e[3] == 0]
+    assert step0 == [
+        (544, "hbm", "start", 0, 0, 0), (547, "hbm", "end", 0, 0, 0),
+        (547, "hbm", "start", 0, 1, 0), (550, "hbm", "end", 0, 1, 0),
+        (587, "qk", "start", 0, 0, 0), (589, "qk", "end", 0, 0, 0),
+        (589, "qk", "start", 0, 0, 1), (591, "qk", "end", 0, 0, 1),
+        (600, "softmax", "start", 0, 0, 0), (602, "softmax", "end", 0, 0, 0),
+        (602, "softmax", "start", 0, 0, 1), (604, "softmax", "end", 0, 0, 1),
+        (690, "hbm", "start", 0, 0, 0), (692, "hbm", "end", 0, 0, 0),
+        (732, "pv", "start", 0, 0, 0), (734, "pv", "end", 0, 0, 0),
+        (734, "pv", "start", 0, 0, 1), (736, "pv", "end", 0, 0, 1),
+        (739, "qk", "start", 0, 1, 0), (741, "qk", "end", 0, 1, 0),
+        (741, "qk", "start", 0, 1, 1), (743, "qk", "end", 0, 1, 1),
+        (752, "softmax", "start", 0, 1, 0), (754, "softmax", "end", 0, 1, 0),
+        (754, "softmax", "start", 0, 1, 1), (756, "softmax", "end", 0, 1, 1),
+        (842, "hbm", "start", 0, 1, 0), (844, "hbm", "end", 0, 1, 0),
+        (884, "pv", "start", 0, 1, 0), (886, "pv", "end", 0, 1, 0),
+        (886, "pv", "start", 0, 1, 1), (888, "pv", "end", 0, 1, 1),
+    ]
+    assert r["stage_cycles"] == {"summarization": 544, "generation": 694}
+
+
+def test_dense_policy_is_exact_up_to_12_bit_quantization():
+    r = run(TinyTrace(layers=2, heads=2, tokens=32))
+    assert r["attention_rel_error_ratio"] < 0.01
+    assert r["prob_mass_kept_fraction"] == pytest.approx(1.0)
+    assert r["flops"] == r["dense_flops"]
+
+
+def test_harder_pruning_is_faster_and_less_faithful():
+    trace = TinyTrace(layers=6, heads=4, tokens=64, seed=3)
+    mild = run(trace, "spatten-bert", overrides=["token_pruning.keep_start=0.9", "token_pruning.keep_end=0.8",
+                                                  "head_pruning.enabled=false"])
+    hard = run(trace, "spatten-bert", overrides=["token_pruning.keep_start=0.4", "token_pruning.keep_end=0.1",
+                                                  "head_pruning.enabled=false"])
+    assert hard["latency_cycles"] < mild["latency_cycles"]
+    assert hard["dram_bytes"] < mild["dram_bytes"]
+    assert hard["attention_rel_error_ratio"] > mild["attention_rel_error_ratio"]
+    assert hard["prob_mass_kept_fraction"] < mild["prob_mass_kept_fraction"]
+    assert hard["tokens_kept_fraction"] < mild["tokens_kept_fraction"]
+
+
+def test_cascade_token_pruning_follows_the_schedule():
+    trace = TinyTrace(layers=4, heads=2, tokens=40)
+    r = run(trace, "spatten-bert", overrides=["head_pruning.enabled=false", "token_pruning.front_unpruned_fraction=0.25",
+                                               "token_pruning.keep_start=0.5", "token_pruning.keep_end=0.25"])
+    kept = [round(row["tokens_kept_fraction"], 3) for row in r.layers]
+    # layer 0 unpruned; then 0.5, (0.375), 0.25 of 40 tokens: round(keep * 40) kept
+    assert kept == [1.0, 0.5, 0.375, 0.25]
+    assert r["selection_cycles"] > 0
+
+
+def test_progressive_quantization_refetches_flat_rows():
+    trace = TinyTrace(layers=2, heads=2, tokens=24, mode="decoder", generate=4, peak=0.0)
+    always = run(trace, "spatten-gpt2", overrides=["quantization.threshold=1.0", "local_v.enabled=false",
+                                                    "token_pruning.enabled=false"])
+    never = run(trace, "spatten-gpt2", overrides=["quantization.threshold=0.000001", "local_v.enabled=false",
+                                                   "token_pruning.enabled=false"])
+    # every row re-fetches except the prompt's first (one key: max probability 1.0 is not below 1.0)
+    assert always["lsb_refetch_fraction"] == 1 - 2 * 2 / always["query_rows"]
+    assert never["lsb_refetch_fraction"] == 0.0
+    assert always["dram_bytes_by_kind"]["k_lsb"] > 0 == never["dram_bytes_by_kind"]["k_lsb"]
+    assert always["attention_rel_error_ratio"] < never["attention_rel_error_ratio"]
+    assert always["flops"] > never["flops"] and always["latency_cycles"] > never["latency_cycles"]
+
+
+def test_local_v_pruning_fetches_fewer_values():
+    trace = TinyTrace(layers=2, heads=2, tokens=40, mode="decoder", generate=6)
+    all_v = run(trace, "spatten-gpt2", overrides=["local_v.enabled=false", "token_pruning.enabled=false"])
+    some_v = run(trace, "spatten-gpt2", overrides=["local_v.keep=0.25", "token_pruning.enabled=false"])
+    assert some_v["values_kept_fraction"] < 0.3 < all_v["values_kept_fraction"]
+    assert some_v["dram_bytes_by_kind"]["v"] < all_v["dram_bytes_by_kind"]["v"]
+
+
+def test_gqa_fetches_a_shared_kv_head_once():
+    mha = run(TinyTrace(layers=1, heads=3, kv_heads=3, tokens=16, mode="decoder", generate=3))
+    gqa = run(TinyTrace(layers=1, heads=3, kv_heads=1, tokens=16, mode="decoder", generate=3))
+    assert gqa["dram_bytes_by_kind"]["k_msb"] * 3 == mha["dram_bytes_by_kind"]["k_msb"]
+    assert gqa["dram_bytes_by_kind"]["q"] == mha["dram_bytes_by_kind"]["q"]
+
+
+def test_head_pruning_keeps_a_groups_kv_while_one_head_needs_it():
+    # 4 query heads in 2 groups; keep 2 heads after layer 0: K/V traffic falls only if a whole group goes
+    trace = TinyTrace(layers=3, heads=4, kv_heads=2, tokens=16)
+    r = run(trace, "spatten-bert", overrides=["token_pruning.enabled=false", "head_pruning.front_unpruned_fraction=0.3",
+                                               "head_pruning.keep_start=0.5", "head_pruning.keep_end=0.5",
+                                               "quantization.mode=none"])
+    per_group_k = 16 * 64 * 12 // 8
+    k_bytes = r["dram_bytes_by_kind"]["k_msb"]
+    heads_by_layer = {}
+    for h in r.heads:
+        heads_by_layer.setdefault(h["layer"], set()).add(h["head"] // 2)
+    groups_fetched = sum(len(g) for g in heads_by_layer.values())
+    assert k_bytes == groups_fetched * per_group_k
+    assert [row["heads_kept_fraction"] for row in r.layers] == [1.0, 0.5, 0.5]
+
+
+def test_deterministic_output():
+    trace = TinyTrace(layers=3, heads=2, tokens=32, mode="decoder", generate=3)
+    a = run(trace, "spatten-gpt2", seed=5).to_json()
+    b = run(trace, "spatten-gpt2", seed=5).to_json()
+    assert a == b
+
+
+def test_bad_inputs():
+    big = TinyTrace(layers=1, heads=1, tokens=1100)
+    with pytest.raises(HwsimError) as info:
+        run(big)
+    assert str(info.value) == (
+        "workload 'tiny-encoder': 1100 tokens x 64 dims at 12 bits need 105600 bytes per K/V SRAM buffer; "
+        "design 'spatten' has 98304 (sram.key_bytes / 2, double-buffered); expected at most 1024 tokens "
+        "(hwsim does not tile)"
+    )
+    odd = TinyTrace(layers=1, heads=1, tokens=8, head_dim=48)
+    with pytest.raises(HwsimError, match="head dimension 48: the Q x K array of 512 multipliers cannot map it"):
+        run(odd)
+    with pytest.raises(HwsimError, match="features.progressive_quantization = false|features.token_pruning = false"):
+        run(TinyTrace(layers=1, heads=1, tokens=8), "spatten-gpt2", design=load_design("dense"))
