@@ -46,11 +46,14 @@ def plaintext_forward(spec, tokens: int, rng: np.random.Generator):
         x = x0
         for _ in range(spec.layers):
             q, k, v = np.split(x @ w["qkv"], 3, axis=1)
-            q, k, v = (t.reshape(tokens, h, dh).transpose(1, 0, 2) for t in (q, k, v))
-            s = q @ k.transpose(0, 2, 1) * dh ** -0.5
-            p = np.exp(s - s.max(-1, keepdims=True))
-            p /= p.sum(-1, keepdims=True)
-            a = (p @ v).transpose(1, 0, 2).reshape(tokens, d) @ w["proj"]
+            heads_out = []
+            for i in range(h):  # per head: 2-D products go to BLAS
+                sl = slice(i * dh, (i + 1) * dh)
+                s = (q[:, sl] @ k[:, sl].T) * dh ** -0.5
+                p = np.exp(s - s.max(-1, keepdims=True))
+                p /= p.sum(-1, keepdims=True)
+                heads_out.append(p @ v[:, sl])
+            a = np.concatenate(heads_out, axis=1) @ w["proj"]
             x = ln(x + a)
             m = x @ w["fc1"]
             m = 0.5 * m * (1 + np.tanh(0.7978845608 * (m + 0.044715 * m ** 3)))

@@ -37,7 +37,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 from hwsim.errors import HwsimError
 from workloads.models import MODEL_SPECS, ModelSpec

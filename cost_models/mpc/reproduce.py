@@ -71,10 +71,10 @@ def mpcvit_rows(network: Network | str = "mpcvit") -> list[dict]:
     for label, attention, paper_s in MPCVIT_CIFAR10:
         r = estimate(_MODEL, protocol="crypten-2pc", network=net, attention=attention, activation=_ACTIVATION)
         rows.append({"quantity": f"CIFAR-10 latency, {label}", "paper": paper_s, "ours": r.latency_s, "unit": "s",
-                     "source": "MPCViT README, Main results"})
+                     "source": "MPCViT README"})
     for attention, rounds, gbytes in MPCVIT_COUNTS:
         r = estimate(_MODEL, protocol="crypten-2pc", network=net, attention=attention, activation=_ACTIVATION)
-        src = "CrypTen 0.4.1 counters, references/mpc_and_sparse.md §3.1"
+        src = "CrypTen 0.4.1 counters (references §3.1)"
         rows.append({"quantity": f"CrypTen rounds, {attention} ViT", "paper": rounds, "ours": r.rounds,
                      "unit": "rounds", "source": src})
         rows.append({"quantity": f"CrypTen bytes, {attention} ViT", "paper": gbytes, "ours": r.bytes / 1e9,

@@ -102,3 +102,14 @@ def test_reproduce_mpcvit(hwsim, tmp_path):
         assert set(row) >= {"quantity", "paper", "ours", "ratio", "unit"}
         assert abs(row["ratio"] - 1) < 0.05
     assert "largest deviation" in r.stdout
+
+
+def test_reproduction_helper_fills_ratio_and_checks_rows():
+    """The shared helper other ``hwsim reproduce`` commands use (hwsim.cli.reproduce_cmds)."""
+    from hwsim.cli.reproduce_cmds import format_number, reproduction_document
+
+    doc = reproduction_document("t", [{"quantity": "q", "paper": 2.0, "ours": 3.0, "unit": "x"}], setting={"a": 1})
+    assert doc["rows"][0]["ratio"] == 1.5 and doc["setting"] == {"a": 1} and "git_revision" in doc["provenance"]
+    with pytest.raises(ValueError, match="lacks paper"):
+        reproduction_document("t", [{"quantity": "q", "ours": 3.0, "unit": "x"}])
+    assert (format_number(1372), format_number(112.23), format_number(123456)) == ("1372", "112.23", "123,456")
