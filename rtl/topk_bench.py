@@ -16,6 +16,7 @@ be below the golden count.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,6 +52,7 @@ class BenchReport:
     records: list = field(default_factory=list)
     mismatches: list = field(default_factory=list)
     sim_cycles: int = 0
+    sim_s: float = 0.0          # wall time of the drive loop alone (no build, no start-up)
 
     @property
     def ok(self) -> bool:
@@ -58,11 +60,12 @@ class BenchReport:
 
     def to_dict(self) -> dict:
         return {"params": self.params, "records": self.records, "mismatches": self.mismatches,
-                "sim_cycles": self.sim_cycles}
+                "sim_cycles": self.sim_cycles, "sim_s": self.sim_s}
 
     @classmethod
     def from_dict(cls, d: dict) -> "BenchReport":
-        return cls(params=d["params"], records=d["records"], mismatches=d["mismatches"], sim_cycles=d["sim_cycles"])
+        return cls(params=d["params"], records=d["records"], mismatches=d["mismatches"], sim_cycles=d["sim_cycles"],
+                   sim_s=d["sim_s"])
 
     def first_mismatch_line(self) -> str:
         if not self.mismatches:
@@ -199,6 +202,7 @@ async def drive(step, params: TopKParams, phases: list[Phase], report: BenchRepo
     (``inp_ready``, ``out_valid``, ``out_payload``). The run stops at the first vector whose
     last beat does not come (a hung DUT).
     """
+    t0 = time.perf_counter()
     cycle = 0
     vec_no = 0
     prev_last = None
@@ -242,6 +246,7 @@ async def drive(step, params: TopKParams, phases: list[Phase], report: BenchRepo
             continue
         break
     report.sim_cycles = cycle
+    report.sim_s = time.perf_counter() - t0
     return report
 
 

@@ -120,14 +120,45 @@ def _lfsr_draw(state):
 
 
 @njit(cache=True)
+def _count_split(S, m, p):
+    g = 0
+    l = 0
+    for i in range(m):
+        v = S[i]
+        g += v > p
+        l += v < p
+    return g, l
+
+
+@njit(cache=True)
+def _compact_greater(S, m, p, out):
+    j = 0
+    for i in range(m):
+        v = S[i]
+        out[j] = v
+        j += v > p
+
+
+@njit(cache=True)
+def _compact_less(S, m, p, out):
+    j = 0
+    for i in range(m):
+        v = S[i]
+        out[j] = v
+        j += v < p
+
+
+@njit(cache=True)
 def _select_row(x, n, k, P, I, s0, scratch, keep, detail, log):
-    """Select the top ``k`` of ``x[:n]`` into ``keep[:n]`` (pre-zeroed); fill ``detail`` (7)."""
+    """Select the top ``k`` of ``x[:n]`` into ``keep[:n]`` (pre-zeroed); fill ``detail`` (7).
+
+    Each round counts both sides (what the hardware's counters hold at the decision) and then
+    keeps only the side the decision selects, in stream order (what the FIFO holds).
+    """
     step = P if P < I else I
     fill = (n + step - 1) // step
-    S = scratch[0]
-    for i in range(n):
-        S[i] = x[i]
-    cur = 0
+    S = x
+    nxt = 0
     m = n
     k1 = k
     state = s0
@@ -138,20 +169,8 @@ def _select_row(x, n, k, P, I, s0, scratch, keep, detail, log):
     while True:
         state = _lfsr_draw(state)
         idx = (state * m) >> LFSR_BITS
-        gb = 1 if cur == 0 else 0
-        lb = 3 - cur - gb
-        S = scratch[cur]
-        G = scratch[gb]
-        L = scratch[lb]
         p = S[idx]
-        g = 0
-        l = 0
-        for i in range(m):
-            v = S[i]
-            G[g] = v
-            g += v > p
-            L[l] = v
-            l += v < p
+        g, l = _count_split(S, m, p)
         e = m - g - l
         rc = (m + P - 1) // P + 4
         if rounds < log.shape[0]:
@@ -165,7 +184,8 @@ def _select_row(x, n, k, P, I, s0, scratch, keep, detail, log):
         qs += rc
         rounds += 1
         if g >= k1:
-            cur = gb
+            T = scratch[nxt]
+            _compact_greater(S, m, p, T)
             m = g
         elif g + e >= k1:
             theta = p
@@ -173,8 +193,11 @@ def _select_row(x, n, k, P, I, s0, scratch, keep, detail, log):
             break
         else:
             k1 -= g + e
-            cur = lb
+            T = scratch[nxt]
+            _compact_less(S, m, p, T)
             m = l
+        S = T
+        nxt = 1 - nxt
     # filter pass over the original stream: > theta, then the first q ties in stream order
     full_mark = (k // P) * P
     kept = 0
@@ -208,7 +231,7 @@ def _select_row(x, n, k, P, I, s0, scratch, keep, detail, log):
 @njit(cache=True)
 def _select_rows(x2d, ks, nv, P, I, s0, keep, detail):
     rows = x2d.shape[0]
-    scratch = np.empty((3, max(x2d.shape[1], 1)), dtype=np.int64)
+    scratch = np.empty((2, max(x2d.shape[1], 1)), dtype=np.int64)
     log = np.empty((0, 7), dtype=np.int64)
     for r in range(rows):
         _select_row(x2d[r], nv[r], ks[r], P, I, s0, scratch, keep[r], detail[r], log)
@@ -216,7 +239,7 @@ def _select_rows(x2d, ks, nv, P, I, s0, keep, detail):
 
 @njit(cache=True)
 def _select_one(x, k, P, I, s0, keep, detail, log):
-    scratch = np.empty((3, max(x.shape[0], 1)), dtype=np.int64)
+    scratch = np.empty((2, max(x.shape[0], 1)), dtype=np.int64)
     _select_row(x, x.shape[0], k, P, I, s0, scratch, keep, detail, log)
 
 
