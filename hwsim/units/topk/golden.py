@@ -131,21 +131,13 @@ def _count_split(S, m, p):
 
 
 @njit(cache=True)
-def _compact_greater(S, m, p, out):
+def _compact(S, m, p, out, greater):
+    """Keep the elements of ``S[:m]`` above (``greater``) or below ``p`` in order (a FIFO write)."""
     j = 0
     for i in range(m):
         v = S[i]
         out[j] = v
-        j += v > p
-
-
-@njit(cache=True)
-def _compact_less(S, m, p, out):
-    j = 0
-    for i in range(m):
-        v = S[i]
-        out[j] = v
-        j += v < p
+        j += (v > p) if greater else (v < p)
 
 
 @njit(cache=True)
@@ -185,7 +177,7 @@ def _select_row(x, n, k, P, I, s0, scratch, keep, detail, log):
         rounds += 1
         if g >= k1:
             T = scratch[nxt]
-            _compact_greater(S, m, p, T)
+            _compact(S, m, p, T, True)
             m = g
         elif g + e >= k1:
             theta = p
@@ -194,7 +186,7 @@ def _select_row(x, n, k, P, I, s0, scratch, keep, detail, log):
         else:
             k1 -= g + e
             T = scratch[nxt]
-            _compact_less(S, m, p, T)
+            _compact(S, m, p, T, False)
             m = l
         S = T
         nxt = 1 - nxt
