@@ -416,8 +416,9 @@ class Trace:
         """How concentrated attention is, per head of one layer, averaged over queries.
 
         Returns ``top_mass_fraction`` (probability mass on the ceil(top_fraction * n) largest
-        keys of each query, n = keys it can see) and ``entropy_nats`` (Shannon entropy of each
-        row). Mass near 1 and low entropy mean most keys can be pruned at little loss.
+        keys of each query, n = keys it can see), ``entropy_nats`` (Shannon entropy of each row)
+        and ``entropy_fraction`` (entropy / ln n: 1 for a uniform row, 0 for one key), each an
+        array over heads. Mass near 1 and low entropy mean most keys can be pruned at little loss.
         """
         if not 0 < top_fraction <= 1:
             raise HwsimError(f"top_fraction: expected a value in (0, 1], got {top_fraction}")
@@ -435,7 +436,10 @@ class Trace:
         logp = np.zeros_like(p)
         np.log(p, out=logp, where=p > 0)
         ent = -(p * logp).sum(axis=-1)
-        return {"top_mass_fraction": top.mean(axis=-1), "entropy_nats": ent.mean(axis=-1)}
+        ln_visible = np.log(visible).astype(np.float32)
+        rel = np.divide(ent, ln_visible, out=np.zeros_like(ent), where=ln_visible > 0)
+        return {"top_mass_fraction": top.mean(axis=-1), "entropy_nats": ent.mean(axis=-1),
+                "entropy_fraction": rel.mean(axis=-1)}
 
     # identity -------------------------------------------------------------------------------------
     @property

@@ -119,4 +119,6 @@ def test_concentration_statistics_by_hand(hwsim_test_env):
     assert per_query_top[i] == pytest.approx(top, rel=1e-6)
     per_query_ent = [-(p[h, q, : q + 1] * np.log(p[h, q, : q + 1])).sum() for q in range(trace.tokens)]
     assert c["entropy_nats"][h] == pytest.approx(np.mean(per_query_ent), rel=1e-5)
+    relative = [0.0] + [per_query_ent[q] / np.log(q + 1) for q in range(1, trace.tokens)]  # 1 key seen: 0
+    assert c["entropy_fraction"][h] == pytest.approx(np.mean(relative), rel=1e-5)
     assert per_query_ent[i] == pytest.approx(ent, rel=1e-6)
