@@ -17,8 +17,9 @@ from .app import console, rich_table
 from .app import app as root_app
 
 mpc_app = typer.Typer(
-    help="Secure-inference (MPC) latency: rounds, bytes and time of a model or one operation under a "
-    "protocol (crypten-2pc, aby3-3pc) and a network (lan, wan, mpcvit or a TOML file).",
+    help="Secure-inference (MPC) latency: rounds, bytes and time under a protocol (crypten-2pc, aby3-3pc) and "
+    "a network (lan, wan, mpcvit or a TOML file). 'hwsim mpc --workload W' costs a whole model (totals, a "
+    "per-operation table, --json/--csv/--plot); 'hwsim mpc op OP --shape S' one operation. See docs/mpc.md.",
     no_args_is_help=False,
 )
 root_app.add_typer(mpc_app, name="mpc")
@@ -160,7 +161,7 @@ def mpc_main(
 
 @mpc_app.command("op")
 def op_cmd(
-    op: Annotated[str, typer.Argument(help="Operation, e.g. softmax, matmul, gelu_erf (see hwsim mpc list).")],
+    op: Annotated[str, typer.Argument(metavar="OP", help="Operation, e.g. softmax, matmul, gelu_erf (see hwsim mpc list).")],
     shape: Annotated[
         str, typer.Option("--shape", "-s", help="Shape, comma-separated: element-wise ops any shape; row ops "
                                                "(softmax, max, layernorm, ...) reduce the last dim; matmul m,k,n or "
