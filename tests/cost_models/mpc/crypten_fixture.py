@@ -9,8 +9,9 @@ This script writes ``data/crypten_0.4.1_counts.json``, the fixture the exactness
     /tmp/crypten-venv/bin/pip install --no-deps crypten==0.4.1
     # crypten 0.4.1 imports torch.onnx internals that torch 2.13 moved: make that import optional
     # (crypten/nn/onnx_converter.py, the `from torch.onnx._internal.registration import registry`
-    # line inside `except ImportError:`), then, from the repository root:
-    cd /tmp && /tmp/crypten-venv/bin/python /work/main/tests/cost_models/mpc/crypten_fixture.py
+    # line inside `except ImportError:`), then, from the repository root (about 2 minutes of
+    # CrypTen for the small cases, plus a few minutes for the BERT-base layer):
+    /tmp/crypten-venv/bin/python tests/cost_models/mpc/crypten_fixture.py
 
 Two parties run as local processes (``crypten.mpc.run_multiprocess``), CrypTen's default
 configuration (64-bit ring, 16 fractional bits, trusted-first-party triples), with
