@@ -50,7 +50,7 @@ from .protocols import Protocol, register
 __all__ = ["Aby3", "ABY3_3PC"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Aby3(Protocol):
     """SPU ABY3 (3PC replicated sharing) with PUMA's approximations; ``ring_bits`` is K."""
 

@@ -120,7 +120,7 @@ def pow_int(n: int, p: int) -> Cost:
     return square(n) + mul(n) + pow_int(n, (p - 1) // 2)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CrypTen2PC(Protocol):
     """CrypTen 0.4.1 two-party protocol with its default function configuration.
 

@@ -67,6 +67,12 @@ class Protocol(ABC):
     def linear_attention(self, b: int, tokens: int, head_dim: int) -> Cost:
         """Cost of ``q (k^T v) / tokens`` for ``b`` heads of ``tokens x head_dim`` secrets."""
 
+    def __post_init__(self) -> None:
+        """Check that every integer parameter of a dataclass subclass is positive."""
+        for name, value in vars(self).items():
+            if isinstance(value, int) and not isinstance(value, bool) and value < 1:
+                raise ValueError(f"{type(self).__name__}: {name} must be a positive integer, not {value}")
+
     def __repr__(self) -> str:
         return f"<protocol {self.name}: {self.parties} parties, Z_2^{self.ring_bits}>"
 

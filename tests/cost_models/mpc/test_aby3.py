@@ -55,3 +55,11 @@ def test_bert_base_is_puma_sized():
     this accounting must land in the same range."""
     r = estimate("bert-base", protocol="aby3-3pc", tokens=128)
     assert 5e9 < r.bytes < 25e9
+
+
+def test_parameters_are_keyword_only_and_checked():
+    with pytest.raises(ValueError, match="^Aby3: exp_iters must be a positive integer, not 0$"):
+        Aby3(exp_iters=0)
+    with pytest.raises(TypeError):
+        Aby3(32)  # noqa
+    assert Aby3(exp_iters=3).cost("exp", (10,)).rounds == 3 + 3 * 4
