@@ -1,4 +1,4 @@
-"""Hardware units of the accelerator, each in three views (``references``: DESIGN.md "Three views").
+"""Hardware units of the accelerator, each in three views (DESIGN.md, "Three views of one unit").
 
 Every unit lives in its own subpackage ``hwsim.units.<unit>`` with a ``golden`` module (the function
 and its exact cycle count, numba), a ``timing`` module (the unit inside the pipeline) and, where one
