@@ -16,11 +16,17 @@ def simulate(workload, design: Design, policy: Policy | None = None, *, seed: in
              log_events: bool = False, fidelity_rows: int = 16) -> SimResult:
     """Simulate a workload (a ``workloads.Trace`` or a ``ReplayWorkload``) on ``design``.
 
-    A trace needs a ``policy``; a replay carries its own decisions and ignores it.
+    A trace needs a ``policy``; a replay carries its own decisions and ignores it. The simulation
+    runs on one core: BLAS is limited to one thread while it runs (many mid-sized products, where
+    threads cost more than they give, above all on a shared machine); run design points in
+    parallel processes instead (``hwsim sweep``).
     """
-    if is_replay(workload):
-        return simulate_replay(workload, design, seed=seed, progress=progress, log_events=log_events)
-    if policy is None:
-        raise TypeError("simulate() of a trace needs a policy")
-    return simulate_trace(workload, design, policy, seed=seed, progress=progress, log_events=log_events,
-                          fidelity_rows=fidelity_rows)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        if is_replay(workload):
+            return simulate_replay(workload, design, seed=seed, progress=progress, log_events=log_events)
+        if policy is None:
+            raise TypeError("simulate() of a trace needs a policy")
+        return simulate_trace(workload, design, policy, seed=seed, progress=progress, log_events=log_events,
+                              fidelity_rows=fidelity_rows)

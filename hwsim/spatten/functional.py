@@ -144,7 +144,7 @@ def attend(
 ) -> LayerResult:
     """Run the attention of one layer for queries ``q_pos`` over alive keys ``k_pos``.
 
-    ``raw`` holds the layer's unquantized (q, k, v) for the dense reference. ``heads_alive`` is a
+    ``raw`` holds the layer's unquantized (q, k, v) for the dense reference (k and v float32). ``heads_alive`` is a
     bool mask over query heads; pruned heads produce no output (and count as zero output in the
     fidelity). Positions are token indices; with ``causal`` a query sees keys at positions <= its
     own. Local-V top-k selections and cycles come from :mod:`hwsim.units.topk.golden` on the row's
@@ -171,6 +171,7 @@ def attend(
     for h in np.flatnonzero(heads_alive):
         groups.setdefault(int(h) // group_size, []).append(int(h))
 
+    sampled: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for g, members in groups.items():
         k_codes = ql.k[g, k_pos]
         k_full = k_codes.astype(np.float32) * np.float32(ql.k_scale[g])
@@ -222,39 +223,42 @@ def attend(
             result.heads.append(HeadRows(h, n_keys, requant, n_values, cycles, fill, float(np.abs(out).sum()),
                                          k_pos[head_used]))
             if sample.size:
-                _fidelity(result, out[sample], kept_probs[sample] > 0, raw_q[h, q_pos[sample]], raw_k[g], raw_v[g],
-                          q_pos[sample], k_pos, causal, scale)
+                sampled[h] = (out[sample], kept_probs[sample] > 0)
         result.group_v_used[g] = k_pos[v_used]
         result.group_requant[g] = any_requant
-    if sample.size:  # pruned heads: zero output against the dense reference
-        for h in np.flatnonzero(~np.asarray(heads_alive)):
-            g = int(h) // group_size
-            _fidelity(result, None, None, raw_q[h, q_pos[sample]], raw_k[g], raw_v[g], q_pos[sample], k_pos,
-                      causal, scale)
+    if sample.size:  # pruned heads (absent from ``sampled``) count as zero output
+        n_heads = np.asarray(heads_alive).size
+        for g in range(ql.k.shape[0]):
+            heads = list(range(g * group_size, min(n_heads, (g + 1) * group_size)))
+            _fidelity(result, [sampled.get(h) for h in heads], raw_q[heads][:, q_pos[sample]], raw_k[g], raw_v[g],
+                      q_pos[sample], k_pos, causal, scale)
     return result
 
 
-def _fidelity(res: LayerResult, out, used, q, k, v, q_pos, k_pos, causal, scale) -> None:
-    """Accumulate error and kept probability mass of sampled rows against dense float attention."""
-    q = np.asarray(q, np.float32)
+def _fidelity(res: LayerResult, outs, q, k, v, q_pos, k_pos, causal, scale) -> None:
+    """Accumulate error and kept probability mass of sampled rows against dense float attention.
+
+    ``q`` is [heads, rows, dim] (one K/V group); ``outs[i]`` is (output rows, used-key mask) of
+    head i, or None for a pruned head.
+    """
+    heads, rows, dim = q.shape
     ctx = int(q_pos.max()) + 1 if causal else k.shape[0]
-    kk = np.asarray(k[:ctx], np.float32)
-    vv = np.asarray(v[:ctx], np.float32)
-    s = (q @ kk.T) * np.float32(scale)
+    s = (np.asarray(q, np.float32).reshape(heads * rows, dim) @ k[:ctx].T) * np.float32(scale)
+    s = s.reshape(heads, rows, ctx)
     if causal:
-        s[np.arange(ctx)[None, :] > q_pos[:, None]] = -np.inf
+        s[:, np.arange(ctx)[None, :] > q_pos[:, None]] = -np.inf
     p = softmax_rows(s)
-    ref = p @ vv
-    res.ref_sq += float(np.sum(ref.astype(np.float64) ** 2))
-    res.sampled_rows += q.shape[0]
-    if out is None:
-        res.err_sq += float(np.sum(ref.astype(np.float64) ** 2))
-        return
-    res.err_sq += float(np.sum((out.astype(np.float64) - ref) ** 2))
-    mass = np.zeros(q.shape[0], np.float64)
-    for i in range(q.shape[0]):
-        mass[i] = p[i, k_pos[used[i]]].sum()
-    res.mass_kept += float(mass.sum())
+    ref = (p @ v[:ctx]).astype(np.float64)
+    ref_sq = np.sum(ref**2, axis=(1, 2))
+    res.ref_sq += float(ref_sq.sum())
+    res.sampled_rows += heads * rows
+    for i, entry in enumerate(outs):
+        if entry is None:
+            res.err_sq += float(ref_sq[i])
+            continue
+        out, used = entry
+        res.err_sq += float(np.sum((out - ref[i]) ** 2))
+        res.mass_kept += float(np.sum(p[i][:, k_pos] * used))
 
 
 def keep_count(keep: float, total: int) -> int:

@@ -126,10 +126,10 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
                 timeline.select(cyc, -1, layer, "head")
                 tally.selection(cyc)
         kept_sets.append((alive.copy(), heads_alive.copy()))
-        raw = (trace.q(layer), trace.k(layer), trace.v(layer))
-        ql = quantize_layer(*(np.asarray(x, np.float32) for x in raw), plan)
+        raw = (trace.q(layer), np.asarray(trace.k(layer), np.float32), np.asarray(trace.v(layer), np.float32))
+        ql = quantize_layer(np.asarray(raw[0], np.float32), raw[1], raw[2], plan)
         if steps:
-            decoder_layers[layer] = ql
+            decoder_layers[layer] = (ql, raw)
         res = attend(ql, raw, q_pos=alive, k_pos=alive, heads_alive=heads_alive, group_size=group, causal=causal,
                      scale=trace.scale, plan=plan, local_v_keep=local_v, fidelity_rows=fidelity_rows, **topk_args)
         state.tok_score += res.token_importance
@@ -181,8 +181,7 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
                 layer_done = None
             prev[layer] = cand[cand != pos]
             carry = cand
-            ql = decoder_layers[layer]
-            raw = (trace.q(layer), trace.k(layer), trace.v(layer))
+            ql, raw = decoder_layers[layer]
             res = attend(ql, raw, q_pos=np.array([pos]), k_pos=cand, heads_alive=heads_alive, group_size=group,
                          causal=True, scale=trace.scale, plan=plan, local_v_keep=local_v,
                          fidelity_rows=fidelity_rows, **topk_args)
