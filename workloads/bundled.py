@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import sys
 import time
@@ -40,6 +41,7 @@ __all__ = [
     "trace_bundled",
     "default_text",
     "read_text",
+    "vit_image_size",
 ]
 
 CACHE_ENV = "HWSIM_CACHE_DIR"
@@ -65,6 +67,19 @@ WORKLOADS: dict[str, ModelSpec] = dict(MODEL_SPECS)
 def default_text(name: str) -> str | None:
     """The text source a bundled model is traced on by default (None for shape-only models)."""
     return DEFAULT_TEXT.get(name)
+
+
+#: Patch size of MPCViT's tokenizer (``kernel_size=4`` in ``vit_7_4_32`` and ``vit_9_12_64``).
+VIT_PATCH = 4
+
+
+def vit_image_size(tokens: int) -> int:
+    """Image side (pixels) whose 4x4 patches plus the class token give ``tokens``; HwsimError if none."""
+    side = math.isqrt(max(tokens - 1, 0))
+    if tokens < 2 or side * side != tokens - 1:
+        raise HwsimError(f"--tokens {tokens}: a ViT has (side/{VIT_PATCH})^2 + 1 tokens; expected a square plus "
+                         f"one (e.g. 65, 257)")
+    return side * VIT_PATCH
 
 
 def _spec(name: str) -> ModelSpec:
@@ -140,11 +155,7 @@ def _resolve(name: str, tokens: int | None, generate: int | None, text: str | No
     if limit is not None and p + g > limit:
         raise HwsimError(f"--tokens {p} + --generate {g} = {p + g} exceeds {name}'s {limit} positions")
     if spec.family == "vit":
-        from math import isqrt
-
-        if p < 2 or isqrt(p - 1) ** 2 != p - 1:
-            raise HwsimError(f"--tokens {p}: a ViT has (side/4)^2 + 1 tokens; expected a square plus one "
-                             f"(e.g. 65, 257)")
+        vit_image_size(p)
     if not spec.real and text is not None:
         raise HwsimError(f"--text: {name} is shape-only (random weights, random inputs); --text applies to "
                          f"minilm and smollm2")
@@ -164,7 +175,8 @@ def cache_path(name: str, *, tokens: int | None = None, generate: int | None = N
         _, info = read_text(text)
         text_id, label = f"file:{info['sha256']}", "file"
     key = {"workload": name, "tokens": p, "generate": g, "text": text_id, "seed": SYNTHETIC_SEED,
-           "format": VERSION, "hwsim": __version__, "weights": _pkg_version(_PACKAGES.get(name)), "torch": _pkg_version("torch"), "transformers": _pkg_version("transformers")}
+           "format": VERSION, "hwsim": __version__, "weights": _pkg_version(_PACKAGES.get(name)),
+           "torch": _pkg_version("torch"), "transformers": _pkg_version("transformers")}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     return cache_dir() / f"{name}-{p}+{g}-{label}-{digest}.safetensors"
 

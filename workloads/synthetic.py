@@ -11,7 +11,6 @@ baseline), ``relu_softmax`` (relu(A) / (sum relu(A) + 1e-5)) or ``scaling`` (A /
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import torch
@@ -20,13 +19,12 @@ from torch import nn
 
 from hwsim.errors import HwsimError
 
+from .bundled import VIT_PATCH as PATCH, vit_image_size
 from .models import ModelSpec
 
-__all__ = ["CCTViT", "build_synthetic", "HEAD_KINDS", "vit_image_size"]
+__all__ = ["CCTViT", "build_synthetic", "HEAD_KINDS"]
 
 HEAD_KINDS = ("softmax", "relu_softmax", "scaling")
-#: Patch size of MPCViT's tokenizer (``kernel_size=4`` in ``vit_7_4_32`` and ``vit_9_12_64``).
-PATCH = 4
 #: Classes of the classifier head: CIFAR-10 (vit_7_4_32) and Tiny-ImageNet (vit_9_12_64).
 VIT_CLASSES = {"vit-cifar": 10, "vit-tiny": 200}
 #: MPCViT's ReLU-softmax epsilon (``self.eps = 1e-5`` in ``Attention``).
@@ -135,15 +133,6 @@ class CCTViT(nn.Module):
         for blk in self.blocks:
             x = blk(x)
         return self.fc(self.norm(x)[:, 0])
-
-
-def vit_image_size(tokens: int) -> int:
-    """Image side (pixels) whose 4x4 patches plus the class token give ``tokens``; HwsimError if none."""
-    side = math.isqrt(max(tokens - 1, 0))
-    if tokens < 2 or side * side != tokens - 1:
-        raise HwsimError(f"--tokens {tokens}: a ViT has (side/{PATCH})^2 + 1 tokens; expected a square plus one "
-                         f"(e.g. 65, 257)")
-    return side * PATCH
 
 
 def build_synthetic(spec: ModelSpec, *, seed: int, tokens: int | None = None,

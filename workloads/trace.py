@@ -398,10 +398,11 @@ class Trace:
         return s
 
     def probs(self, layer: int) -> np.ndarray:
-        """Attention probabilities float32 [heads, tokens, tokens]; rows sum to 1.
+        """Attention probabilities float32 [heads, tokens, tokens].
 
-        softmax(QK^T * scale + mask) from the stored float16 Q and K (causal for decoders), or
-        the stored probabilities when the model's attention is not softmax(QK^T).
+        softmax(QK^T * scale + mask) from the stored float16 Q and K (causal for decoders; rows
+        sum to 1), or the stored probabilities when the model's attention is not softmax(QK^T)
+        (MPCViT's ReLU-softmax rows sum to at most 1, its scaling attention's to anything).
         """
         layer = self._layer(layer)
         if self.manifest["probs_stored"]:

@@ -8,13 +8,13 @@ own attention probabilities) exactly once per session, whichever worker asks fir
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from workloads.bundled import _lock
 
 
 def session_root(tmp_path_factory) -> Path:
@@ -38,20 +38,9 @@ def hwsim_test_env(tmp_path_factory):
             os.environ[k] = v
 
 
-@contextlib.contextmanager
-def _locked(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def _computed_once(root: Path, name: str, make) -> dict[str, np.ndarray]:
     out = root / f"{name}.npz"
-    with _locked(root / f"{name}.lock"):
+    with _lock(out):  # the trace cache's own cross-process lock
         if not out.exists():
             arrays = make()
             tmp = root / f"{name}.tmp.npz"
