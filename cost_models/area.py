@@ -44,9 +44,9 @@ STD_CELL_UTILIZATION = 0.7
 """Cell area / placed area of standard-cell logic (fraction). Assumed: a typical placement
 utilisation; SRAM macros carry their own array efficiency instead."""
 
-AREA_CALIBRATION = 1.0
-"""Factor on every module's area. Not yet calibrated: set to ``calibrate()`` (the full ``spatten``
-design onto 18.71 mm^2; see docs/energy-area.md)."""
+AREA_CALIBRATION = 2.953135
+"""Factor on every module's area: ``calibrate()``, the full ``spatten`` design onto 18.71 mm^2
+(docs/energy-area.md; pinned by tests/cost_models/test_calibration.py)."""
 
 PAPER_AREA_MM2 = 18.71
 """SpAtten full-design area, TSMC 40 nm (mm^2). [P] macros, spatten.md §1."""

@@ -184,7 +184,7 @@ def test_calibration_lands_exactly_on_the_paper_split(spatten):
 def test_calibration_does_not_depend_on_the_constants_in_force(spatten, monkeypatch):
     events = _random_events(5)
     before = E.calibrate(events, 1.0, spatten)
-    uncalibrated_logic = E.energy_pj(events, spatten)["logic"]
+    uncalibrated_logic = E.energy_pj(events, spatten, calibration={"logic": 1.0, "sram": 1.0, "dram": 1.0})["logic"]
     monkeypatch.setattr(E, "LOGIC_CALIBRATION", 3.0)
     assert E.calibrate(events, 1.0, spatten) == before
     assert E.energy_pj(events, spatten)["logic"] == pytest.approx(3 * uncalibrated_logic, rel=1e-12)

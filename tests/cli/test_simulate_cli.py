@@ -1,0 +1,83 @@
+"""``hwsim simulate`` and ``hwsim reproduce spatten`` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import SHARED, run_hwsim
+
+CSV = SHARED / "data" / "spatten_workloads" / "summary-gpt2-small-wikitext2-per8.csv"
+DENSE_CSV = SHARED / "data" / "spatten_workloads" / "summary-gpt2-small-wikitext2-per8-step1+dedic.csv"
+
+
+@pytest.fixture(scope="module")
+def cache_env(tmp_path_factory):
+    return {"HWSIM_CACHE_DIR": str(tmp_path_factory.mktemp("cache")), "HWSIM_TORCH_THREADS": "1"}
+
+
+def test_replay_writes_tables_plots_and_json(tmp_path):
+    r = run_hwsim("simulate", "--workload", str(CSV), "-o", str(tmp_path / "out"), "--plot",
+                  "--json", str(tmp_path / "s.json"))
+    assert r.returncode == 0, r.stderr
+    assert "LSB re-fetch" in r.stdout and "0.0701" in r.stdout
+    doc = json.loads((tmp_path / "s.json").read_text())
+    for key in ("latency_cycles", "latency_s", "dram_bytes", "dram_bytes_by_kind", "energy_pj", "area_mm2", "flops",
+                "lsb_refetch_fraction", "provenance"):
+        assert key in doc
+    assert doc["dram_bytes"] == sum(doc["dram_bytes_by_kind"].values())
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == ["cycles_by_layer.png", "dram_by_kind.png", "heads.csv", "kept_by_layer.png", "layers.csv",
+                     "summary.json"]
+    header = (tmp_path / "out" / "heads.csv").read_text().splitlines()[0]
+    assert header.startswith("layer,head,kv_head,query_rows,") and "bound_by" in header
+
+
+def test_same_inputs_same_bytes(tmp_path):
+    for name in ("a", "b"):
+        assert run_hwsim("simulate", "-w", str(DENSE_CSV), "-o", str(tmp_path / name)).returncode == 0
+    for f in ("summary.json", "heads.csv", "layers.csv"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
+
+
+def test_real_workload(cache_env, tmp_path):
+    r = run_hwsim("simulate", "--workload", "minilm", "--tokens", "64", "--json", str(tmp_path / "m.json"),
+                  env=cache_env)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((tmp_path / "m.json").read_text())
+    assert doc["workload"] == "minilm" and doc["policy"] == "spatten-bert" and doc["mode"] == "encoder"
+    assert 0 < doc["attention_rel_error_ratio"] < 1 and doc["latency_cycles"] > 0
+    assert len(doc["layers"]) == 6
+
+
+@pytest.mark.parametrize("args,message", [
+    (["-w", str(CSV), "--set", "datapath_bits=5"],
+     "summary-gpt2-small-wikitext2-per8.csv line 2: key_bits = 6: design 'spatten' takes at most datapath_bits (5)"),
+    (["-w", str(CSV), "-d", "dense"], "rows re-fetch LSBs but design 'dense' has no progressive quantization"),
+    (["-w", "minilm", "--tokens", "64", "--set", "qk.multipliers=16"],
+     "head dimension 32: the Q x K array of 16 multipliers cannot map it (expected a divisor of 16)"),
+    (["-w", "minilm", "--tokens", "64", "--set", "sram.key_bytes=1024"],
+     "workload 'minilm': 64 tokens x 32 dims at 12 bits need 3072 bytes per K/V SRAM buffer"),
+    (["-w", "minilm", "--tokens", "64", "--set", "policy.local_v.keep=1.5"],
+     "--set local_v.keep=1.5: local_v.keep: expected a number in (0, 1], got 1.5"),
+    (["-w", "nothing.csv"], "nothing.csv"),
+])
+def test_bad_input_is_one_line(cache_env, args, message):
+    r = run_hwsim("simulate", *args, env=cache_env)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("hwsim: error: ")
+    assert message in r.stderr
+
+
+def test_reproduce_spatten(cache_env, tmp_path):
+    r = run_hwsim("reproduce", "spatten", "--json", str(tmp_path / "r.json"), env=cache_env)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((tmp_path / "r.json").read_text())
+    rows = {row["quantity"]: row for row in doc["rows"]}
+    for row in doc["rows"]:
+        assert set(row) >= {"quantity", "paper", "ours", "ratio", "unit"}
+        assert row["ours"] > 0
+    red = rows["KV DRAM reduction vs dense 12-bit (authors' GPT-2-Small trace)"]
+    assert red["ours"] == pytest.approx(10.8, rel=0.02)
+    assert rows["LSB re-fetch fraction (GPT-2-Small trace)"]["ours"] == pytest.approx(0.070, abs=0.001)
