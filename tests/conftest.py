@@ -14,6 +14,26 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def hwsim_cache(tmp_path_factory):
+    """Every test (and every ``hwsim`` it runs) uses a trace cache in pytest's temporary folder.
+
+    Shared by the xdist workers of one session (the folder above each worker's base), never the
+    user's cache; torch runs on one thread (TOOLCHAIN.md: two shared cores).
+    """
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    saved = {k: os.environ.get(k) for k in ("HWSIM_CACHE_DIR", "HWSIM_TORCH_THREADS")}
+    os.environ["HWSIM_CACHE_DIR"] = str(root / "hwsim-cache")
+    os.environ["HWSIM_TORCH_THREADS"] = "1"
+    yield root / "hwsim-cache"
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
 def hwsim_executable() -> str:
     """The console script installed next to this interpreter (what `make` puts on the venv PATH)."""
     exe = Path(sys.executable).parent / "hwsim"

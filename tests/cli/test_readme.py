@@ -7,7 +7,7 @@ import shlex
 
 import pytest
 
-from conftest import REPO, run_hwsim
+from conftest import REPO, SHARED, run_hwsim
 
 
 def readme_commands() -> list[str]:
@@ -27,5 +27,8 @@ def test_readme_has_commands():
 
 @pytest.mark.parametrize("command", readme_commands())
 def test_readme_command(command, tmp_path):
-    r = run_hwsim(*shlex.split(command)[1:], cwd=tmp_path)
+    # commands run in an empty folder; paths into the shared data (written relative to the
+    # repository root in the README) are made absolute
+    args = [a.replace("../shared/", f"{SHARED}/") for a in shlex.split(command)[1:]]
+    r = run_hwsim(*args, cwd=tmp_path)
     assert r.returncode == 0, f"{command}\n{r.stderr}"

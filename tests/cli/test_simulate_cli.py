@@ -12,9 +12,9 @@ CSV = SHARED / "data" / "spatten_workloads" / "summary-gpt2-small-wikitext2-per8
 DENSE_CSV = SHARED / "data" / "spatten_workloads" / "summary-gpt2-small-wikitext2-per8-step1+dedic.csv"
 
 
-@pytest.fixture(scope="module")
-def cache_env(tmp_path_factory):
-    return {"HWSIM_CACHE_DIR": str(tmp_path_factory.mktemp("cache")), "HWSIM_TORCH_THREADS": "1"}
+@pytest.fixture
+def cache_env():
+    return {}  # the session's trace cache (tests/conftest.py) is inherited through the environment
 
 
 def test_replay_writes_tables_plots_and_json(tmp_path):
