@@ -256,50 +256,47 @@ class Timeline:
             self._note(unit, "end", w.step, w.layer, w.head)
         self._charge(w.layer, w.head, unit, cycles)
 
-    def _row(self, w: RowWork, shared: dict, after, turns: dict):
-        env, m = self.env, self.machine
-        key = w.group_key
+    def _fetch_once(self, shared: dict, key: tuple, cycles: int, w: RowWork, *, sram_bytes: int = 0):
+        """Fetch on behalf of a group the first time one of its rows asks; later rows wait for it."""
         ready = shared.get(key)
-        if ready is None:  # first alive head of the group: fetch the group's K (and the query)
-            ready = shared[key] = env.event()
-            yield self.sram.get(max(1, w.keys * m.sram_bytes_per_key))
-            if w.k_fetch:
-                yield from self._hold(self.hbm, w.k_fetch, "hbm", w.step, w.layer, w.head)
-                yield env.timeout(m.hbm_latency)
-            ready.succeed()
-        else:
+        if ready is not None:
             yield ready
+            return
+        ready = shared[key] = self.env.event()
+        if sram_bytes:
+            yield self.sram.get(sram_bytes)
+        if cycles:
+            yield from self._hold(self.hbm, cycles, "hbm", w.step, w.layer, w.head)
+            yield self.env.timeout(self.machine.hbm_latency)
+        ready.succeed()
+
+    def _scores(self, w: RowWork, last_pass: bool):
+        """One pass of Q x K and softmax; the top-k fill streams the last pass's probabilities."""
+        m = self.machine
+        yield from self._hold(self.units["qk"], w.qk, "qk", w.step, w.layer, w.head)
+        yield self.env.timeout(m.qk_latency)
+        yield from self._hold(self.units["softmax"], w.softmax, "softmax", w.step, w.layer, w.head)
+        lead = min(w.topk_fill, m.softmax_latency) if (w.topk and last_pass) else 0
+        yield self.env.timeout(m.softmax_latency - lead)
+
+    def _row(self, w: RowWork, shared: dict, after, turns: dict):
+        m = self.machine
+        key = w.group_key
+        # the first alive head of the group fetches the group's K (and the query) into the SRAM
+        yield from self._fetch_once(shared, key, w.k_fetch, w, sram_bytes=max(1, w.keys * m.sram_bytes_per_key))
         if after is not None:  # the query needs the previous layer's output
             yield after
-        yield from self._hold(self.units["qk"], w.qk, "qk", w.step, w.layer, w.head)
-        yield env.timeout(m.qk_latency)
-        yield from self._hold(self.units["softmax"], w.softmax, "softmax", w.step, w.layer, w.head)
-        # the top-k fill streams the last pass's probabilities: it may start before they are complete
-        lead = min(w.topk_fill, m.softmax_latency) if (w.topk and not w.requant) else 0
-        yield env.timeout(m.softmax_latency - lead)
+        yield from self._scores(w, last_pass=not w.requant)
         if w.requant:
-            lsb_key = key + ("lsb",)
-            lsb_ready = shared.get(lsb_key)
-            if lsb_ready is None:
-                lsb_ready = shared[lsb_key] = env.event()
-                if w.lsb_fetch:
-                    yield from self._hold(self.hbm, w.lsb_fetch, "hbm", w.step, w.layer, w.head)
-                    yield env.timeout(m.hbm_latency)
-                lsb_ready.succeed()
-            else:
-                yield lsb_ready
-            yield from self._hold(self.units["qk"], w.qk, "qk", w.step, w.layer, w.head)
-            yield env.timeout(m.qk_latency)
-            yield from self._hold(self.units["softmax"], w.softmax, "softmax", w.step, w.layer, w.head)
-            lead = min(w.topk_fill, m.softmax_latency) if w.topk else 0
-            yield env.timeout(m.softmax_latency - lead)
+            yield from self._fetch_once(shared, key + ("lsb",), w.lsb_fetch, w)
+            yield from self._scores(w, last_pass=True)
         if w.topk:
             yield from self._in_order(turns["topk"], "topk", self.topk_local, w.topk, w)
         if w.v_fetch:
             yield from self._hold(self.hbm, w.v_fetch, "hbm", w.step, w.layer, w.head)
-            yield env.timeout(m.hbm_latency)
+            yield self.env.timeout(m.hbm_latency)
         yield from self._in_order(turns["pv"], "pv", self.units["pv"], w.pv, w)
-        yield env.timeout(m.pv_latency)
+        yield self.env.timeout(m.pv_latency)
         shared[key + ("left",)] -= 1
         if shared[key + ("left",)] == 0:
             yield self.sram.put(max(1, w.keys * m.sram_bytes_per_key))
