@@ -52,6 +52,12 @@ def simulate_cmd(
     result = simulate(wl, des, pol, seed=seed, progress=True)
     console.print(rich_table(f"SpAtten simulation ({'replay of ' if replay else ''}{workload_name(wl)})",
                              ["quantity", "value", "unit"], [list(r) for r in summary_rows(result)]))
+    if result.layers and result.layers[0]["attention_rel_error_ratio"] is not None:
+        cols = ["layer", "tokens_kept_fraction", "heads_kept_fraction", "attention_rel_error_ratio",
+                "prob_mass_kept_fraction"]
+        console.print(rich_table("Per layer: what was kept and what it cost in fidelity", cols,
+                                 [[f"{row[c]:.4g}" if isinstance(row[c], float) else row[c] for c in cols]
+                                  for row in result.layers]))
     if heads_table:
         cols = ["layer", "head", "query_rows", "keys_attended_tokens", "values_used_vectors", "requant_rows",
                 "dram_k_msb_bytes", "dram_v_bytes", "bound_by"]
