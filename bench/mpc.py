@@ -9,25 +9,14 @@ its ratio to the reference; run with ``make bench`` or ``.venv/bin/python bench/
 
 from __future__ import annotations
 
-import statistics
-import time
 
 import numpy as np
 
+from _clock import best_and_median
 from cost_models.mpc import estimate
 from workloads.models import MODEL_SPECS
 
 REPEATS = 20
-
-
-def _best_of(fn, repeats: int) -> tuple[float, float]:
-    """Return (best, median) wall time of ``repeats`` calls of ``fn`` (s)."""
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times), statistics.median(times)
 
 
 def plaintext_forward(spec, tokens: int, rng: np.random.Generator):
@@ -67,12 +56,12 @@ def main() -> None:
     spec = MODEL_SPECS["bert-base"]
     tokens = 512
     ref = plaintext_forward(spec, tokens, np.random.default_rng(0))
-    ref_best, ref_med = _best_of(ref, 3)
+    ref_best, ref_med = best_and_median(ref, 3)
     print(f"reference: plaintext numpy forward of bert-base, {tokens} tokens: best {ref_best * 1e3:.1f} ms, "
           f"median {ref_med * 1e3:.1f} ms")
     for protocol in ("crypten-2pc", "aby3-3pc"):
         result = estimate(spec, protocol=protocol, network="lan", tokens=tokens)
-        best, med = _best_of(lambda: estimate(spec, protocol=protocol, network="lan", tokens=tokens), REPEATS)
+        best, med = best_and_median(lambda: estimate(spec, protocol=protocol, network="lan", tokens=tokens), REPEATS)
         print(f"{protocol}: costing bert-base at {tokens} tokens: best {best * 1e3:.3f} ms, median {med * 1e3:.3f} ms "
               f"({ref_best / best:.0f}x faster than the plaintext forward); result {result.rounds:,} rounds, "
               f"{result.bytes / 1e9:.2f} GB, {result.latency_s:.1f} s on lan")

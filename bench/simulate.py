@@ -22,17 +22,9 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from _clock import best_of
 
 REPEATS = 3
-
-
-def _best(fn, repeats: int = REPEATS) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def dense_attention(trace, *, prompt_only: bool = True) -> None:
@@ -66,9 +58,9 @@ def main() -> None:
     bert = workloads.get("bert-base", tokens=512)
     policy = load_policy("spatten-bert")
     simulate(bert, design, policy)  # warm-up: numba compilation
-    t_sim = _best(lambda: simulate(bert, design, policy))
+    t_sim = best_of(lambda: simulate(bert, design, policy))
     with threadpool_limits(limits=1, user_api="blas"):
-        t_np = _best(lambda: dense_attention(bert))
+        t_np = best_of(lambda: dense_attention(bert))
     print(f"bert-base 512 tokens, spatten-bert: simulate {t_sim:.3f} s, numpy dense attention {t_np:.3f} s, "
           f"ratio {t_sim / t_np:.2f}x (target <= 2x)")
 
@@ -78,7 +70,7 @@ def main() -> None:
     r = simulate(smol, design, gpt2)
     t_smol = time.perf_counter() - t0
     with threadpool_limits(limits=1, user_api="blas"):
-        t_np2 = _best(lambda: dense_attention(smol), 1)
+        t_np2 = best_of(lambda: dense_attention(smol), 1)
     print(f"smollm2 {smol.prompt_tokens}+{smol.generated_tokens} tokens, spatten-gpt2: simulate {t_smol:.2f} s "
           f"(target < 10 s; {r['latency_cycles']:,} simulated cycles); numpy dense attention of the prompt "
           f"{t_np2:.2f} s, ratio {t_smol / t_np2:.2f}x")

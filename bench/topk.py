@@ -17,16 +17,8 @@ import time
 
 import numpy as np
 
+from _clock import best_of
 from hwsim.units.topk import TopKParams, select_batch
-
-
-def best_of(fn, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def bench_golden(rows: int = 10000, n: int = 1024) -> None:

@@ -13,21 +13,12 @@ Model loading and text tokenization are outside both timings. Best of a few repe
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from _clock import best_of
 
 REPEATS = 3
-
-
-def _best(fn, repeats: int = REPEATS) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def tracing_overhead() -> None:
@@ -48,8 +39,8 @@ def tracing_overhead() -> None:
             model(ids)
 
     plain()  # warm-up
-    t_plain = _best(plain)
-    t_trace = _best(lambda: workloads.trace_model(model, ids, spec=spec, text=info))
+    t_plain = best_of(plain)
+    t_trace = best_of(lambda: workloads.trace_model(model, ids, spec=spec, text=info))
     print(f"minilm 512 tokens: plain forward {t_plain:.3f} s, trace_model {t_trace:.3f} s, "
           f"ratio {t_trace / t_plain:.2f}x (torch threads {torch.get_num_threads()})")
 
@@ -70,7 +61,7 @@ def loading(name: str, **kwargs) -> None:
         def reference():
             return load_file(str(path))
 
-        t_ours, t_ref = _best(ours), _best(reference)
+        t_ours, t_ref = best_of(ours), best_of(reference)
         mb = path.stat().st_size / 1e6
         print(f"{name} ({mb:.0f} MB): workloads.load + touch {t_ours * 1e3:.1f} ms, safetensors load_file "
               f"{t_ref * 1e3:.1f} ms, ratio {t_ours / t_ref:.2f}x")

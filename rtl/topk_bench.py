@@ -128,7 +128,7 @@ def pack_input(params: TopKParams, chunk, last: bool) -> int:
 def unpack_output(params: TopKParams, value: int) -> tuple[list[int], list[int], int, bool]:
     """``(indices, scores, count, last)`` of one output payload; only ``count`` lanes are returned."""
     _, _, i_off, s_off, c_off, l_off = _offsets(params)
-    P, W, IB = params.lanes, params.width, params.index_bits
+    W, IB = params.width, params.index_bits
     count = (value >> c_off) & ((1 << (l_off - c_off)) - 1)
     idx = [(value >> (i_off + j * IB)) & ((1 << IB) - 1) for j in range(count)]
     sc = [(value >> (s_off + j * W)) & ((1 << W) - 1) for j in range(count)]

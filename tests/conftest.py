@@ -14,19 +14,24 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
 
+def session_root(tmp_path_factory) -> Path:
+    """A folder shared by every xdist worker of this test session."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session", autouse=True)
-def hwsim_cache(tmp_path_factory):
+def hwsim_test_env(tmp_path_factory):
     """Every test (and every ``hwsim`` it runs) uses a trace cache in pytest's temporary folder.
 
-    Shared by the xdist workers of one session (the folder above each worker's base), never the
-    user's cache; torch runs on one thread (TOOLCHAIN.md: two shared cores).
+    The cache is shared by the xdist workers of one session, never the user's cache; torch runs on
+    one thread (TOOLCHAIN.md: two shared cores). Yields the session folder.
     """
-    base = tmp_path_factory.getbasetemp()
-    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    root = session_root(tmp_path_factory)
     saved = {k: os.environ.get(k) for k in ("HWSIM_CACHE_DIR", "HWSIM_TORCH_THREADS")}
     os.environ["HWSIM_CACHE_DIR"] = str(root / "hwsim-cache")
     os.environ["HWSIM_TORCH_THREADS"] = "1"
-    yield root / "hwsim-cache"
+    yield root
     for k, v in saved.items():
         if v is None:
             os.environ.pop(k, None)

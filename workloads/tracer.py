@@ -20,7 +20,6 @@ import inspect
 import math
 import os
 import sys
-from contextlib import contextmanager
 from typing import Any, Callable
 
 import numpy as np

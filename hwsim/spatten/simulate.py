@@ -26,7 +26,6 @@ model: fidelity is per attention layer, not end to end.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +36,7 @@ from ..units.hbm import vector_bytes
 from ..units.topk import golden as topk_golden
 from .functional import QuantPlan, attend, keep_count, quantize_layer
 from .result import SimResult, Tally
-from .timing import STAGES, GroupWork, HeadWork, Machine, RowWork, Timeline
+from .timing import GroupWork, HeadWork, Machine, RowWork, Timeline
 
 __all__ = ["simulate", "check_fits"]
 
