@@ -9,11 +9,15 @@ table (``cost_models.sram``) and the HBM2 energy per bit, for the design's width
 (``cost_models.inventory``). Dynamic energy only: leakage and the clock tree are not modelled and
 are absorbed by the calibration factors (docs/energy-area.md).
 
-Calibration: :func:`calibrate` returns the factors that put a reference run on the paper's power
-split (SpAtten, HPCA 2021: 1.36 W logic + 1.24 W SRAM + 5.71 W DRAM; spatten.md §1, §2.4). The
-factors below stay 1.0 until that reference run (the authors' GPT-2-Small trace replayed on the
-full design) is made; the totals are then calibrated, every split and every other design or
-workload is a prediction.
+Calibration puts a reference run (the authors' GPT-2-Small trace replayed on the full design) on
+the paper's power split (SpAtten, HPCA 2021: 1.36 W logic + 1.24 W SRAM + 5.71 W DRAM;
+spatten.md §1, §2.4). What the per-operation costs leave out of logic and SRAM power (leakage,
+clock tree, wires) does not grow with activity, so it is modelled as **static power per mm^2** of
+logic and of SRAM (``LOGIC_STATIC_W_PER_MM2``, ``SRAM_STATIC_W_PER_MM2``, from
+:func:`calibrate_static`), charged for the run's duration on the design's area; the HBM energy
+per bit gets a factor (``DRAM_CALIBRATION``). The totals of the reference run are calibrated;
+every split and every other design or workload is a prediction. :func:`calibrate` gives the
+alternative of one factor per component on dynamic energy only.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ __all__ = [
     "LOGIC_CALIBRATION",
     "SRAM_CALIBRATION",
     "DRAM_CALIBRATION",
+    "LOGIC_STATIC_W_PER_MM2",
+    "SRAM_STATIC_W_PER_MM2",
     "PAPER_POWER_W",
     "PAPER_TOTAL_POWER_W",
     "PAPER_TOPK_POWER_SHARE",
@@ -44,6 +50,8 @@ __all__ = [
     "energy_pj",
     "power_w",
     "calibrate",
+    "calibrate_static",
+    "static_power_w",
 ]
 
 EVENTS: dict[str, str] = {
@@ -68,8 +76,9 @@ EVENTS: dict[str, str] = {
 }
 """The events the simulator counts: name -> what one unit is (unit in parentheses)."""
 
-MODULES: tuple[str, ...] = inv.ON_CHIP_MODULES + ("hbm",)
-"""Module keys of :func:`energy_pj`'s result: the on-chip modules and the off-chip HBM."""
+MODULES: tuple[str, ...] = inv.ON_CHIP_MODULES + ("hbm", "static_logic", "static_sram")
+"""Module keys of :func:`energy_pj`'s result: the on-chip modules, the off-chip HBM, and the
+static energy of the logic and of the SRAMs (nonzero only when ``seconds`` is given)."""
 
 COMPONENTS: tuple[str, ...] = ("logic", "sram", "dram")
 """Component keys of :func:`energy_pj`'s result: the paper's power split."""
@@ -81,16 +90,25 @@ baseline: the figure is **recalled**, not verified (the abstract, verified, says
 DRAM energy efficiency 2x over HBM2). SpAtten took its HBM energy from the same paper (per-op
 energies x Ramulator activations/reads, spatten.md §2.4). Off-chip: not scaled with the logic node."""
 
-LOGIC_CALIBRATION = 8.384826
-"""Factor on every logic term: ``calibrate(...)["logic"]`` of the reference run, the authors'
+LOGIC_CALIBRATION = 1.0
+"""Factor on every dynamic logic term: 1.0, the per-operation costs as published; what they leave
+out is static power (``LOGIC_STATIC_W_PER_MM2``)."""
+
+SRAM_CALIBRATION = 1.0
+"""Factor on every dynamic SRAM/FIFO term: 1.0, as LOGIC_CALIBRATION."""
+
+DRAM_CALIBRATION = 1.765281
+"""Factor on the HBM term: ``calibrate_static(...)["dram"]`` of the reference run, the authors'
 GPT-2-Small trace (``summary-gpt2-small-wikitext2-per8.csv``) replayed on the full ``spatten``
 design with seed 0 (docs/energy-area.md; pinned by tests/cost_models/test_calibration.py)."""
 
-SRAM_CALIBRATION = 1.973353
-"""Factor on every SRAM/FIFO term, from the same reference run as LOGIC_CALIBRATION."""
+LOGIC_STATIC_W_PER_MM2 = 0.166969
+"""Static power of logic per mm^2 of (calibrated) logic area (W/mm^2): leakage, clock tree and
+wires. ``calibrate_static(...)["logic_static_w_per_mm2"]`` of the reference run (as DRAM_CALIBRATION)."""
 
-DRAM_CALIBRATION = 1.765281
-"""Factor on the HBM term, from the same reference run as LOGIC_CALIBRATION."""
+SRAM_STATIC_W_PER_MM2 = 0.053018
+"""Static power of SRAMs and FIFOs per mm^2 of (calibrated) SRAM area (W/mm^2), as
+LOGIC_STATIC_W_PER_MM2."""
 
 PAPER_POWER_W: dict[str, float] = {"logic": 1.36, "sram": 1.24, "dram": 5.71}
 """SpAtten's power split, full design (W). [P] tab_power, spatten.md §1. Sums to 8.31 W."""
@@ -192,15 +210,30 @@ def _check_calibration(calibration: Mapping[str, float]) -> dict[str, float]:
     return factors
 
 
+def static_power_w(design: Design, *, logic_w_per_mm2: float | None = None,
+                   sram_w_per_mm2: float | None = None) -> dict[str, float]:
+    """Static power of ``design`` (W): ``{"logic", "sram"}`` = density x the design's area of each."""
+    from .area import area_mm2
+
+    area = area_mm2(design)
+    logic = LOGIC_STATIC_W_PER_MM2 if logic_w_per_mm2 is None else logic_w_per_mm2
+    sram = SRAM_STATIC_W_PER_MM2 if sram_w_per_mm2 is None else sram_w_per_mm2
+    return {"logic": logic * area["logic"], "sram": sram * area["sram"]}
+
+
 def energy_pj(
-    events: Mapping[str, float], design: Design, *, calibration: Mapping[str, float] | None = None
+    events: Mapping[str, float], design: Design, *, calibration: Mapping[str, float] | None = None,
+    seconds: float | None = None, static: Mapping[str, float] | None = None,
 ) -> dict[str, float]:
     """Return the energy of ``events`` on ``design`` in pJ, by module, by component and in total.
 
     ``events`` maps names of ``EVENTS`` to counts (missing names count 0). ``calibration`` maps
-    ``logic``/``sram``/``dram`` to factors; ``None`` uses the module constants
-    (``LOGIC_CALIBRATION``, ...). The result has every key of ``MODULES`` and ``COMPONENTS`` and
-    ``total``; modules sum to ``total`` and so do components.
+    ``logic``/``sram``/``dram`` to factors on the dynamic terms; ``None`` uses the module constants
+    (``LOGIC_CALIBRATION``, ...). With ``seconds`` (the run's duration), the static power of the
+    design's logic and SRAM area is added for that long (modules ``static_logic``/``static_sram``);
+    ``static`` overrides the densities (``{"logic": W/mm^2, "sram": W/mm^2}``). The result has
+    every key of ``MODULES`` and ``COMPONENTS`` and ``total``; modules sum to ``total`` and so do
+    components.
 
     Raises ``ValueError`` on an unknown event name or a negative or non-finite count (programming
     errors of the caller, not user input).
@@ -214,6 +247,14 @@ def energy_pj(
             e = count * pj * factors[component]
             result[module] += e
             result[component] += e
+    if seconds is not None:
+        if not (math.isfinite(seconds) and seconds >= 0):
+            raise ValueError(f"seconds must be a finite number >= 0, got {seconds!r}")
+        densities = static or {}
+        watts = static_power_w(design, logic_w_per_mm2=densities.get("logic"), sram_w_per_mm2=densities.get("sram"))
+        for component, w in watts.items():
+            result[f"static_{component}"] += w * seconds * 1e12
+            result[component] += w * seconds * 1e12
     result["total"] = sum(result[c] for c in COMPONENTS)
     return result
 
@@ -241,3 +282,30 @@ def calibrate(events: Mapping[str, float], seconds: float, design: Design) -> di
             raise ValueError(f"cannot calibrate {c!r}: the run has no {c} energy")
         factors[c] = PAPER_POWER_W[c] / raw[c]
     return factors
+
+
+def calibrate_static(events: Mapping[str, float], seconds: float, design: Design) -> dict[str, float]:
+    """Return the static densities and HBM factor that put this run on the paper's power split.
+
+    Logic and SRAM: ``(paper W - dynamic W of the run) / area of that kind`` (W/mm^2), with the
+    per-operation costs uncalibrated; DRAM: ``paper W / dynamic W``. With
+    ``c = calibrate_static(events, seconds, design)``, ``power_w(energy_pj(events, design,
+    calibration={"logic": 1, "sram": 1, "dram": c["dram"]}, seconds=seconds, static={"logic":
+    c["logic_static_w_per_mm2"], "sram": c["sram_static_w_per_mm2"]}), seconds)`` gives 1.36 W
+    logic, 1.24 W SRAM and 5.71 W DRAM. Absolute (independent of the constants in force). Raises
+    ``ValueError`` when a component's dynamic power already exceeds the paper's.
+    """
+    from .area import area_mm2
+
+    raw = power_w(energy_pj(events, design, calibration=dict.fromkeys(COMPONENTS, 1.0)), seconds)
+    area = area_mm2(design)
+    out = {}
+    for c in ("logic", "sram"):
+        residual = PAPER_POWER_W[c] - raw[c]
+        if residual < 0:
+            raise ValueError(f"cannot calibrate {c!r}: the run's dynamic power {raw[c]:.3g} W exceeds the paper's")
+        out[f"{c}_static_w_per_mm2"] = residual / area[c]
+    if raw["dram"] <= 0:
+        raise ValueError("cannot calibrate 'dram': the run has no dram energy")
+    out["dram"] = PAPER_POWER_W["dram"] / raw["dram"]
+    return out

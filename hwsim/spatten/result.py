@@ -186,7 +186,7 @@ class Tally:
         design = self.design
         cycles = timeline.now
         seconds = cycles / (design.clock_ghz * 1e9)
-        energy = energy_pj(self.events, design)
+        energy = energy_pj(self.events, design, seconds=seconds)
         area = area_mm2(design)
         heads = []
         bound_counts = {u: 0 for u in UNITS}

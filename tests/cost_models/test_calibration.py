@@ -2,8 +2,8 @@
 
 Reference: the authors' GPT-2-Small trace (all features) replayed on the full ``spatten`` design,
 seed 0. If the simulator's event counts or timing change, this test fails: re-run
-``cost_models.energy.calibrate`` / ``cost_models.area.calibrate`` (docs/energy-area.md) and paste
-the factors.
+``cost_models.energy.calibrate_static`` / ``cost_models.area.calibrate`` (docs/energy-area.md) and
+paste the constants.
 """
 
 from __future__ import annotations

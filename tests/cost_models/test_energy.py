@@ -193,3 +193,28 @@ def test_calibration_does_not_depend_on_the_constants_in_force(spatten, monkeypa
 def test_calibration_needs_energy_in_every_component(spatten):
     with pytest.raises(ValueError, match="cannot calibrate 'dram': the run has no dram energy"):
         E.calibrate({"qk_mults": 1e9, "key_sram_read_bytes": 1e9}, 1.0, spatten)
+
+
+def test_static_power_is_charged_for_the_run_on_the_designs_area(spatten):
+    idle = E.energy_pj({}, spatten, seconds=2.0)
+    watts = E.static_power_w(spatten)
+    assert idle["static_logic"] == pytest.approx(2.0 * watts["logic"] * 1e12)
+    assert idle["total"] == pytest.approx(2.0 * (watts["logic"] + watts["sram"]) * 1e12)
+    assert idle["hbm"] == 0.0 and E.energy_pj({}, spatten)["total"] == 0.0
+    eighth = E.static_power_w(load_design("spatten-eighth"))
+    assert eighth["logic"] < watts["logic"] / 4 and eighth["sram"] < watts["sram"] / 4
+
+
+def test_static_calibration_round_trips(spatten):
+    events, seconds = _random_events(7), 1.0  # about 1e9 of each event in a second: below the paper's power
+    c = E.calibrate_static(events, seconds, spatten)
+    energy = E.energy_pj(events, spatten, calibration={"logic": 1.0, "sram": 1.0, "dram": c["dram"]}, seconds=seconds,
+                         static={"logic": c["logic_static_w_per_mm2"], "sram": c["sram_static_w_per_mm2"]})
+    power = E.power_w(energy, seconds)
+    for component, watts in E.PAPER_POWER_W.items():
+        assert power[component] == pytest.approx(watts, rel=1e-12)
+
+
+def test_static_calibration_refuses_a_run_busier_than_the_paper(spatten):
+    with pytest.raises(ValueError, match="cannot calibrate 'logic': the run's dynamic power"):
+        E.calibrate_static(_random_events(7), 1e-3, spatten)
