@@ -96,6 +96,13 @@ class TopK(Config):
     width_bits: Annotated[int, int_between(2, 32)] = Field(
         12, description="Score width (bits). Source: 12-bit datapath, SpAtten Table 'Architectural Setups'."
     )
+    pipelined: bool = Field(
+        False,
+        description="false: the engine of rtl/topk.py, one request at a time (fill, quick-select, filter). "
+        "true: a design option beyond the RTL: fill, quick-select and filter as three pipeline stages "
+        "(double-buffered), so consecutive local-V requests overlap; the authors' latency model charges "
+        "only the quick-select rounds (spatten.md §3.4).",
+    )
 
 
 class Sram(Config):

@@ -100,6 +100,7 @@ class HeadRows:
     n_values: np.ndarray  # V vectors each row uses after local V pruning (count)
     topk_cycles: np.ndarray  # local-V top-k engine cycles of each row (0: no selection needed)
     topk_fill: np.ndarray  # of which fill cycles, overlapped with the softmax output stream
+    topk_filter: np.ndarray  # of which filter cycles (the rest are quick-select rounds)
     abs_out_sum: float  # sum of |attention output| (head importance increment)
     v_pos: np.ndarray  # sorted positions whose V this head's rows use (union over its rows)
 
@@ -202,6 +203,7 @@ def attend(
                 keep = valid.copy() if valid is not None else np.ones((nq, nk), bool)
                 cycles = np.zeros(nq, np.int64)
                 fill = np.zeros(nq, np.int64)
+                filt = np.zeros(nq, np.int64)
                 if select.any():
                     codes = topk_golden.quantize_scores(probs[select], width)
                     mask, detail = topk_golden.select_batch_detail(
@@ -210,17 +212,19 @@ def attend(
                     keep[select] = mask
                     cycles[select] = detail["cycles"]
                     fill[select] = detail["fill_cycles"]
+                    filt[select] = detail["filter_cycles"]
                 n_values = np.where(select, n_values, n_keys)
             else:
                 keep = valid if valid is not None else None
                 n_values = n_keys.copy()
                 cycles = np.zeros(nq, np.int64)
                 fill = np.zeros(nq, np.int64)
+                filt = np.zeros(nq, np.int64)
             kept_probs = probs if keep is None else np.where(keep, probs, np.float32(0))
             out = quantize_probs(kept_probs, plan.prob_bits) @ v_deq
             head_used = keep.any(axis=0) if keep is not None else np.full(nk, nq > 0)
             v_used |= head_used
-            result.heads.append(HeadRows(h, n_keys, requant, n_values, cycles, fill, float(np.abs(out).sum()),
+            result.heads.append(HeadRows(h, n_keys, requant, n_values, cycles, fill, filt, float(np.abs(out).sum()),
                                          k_pos[head_used]))
             if sample.size:
                 sampled[h] = (out[sample], kept_probs[sample] > 0)

@@ -28,7 +28,7 @@ from ..units.hbm import vector_bytes
 from ..units.topk import golden as topk_golden
 from .functional import HeadRows, QuantPlan
 from .result import SimResult, Tally
-from .timing import Machine, RowWork, Timeline
+from .timing import TOPK_STAGES, Machine, RowWork, Timeline
 
 __all__ = ["simulate_replay"]
 
@@ -124,24 +124,25 @@ def simulate_replay(wl, design: Design, *, seed: int = 0, progress: bool = False
         k_fetch = machine.fetch(pos, vector_bytes(d, kbits))
         q_fetch = machine.fetch(np.array([L - 1]), vector_bytes(d, qbits))
         lsb = machine.fetch(pos, vector_bytes(d, lsb_bits)) if requant else None
-        topk_cycles = topk_fill = 0
+        topk_cycles = topk_fill = topk_filter = 0
         if vf < kf:
             scores = np.random.default_rng([seed, it, layer, head]).integers(0, 1 << w, size=(1, kf))
             sel, detail = topk_golden.select_batch_detail(scores, np.array([vf]), lanes=lanes, seed=seed,
                                                           in_lanes=in_lanes)
             topk_cycles, topk_fill = int(detail["cycles"][0]), int(detail["fill_cycles"][0])
+            topk_filter = int(detail["filter_cycles"][0])
             v_pos = pos[sel[0]]
         else:
             v_pos = pos
         v_fetch = machine.fetch(v_pos, vector_bytes(d, vbits))
         hr = HeadRows(head, np.array([kf]), np.array([requant]), np.array([vf]), np.array([topk_cycles]),
-                      np.array([topk_fill]), 0.0, v_pos)
-        service, _, _ = machine.row_services(hr.n_keys, hr.requant, hr.n_values, hr.topk_cycles, hr.topk_fill, 0)
+                      np.array([topk_fill]), np.array([topk_filter]), 0.0, v_pos)
+        service, _, _ = machine.row_services(hr, 0)
         passes = 2 if requant else 1
         rows.append(RowWork(it, layer, head, (it, layer, head), k_fetch.busy + q_fetch.busy,
                             int(service[0, 0] // passes), int(service[1, 0] // passes), requant,
-                            lsb.busy if lsb else 0, topk_cycles, topk_fill, v_fetch.busy, int(service[4, 0]),
-                            kf))
+                            lsb.busy if lsb else 0, tuple(int(c) for c in service[TOPK_STAGES, 0]), topk_fill,
+                            v_fetch.busy, int(service[-1, 0]), kf))
         tally.rows(layer, hr, service)
         tally.fetches(layer, head, q=(q_fetch, 1), k=k_fetch, v=v_fetch, lsb=lsb)
         tally.replayed_row(layer, kf / L, vf / max(kf, 1))

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..config import Design, Policy
 from ..outputs import provenance
+from .timing import STAGE_UNITS
 
 __all__ = ["SimResult", "Tally", "UNITS", "KINDS"]
 
@@ -86,7 +87,7 @@ class Tally:
         h["keys_attended_tokens"] += n_keys
         h["values_used_vectors"] += n_vals
         h["requant_rows"] += int(hr.requant.sum())
-        for s, unit in enumerate(("qk", "softmax", "pq", "topk", "pv")):
+        for s, unit in enumerate(STAGE_UNITS):
             h[f"{unit}_busy_cycles"] += int(service[s].sum())
         computed = int((hr.n_keys * passes).sum())
         d = self.d

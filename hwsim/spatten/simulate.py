@@ -36,7 +36,7 @@ from ..units.hbm import vector_bytes
 from ..units.topk import golden as topk_golden
 from .functional import QuantPlan, attend, keep_count, quantize_layer
 from .result import SimResult, Tally
-from .timing import GroupWork, HeadWork, Machine, RowWork, Timeline
+from .timing import TOPK_STAGES, GroupWork, HeadWork, Machine, RowWork, Timeline
 
 __all__ = ["simulate", "check_fits"]
 
@@ -145,9 +145,7 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
             lsb_pending = lsb.busy if lsb else 0
             heads = []
             for hr in members:
-                service, latency, overlap = machine.row_services(
-                    hr.n_keys, hr.requant, hr.n_values, hr.topk_cycles, hr.topk_fill,
-                    lsb_pending if hr.requant.any() else 0)
+                service, latency, overlap = machine.row_services(hr, lsb_pending if hr.requant.any() else 0)
                 if hr.requant.any():
                     lsb_pending = 0
                 heads.append(HeadWork(layer, hr.head, service, latency, overlap))
@@ -203,14 +201,14 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
                 new_v = np.setdiff1d(hr.v_pos, fetched_v.get(g, np.empty(0, np.int64)), assume_unique=True)
                 fetched_v[g] = np.union1d(fetched_v.get(g, np.empty(0, np.int64)), new_v)
                 v_fetch = machine.fetch(new_v, vb)
-                service, _, _ = machine.row_services(hr.n_keys, hr.requant, hr.n_values, hr.topk_cycles,
-                                                     hr.topk_fill, 0)
+                service, _, _ = machine.row_services(hr, 0)
                 rows.append(RowWork(step, layer, hr.head, (step, layer, g),
                                     (k_fetch.busy if k_fetch else 0) + q_fetch.busy,
                                     int(service[0, 0] // (2 if hr.requant[0] else 1)),
                                     int(service[1, 0] // (2 if hr.requant[0] else 1)),
-                                    bool(hr.requant[0]), lsb.busy if lsb else 0, int(hr.topk_cycles[0]),
-                                    int(hr.topk_fill[0]), v_fetch.busy, int(service[4, 0]), cand.size))
+                                    bool(hr.requant[0]), lsb.busy if lsb else 0,
+                                    tuple(int(c) for c in service[TOPK_STAGES, 0]), int(hr.topk_fill[0]),
+                                    v_fetch.busy, int(service[-1, 0]), cand.size))
                 tally.rows(layer, hr, service, passes_k=True)
                 tally.fetches(layer, hr.head, q=(q_fetch, 1), k=k_fetch, v=v_fetch, lsb=lsb)
             layer_done = timeline.generate(rows, after=layer_done)

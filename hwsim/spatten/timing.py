@@ -40,10 +40,16 @@ from ..units.qk import QK_LATENCY_CYCLES, keys_per_cycle, qk_service_cycles
 from ..units.softmax import softmax_service_cycles
 from ..units.softmax.golden import PQ_DECISION_CYCLES
 
-__all__ = ["Machine", "Fetch", "HeadWork", "GroupWork", "RowWork", "Timeline", "STAGES"]
+__all__ = ["Machine", "Fetch", "HeadWork", "GroupWork", "RowWork", "Timeline", "STAGES", "STAGE_UNITS", "TOPK_STAGES"]
 
-#: Stages of the per-row pipeline, in order (names of the RTL modules).
-STAGES = ("qk", "softmax", "pq", "topk", "pv")
+#: Stages of the per-row pipeline, in order. The local-V top-k engine is one stage (``topk``)
+#: unless ``design.topk.pipelined``: then its fill, quick-select and filter are three.
+STAGES = ("qk", "softmax", "pq", "topk_fill", "topk", "topk_filter", "pv")
+#: The unit each stage belongs to (the RTL module names).
+STAGE_UNITS = ("qk", "softmax", "pq", "topk", "topk", "topk", "pv")
+_TOPK = STAGES.index("topk")
+#: Row indices of the local-V engine's stages in a service array.
+TOPK_STAGES = [STAGES.index(s) for s in ("topk_fill", "topk", "topk_filter")]
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,7 @@ class Machine:
     channel_bytes_per_cycle: float
     hbm_latency: int
     topk_engines: int
+    topk_pipelined: bool
     sram_bytes: int  # key SRAM capacity (bytes): K of the groups in flight must fit
     sram_bytes_per_key: int  # one key vector at the datapath width (bytes)
 
@@ -79,6 +86,7 @@ class Machine:
             channel_bytes_per_cycle=design.hbm.channel_gbytes_per_s / design.clock_ghz,
             hbm_latency=int(math.ceil(design.hbm.read_latency_ns * design.clock_ghz)),
             topk_engines=design.topk.engines,
+            topk_pipelined=design.topk.pipelined,
             sram_bytes=design.sram.key_bytes,
             sram_bytes_per_key=head_dim * design.datapath_bits // 8,
         )
@@ -91,25 +99,41 @@ class Machine:
                                channel_bytes_per_cycle=self.channel_bytes_per_cycle, latency_cycles=0)
         return Fetch(busy, bus, payload)
 
-    def row_services(self, n_keys, requant, n_values, topk_cycles, topk_fill, lsb_busy_first: int):
+    def topk_phases(self, cycles, fill, filt) -> np.ndarray:
+        """Service of the local-V engine's stages [topk_fill, topk, topk_filter] per row (cycles).
+
+        The RTL's engine is one stage busy for the whole request; a pipelined engine
+        (``design.topk.pipelined``) has its fill, quick-select rounds and filter as three.
+        """
+        cycles, fill, filt = (np.asarray(x, np.int64) for x in (cycles, fill, filt))
+        if self.topk_pipelined:
+            return np.stack([fill, cycles - fill - filt, filt])
+        zero = np.zeros_like(cycles)
+        return np.stack([zero, cycles, zero])
+
+    def row_services(self, hr, lsb_busy_first: int):
         """Service cycles [stage, row], latencies [stage] and overlaps [stage, row] of a head's rows.
 
-        ``lsb_busy_first`` is the HBM time of the group's LSB fetch, charged to the first row of
-        this head that needs it (0 when already fetched). The top-k engine's fill phase
-        (``topk_fill``) takes the probabilities as the softmax unit emits them, so the top-k stage
-        may start that many cycles before the row's probabilities are complete.
+        ``hr`` is the head's :class:`~hwsim.spatten.functional.HeadRows`. ``lsb_busy_first`` is the
+        HBM time of the group's LSB fetch, charged to the first row of this head that needs it (0
+        when already fetched). The top-k engine's fill phase takes the probabilities as the
+        softmax unit emits them, so the engine's first stage may start that many cycles before the
+        row's probabilities are complete.
         """
+        requant = hr.requant
         passes = np.where(requant, 2, 1)
-        qk = qk_service_cycles(n_keys, self.keys_per_cycle) * passes
-        sm = softmax_service_cycles(n_keys, self.softmax_parallelism) * passes
+        qk = qk_service_cycles(hr.n_keys, self.keys_per_cycle) * passes
+        sm = softmax_service_cycles(hr.n_keys, self.softmax_parallelism) * passes
         pq = np.where(requant, self.qk_latency + self.softmax_latency, 0).astype(np.int64)
         if lsb_busy_first and requant.any():
             pq[int(np.argmax(requant))] += lsb_busy_first + self.hbm_latency
-        pv = qk_service_cycles(n_values, self.values_per_cycle)
-        service = np.stack([qk, sm, pq, np.asarray(topk_cycles, np.int64), pv]).astype(np.int64)
-        latency = np.array([self.qk_latency, self.softmax_latency, 0, 0, self.pv_latency], np.int64)
+        pv = qk_service_cycles(hr.n_values, self.values_per_cycle)
+        topk = self.topk_phases(hr.topk_cycles, hr.topk_fill, hr.topk_filter)
+        service = np.vstack([qk, sm, pq, topk, pv]).astype(np.int64)
+        latency = np.array([self.qk_latency, self.softmax_latency, 0, 0, 0, 0, self.pv_latency], np.int64)
         overlap = np.zeros_like(service)
-        overlap[3] = np.minimum(np.asarray(topk_fill, np.int64), sm // passes + self.softmax_latency)
+        first = _TOPK - 1 if self.topk_pipelined else _TOPK
+        overlap[first] = np.minimum(np.asarray(hr.topk_fill, np.int64), sm // passes + self.softmax_latency)
         return service, latency, overlap
 
 
@@ -157,8 +181,8 @@ class RowWork:
     softmax: int
     requant: bool
     lsb_fetch: int  # HBM busy cycles of the group's LSB plane, charged to its first requant row
-    topk: int
-    topk_fill: int  # of which fill cycles, overlapped with the softmax output stream
+    topk: tuple  # local-V engine stages (topk_fill, topk, topk_filter) in cycles; all 0: no selection
+    topk_fill: int  # fill cycles of the request, overlapped with the softmax output stream
     v_fetch: int  # HBM busy cycles of this row's V vectors not yet fetched by its group
     pv: int
     keys: int  # key vectors of the group held in the key SRAM until its last row is done
@@ -181,6 +205,9 @@ class Timeline:
         self.topk_select = simpy.Resource(env, 1)  # token/head selection engine
         # local-V engine: its own with two engines, else the same as the selection engine
         self.topk_local = simpy.Resource(env, 1) if self.machine.topk_engines > 1 else self.topk_select
+        # a pipelined local-V engine: its fill and filter stages are units of their own
+        self.topk_stages = {"topk_fill": simpy.Resource(env, 1), "topk": self.topk_local,
+                            "topk_filter": simpy.Resource(env, 1)}
         # the key SRAM (bytes): a group's K stays in it from its fetch until its last row is done,
         # so fetches run ahead of compute only as far as the SRAM holds (SpAtten §5 sizes it as a
         # double buffer of 1024 keys)
@@ -228,7 +255,7 @@ class Timeline:
                 end = int(done[:, -1].max()) if hw.service.shape[1] else t0
                 yield env.timeout(end - t0)
                 self._note("pipeline", "end", step, hw.layer, hw.head)
-            for s, unit in enumerate(STAGES):
+            for s, unit in enumerate(STAGE_UNITS):
                 self._charge(hw.layer, hw.head, unit, int(hw.service[s].sum()))
         yield self.sram.put(held)
 
@@ -276,7 +303,7 @@ class Timeline:
         yield from self._hold(self.units["qk"], w.qk, "qk", w.step, w.layer, w.head)
         yield self.env.timeout(m.qk_latency)
         yield from self._hold(self.units["softmax"], w.softmax, "softmax", w.step, w.layer, w.head)
-        lead = min(w.topk_fill, m.softmax_latency) if (w.topk and last_pass) else 0
+        lead = min(w.topk_fill, m.softmax_latency) if (any(w.topk) and last_pass) else 0
         yield self.env.timeout(m.softmax_latency - lead)
 
     def _row(self, w: RowWork, shared: dict, after, turns: dict):
@@ -290,8 +317,9 @@ class Timeline:
         if w.requant:
             yield from self._fetch_once(shared, key + ("lsb",), w.lsb_fetch, w)
             yield from self._scores(w, last_pass=True)
-        if w.topk:
-            yield from self._in_order(turns["topk"], "topk", self.topk_local, w.topk, w)
+        for stage, cycles in zip(("topk_fill", "topk", "topk_filter"), w.topk):
+            if cycles:
+                yield from self._in_order(turns[stage], stage, self.topk_stages[stage], cycles, w)
         if w.v_fetch:
             yield from self._hold(self.hbm, w.v_fetch, "hbm", w.step, w.layer, w.head)
             yield self.env.timeout(m.hbm_latency)
@@ -315,7 +343,8 @@ class Timeline:
         procs = []
         for w in rows:  # turns at the in-order units are taken in queueing order
             turns = {}
-            for unit in ("topk", "pv") if w.topk else ("pv",):
+            used = [st for st, c in zip(("topk_fill", "topk", "topk_filter"), w.topk) if c]
+            for unit in used + ["pv"]:
                 mine = self.env.event()
                 turns[unit] = (self._turns.get(unit), mine)
                 self._turns[unit] = mine

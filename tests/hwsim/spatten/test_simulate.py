@@ -153,3 +153,14 @@ def test_bad_inputs():
         run(odd)
     with pytest.raises(HwsimError, match="features.progressive_quantization = false|features.token_pruning = false"):
         run(TinyTrace(layers=1, heads=1, tokens=8), "spatten-gpt2", design=load_design("dense"))
+
+
+def test_a_pipelined_topk_engine_overlaps_requests():
+    trace = TinyTrace(layers=2, heads=4, tokens=64, mode="decoder", generate=4)
+    serial = run(trace, "spatten-gpt2", overrides=["token_pruning.enabled=false"])
+    piped = run(trace, "spatten-gpt2", design=load_design("spatten", ["topk.pipelined=true"]),
+                overrides=["token_pruning.enabled=false"])
+    assert piped["latency_cycles"] < serial["latency_cycles"]
+    # the same work: the engine's busy cycles and everything functional are unchanged
+    assert piped["events"] == serial["events"]
+    assert piped["attention_rel_error_ratio"] == serial["attention_rel_error_ratio"]
