@@ -22,7 +22,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 
 from hwsim.config.base import Config, Expected
-from hwsim.config.loader import _read_toml, _validate
+from hwsim.config.loader import read_toml, validate_config
 from hwsim.errors import HwsimError
 
 from .cost import Cost
@@ -127,7 +127,7 @@ def load_network(spec: str | Path | Network = "lan", overrides: dict | None = No
         if text in NETWORK_PRESETS and not (path.suffix == ".toml" and path.exists()):
             data, label = NETWORK_PRESETS[text].model_dump(), f"network preset '{text}'"
         elif path.suffix == ".toml" or path.exists():
-            data, label = _read_toml(path), str(path)
+            data, label = read_toml(path), str(path)
             data.setdefault("name", path.stem)
             base = data.pop("base", None)
             if base is not None:
@@ -141,7 +141,7 @@ def load_network(spec: str | Path | Network = "lan", overrides: dict | None = No
             )
     if overrides:
         data = {**data, **overrides}
-    return _validate(Network, data, label, {})
+    return validate_config(Network, data, label, {})
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ __all__ = [
     "dump_toml",
     "config_hash",
     "check_pair",
+    "read_toml",
+    "validate_config",
 ]
 
 C = TypeVar("C", bound=Config)
@@ -134,7 +136,12 @@ def _describe(model: type[BaseModel], err: dict) -> tuple[str, str]:
     return key, text
 
 
-def _validate(cls: type[C], data: dict, source: str, set_sources: dict[str, str]) -> C:
+def validate_config(cls: type[C], data: dict, source: str, set_sources: dict[str, str]) -> C:
+    """Validate raw ``data`` into ``cls``; on failure one HwsimError line naming ``source`` and the key.
+
+    ``set_sources`` maps overridden dotted keys to the ``--set`` argument that set them, so an error
+    in such a key names that argument instead of ``source``.
+    """
     try:
         return cls.model_validate(data)
     except ValidationError as e:
@@ -149,7 +156,8 @@ def _validate(cls: type[C], data: dict, source: str, set_sources: dict[str, str]
 # --------------------------------------------------------------------------------------------- loading
 
 
-def _read_toml(path: Path) -> dict:
+def read_toml(path: Path) -> dict:
+    """Read a TOML file; a missing, unreadable or invalid file is one HwsimError line naming it."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -212,7 +220,7 @@ def _raw(kind: str, spec: str | Path, seen: tuple[str, ...] = ()) -> tuple[dict,
         data = tomllib.loads((_preset_dir(kind) / f"{spec_s}.toml").read_text())
         label = f"{kind} preset '{spec_s}'"
     elif path.suffix == ".toml" or path.exists():
-        data = _read_toml(path)
+        data = read_toml(path)
         label = str(path)
         data.setdefault("name", path.stem)
     else:
@@ -240,7 +248,7 @@ def _load(cls: type[C], spec: str | Path | C, overrides: Sequence[str]) -> C:
     else:
         data, label = _raw(kind, spec)
     sources = _apply_overrides(data, overrides)
-    return _validate(cls, data, label, sources)
+    return validate_config(cls, data, label, sources)
 
 
 def load_design(spec: str | Path | Design = "spatten", overrides: Sequence[str] = ()) -> Design:
