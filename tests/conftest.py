@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from hwsim.paths import shared_dir
+
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+SHARED = shared_dir()  # ../shared, or beside the checkout this clone came from
 
 
 def session_root(tmp_path_factory) -> Path:

@@ -24,19 +24,20 @@ DENSE_CSV = "summary-gpt2-small-wikitext2-per8-step1+dedic.csv"
 
 
 def workload_csv(name: str) -> Path:
-    """Path of one of the authors' workload CSVs: ``$HWSIM_SPATTEN_WORKLOADS`` or ``../shared/data/...``."""
+    """Path of one of the authors' workload CSVs: in ``$HWSIM_SPATTEN_WORKLOADS``, else in
+    ``data/spatten_workloads`` of the shared folder (:func:`hwsim.paths.shared_candidates`)."""
     from ..errors import HwsimError
+    from ..paths import SHARED_ENV, shared_candidates
 
     candidates = []
     if os.environ.get(_DATA_ENV):
         candidates.append(Path(os.environ[_DATA_ENV]))
-    root = Path(__file__).resolve().parents[2]
-    candidates.append(root.parent / "shared" / "data" / "spatten_workloads")
+    candidates += [c / "data" / "spatten_workloads" for c in shared_candidates()]
     for folder in candidates:
         if (folder / name).exists():
             return folder / name
     raise HwsimError(f"{name}: the SpAtten workload CSVs were not found in {', '.join(map(str, candidates))}; "
-                     f"set {_DATA_ENV} to the folder that holds them")
+                     f"set {_DATA_ENV} to the folder that holds them (or {SHARED_ENV} to the shared folder)")
 
 
 def without_progressive_quantization(wl, bits: int = 12):
