@@ -68,6 +68,13 @@ class HeadRows:
     abs_out_sum: float  # sum of |attention output| (head importance increment)
     v_pos: np.ndarray  # sorted positions whose V this head's rows use (union over its rows)
 
+    @classmethod
+    def stack(cls, heads: list["HeadRows"]) -> "HeadRows":
+        """The rows of several heads as one (row arrays concatenated in order; head and V set of the first)."""
+        cat = lambda name: np.concatenate([getattr(h, name) for h in heads])  # noqa: E731
+        return cls(heads[0].head, cat("n_keys"), cat("requant"), cat("n_values"), cat("topk_cycles"),
+                   cat("topk_fill"), cat("topk_filter"), sum(h.abs_out_sum for h in heads), heads[0].v_pos)
+
 
 @dataclass
 class LayerResult:

@@ -35,7 +35,7 @@ from ..errors import HwsimError
 from ..units.hbm import vector_bytes
 from ..units.topk import TopKParams
 from ..units.topk import golden as topk_golden
-from .functional import attend, keep_count, quantize_layer
+from .functional import HeadRows, attend, keep_count, quantize_layer
 from .result import SimResult, Tally
 from .timing import TOPK_STAGES, GroupWork, HeadWork, Machine, RowWork, Timeline
 from .units import SpattenUnits
@@ -197,33 +197,41 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
                          fidelity_rows=fidelity_rows)
             state.tok_score += res.token_importance
             rows = []
-            fetched_v: dict[int, np.ndarray] = {}
+            fetched_v: dict[int, np.ndarray] = {}  # kv group -> mask of the positions whose V it fetched
             lsb_done: set[int] = set()
             first_of_group: set[int] = set()
-            for hr in res.heads:
+            # every (layer, head) tensor has the same layout, so one transfer describes each group's K,
+            # LSB plane and every head's query (computed once per layer, charged per group or head)
+            k_all, q_one = machine.fetch(cand, kb), machine.fetch(np.array([pos]), qb)
+            lsb_all = machine.fetch(cand, lb) if plan.progressive else None
+            heads = res.heads
+            # the layer's rows (one per alive head) through the units' service times in one call
+            stacked = HeadRows.stack(heads)
+            service, _, _ = machine.row_services(stacked, 0)
+            passes = np.where(stacked.requant, 2, 1)
+            for i, hr in enumerate(heads):
                 g = hr.head // group
                 state.head_score[hr.head] += hr.abs_out_sum
-                k_fetch = machine.fetch(cand, kb) if g not in first_of_group else None
-                q_fetch = machine.fetch(np.array([pos]), qb)
+                k_fetch = k_all if g not in first_of_group else None
                 first_of_group.add(g)
                 lsb = None
                 if hr.requant[0] and g not in lsb_done:
-                    lsb = machine.fetch(cand, lb)
+                    lsb = lsb_all
                     lsb_done.add(g)
                 # V vectors this row uses that its group has not fetched yet at this step and layer
-                new_v = np.setdiff1d(hr.v_pos, fetched_v.get(g, np.empty(0, np.int64)), assume_unique=True)
-                fetched_v[g] = np.union1d(fetched_v.get(g, np.empty(0, np.int64)), new_v)
+                seen = fetched_v.setdefault(g, np.zeros(length, bool))
+                new_v = hr.v_pos[~seen[hr.v_pos]]  # v_pos is sorted, so new_v is too
+                seen[new_v] = True
                 v_fetch = machine.fetch(new_v, vb)
-                service, _, _ = machine.row_services(hr, 0)
+                col = service[:, i:i + 1]
                 rows.append(RowWork(step, layer, hr.head, (step, layer, g),
-                                    (k_fetch.busy if k_fetch else 0) + q_fetch.busy,
-                                    int(service[0, 0] // (2 if hr.requant[0] else 1)),
-                                    int(service[1, 0] // (2 if hr.requant[0] else 1)),
+                                    (k_fetch.busy if k_fetch else 0) + q_one.busy,
+                                    int(col[0, 0] // passes[i]), int(col[1, 0] // passes[i]),
                                     bool(hr.requant[0]), lsb.busy if lsb else 0,
-                                    tuple(int(c) for c in service[TOPK_STAGES, 0]), int(hr.topk_fill[0]),
-                                    v_fetch.busy, int(service[-1, 0]), cand.size))
-                tally.rows(layer, hr, service, passes_k=True)
-                tally.fetches(layer, hr.head, q=(q_fetch, 1), k=k_fetch, v=v_fetch, lsb=lsb)
+                                    tuple(int(c) for c in col[TOPK_STAGES, 0]), int(hr.topk_fill[0]),
+                                    v_fetch.busy, int(col[-1, 0]), cand.size))
+                tally.rows(layer, hr, col, passes_k=True)
+                tally.fetches(layer, hr.head, q=(q_one, 1), k=k_fetch, v=v_fetch, lsb=lsb)
             layer_done = timeline.generate(rows, after=layer_done)
             tally.layer(layer, res, cand.size, int(heads_alive.sum()), length, n_heads, generation=True)
             bar.update(1)
