@@ -57,9 +57,10 @@ Operation -> kernels (``f_mul`` = ``mul_aa`` + ``trunc_a``; ``n`` elements):
 
 from __future__ import annotations
 
-import math
 from abc import abstractmethod
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Sequence
 
 from .cost import ZERO, Cost
 from .protocols import Protocol
@@ -104,6 +105,12 @@ class SpuProtocol(Protocol):
     fraction_bits: int = 18
     exp_iters: int = 8  # config.cc: fxp_exp_iters defaults to 8
     goldschmidt_iters: int = 2  # config.cc: fxp_div_goldschmidt_iters defaults to 2
+
+    def cost(self, op: str, shape: Sequence[int]) -> Cost:
+        """Return the :class:`Cost` of ``op`` on ``shape`` (memoised, except inside a :class:`KernelTally`)."""
+        if _TALLY:
+            return super().cost(op, shape)
+        return _cached_cost(self, op, tuple(shape))
 
     # ------------------------------------------------------------------ kernel plumbing
 
@@ -324,6 +331,6 @@ class SpuProtocol(Protocol):
                 + self.matmul("matmul", b, tokens, head_dim, head_dim) + self.trunc_a(b * tokens * head_dim))
 
 
-def log2_int(k: int) -> int:
-    """``log2`` of a power of two."""
-    return int(math.log2(k))
+@lru_cache(maxsize=4096)
+def _cached_cost(protocol: SpuProtocol, op: str, shape: tuple) -> Cost:
+    return Protocol.cost(protocol, op, shape)

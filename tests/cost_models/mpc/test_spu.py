@@ -12,6 +12,17 @@ from cost_models.mpc import OPS, Aby3, KernelTally, Semi2k, estimate, get_protoc
 #: SPU 0.9.5's per-kernel profiles and link totals, written by spu_fixture.py (needs SPU; not run in CI).
 FIXTURE = json.loads((Path(__file__).resolve().parent / "spu_fixture.json").read_text())
 PROTOCOLS = {"aby3": "aby3-3pc", "semi2k": "semi2k-2pc"}
+
+def _tables():
+    """The docs table generator ``spu_tables.py`` beside this file, as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("spu_tables", Path(__file__).resolve().parent / "spu_tables.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 CASES = [(p, c) for p in PROTOCOLS for c in FIXTURE["protocols"][p]["cases"] if c["op"] in OPS]
 
 
@@ -104,3 +115,28 @@ def test_bert_base_costs_under_every_spu_protocol():
     a = estimate("bert-base", protocol="aby3-3pc", tokens=128)
     s = estimate("bert-base", protocol="semi2k-2pc", tokens=128)
     assert a.rounds > s.rounds > 0 and a.bytes > 0 and s.bytes > 0
+
+
+def test_docs_hold_the_generated_validation_tables():
+    """docs/mpc.md's SPU validation tables are exactly what spu_tables.py prints for the current code."""
+    import re
+
+    t = _tables()
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "mpc.md").read_text()
+    for proto in t.NAMES:
+        m = re.search(rf"<!-- spu-table {proto} -->\n(.*?)\n<!-- /spu-table {proto} -->", doc, re.S)
+        assert m, f"docs/mpc.md has no spu-table {proto} block"
+        assert m.group(1) == t.table(proto)
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_whole_layers_within_5_percent_of_spu(proto):
+    model_total_bytes = _tables().model_total_bytes
+    models = FIXTURE["protocols"][proto]["models"]
+    assert {m["model"] for m in models} >= {"bert-base-1layer-128", "vit-tiny-1layer"}
+    for m in models:
+        rounds, total = model_total_bytes(m, PROTOCOLS[proto])
+        assert total == pytest.approx(m["send_bytes"], rel=0.05), m["model"]
+        if proto == "semi2k":
+            assert [rounds, rounds] == m["send_actions_per_party"], m["model"]
