@@ -8,7 +8,8 @@ Quick use::
     r.rounds, r.bytes, r.latency_s
 
 Protocols (:data:`PROTOCOLS`): ``crypten-2pc`` (CrypTen 0.4.1, exact accounting of its own
-communication counters) and ``aby3-3pc`` (SPU's ABY3 with PUMA's approximations). Networks:
+communication counters), ``aby3-3pc`` and ``semi2k-2pc`` (SecretFlow SPU 0.9.5's ABY3 and SEMI2K,
+equal to SPU's own counters). Networks:
 presets ``lan``, ``wan``, ``mpcvit`` (fitted) or a TOML file. See ``docs/mpc.md``.
 """
 

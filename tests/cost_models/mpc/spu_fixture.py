@@ -7,6 +7,12 @@ hand (Python 3.11; SPU 0.9.5 brings jax 0.4.34 and numpy 1.26), from the reposit
     python3.11 -m venv /work/scratch-spu
     /work/scratch-spu/bin/pip install spu==0.9.5
     /work/scratch-spu/bin/python tests/cost_models/mpc/spu_fixture.py [--protocols aby3,semi2k,cheetah]
+    /work/scratch-spu/bin/python tests/cost_models/mpc/spu_fixture.py --models --protocols aby3,semi2k
+
+The first run measures every op and shape (about 100 s for ABY3 or SEMI2K, 10 minutes for Cheetah on
+2 shared cores); the second one transformer layer each of ``MODELS`` (BERT-base at 128 tokens,
+ViT-Tiny, a CIFAR ViT layer with ReLU-softmax attention; about 6 minutes per protocol). Each run
+updates only what it measured in the JSON.
 
 How it measures. Every party is its own process (``--party`` mode of this script), linked to the
 others over brpc on 127.0.0.1, with ``enable_pphlo_profile`` and ``enable_hal_profile``. One SPU

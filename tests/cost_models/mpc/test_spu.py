@@ -140,3 +140,15 @@ def test_whole_layers_within_5_percent_of_spu(proto):
         assert total == pytest.approx(m["send_bytes"], rel=0.05), m["model"]
         if proto == "semi2k":
             assert [rounds, rounds] == m["send_actions_per_party"], m["model"]
+
+
+def test_cli_prices_the_spu_protocols(hwsim, tmp_path):
+    """``hwsim mpc op`` and ``hwsim mpc --workload`` as a user runs them, for each SPU protocol."""
+    r = hwsim("mpc", "op", "mul", "--shape", "10000", "--protocol", "semi2k-2pc", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert (out["rounds"], out["sent_bytes"]) == (2, 200000)  # SPU: 400,000 bytes over both parties, 2 actions each
+    r = hwsim("mpc", "--workload", "vit-cifar", "--protocol", "aby3-3pc", "--json", "out.json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((tmp_path / "out.json").read_text())
+    assert doc["protocol"] == "aby3-3pc" and doc["rounds"] == estimate("vit-cifar", protocol="aby3-3pc").rounds
