@@ -86,6 +86,11 @@ class EngineCycles:
         """Fraction of PE-cycles doing an effectual MAC."""
         return self.effectual_macs / (self.pes * self.compute_cycles) if self.compute_cycles else 0.0
 
+    @property
+    def balance_fraction(self) -> float:
+        """Effectual MACs / (PEs x ``math_cycles``): 1 when every PE is busy on every streaming step."""
+        return self.effectual_macs / (self.pes * self.math_cycles) if self.math_cycles else 0.0
+
 
 def gemm(a: np.ndarray, w: np.ndarray, *, a_mask: np.ndarray | None = None,
          w_mask: np.ndarray | None = None) -> np.ndarray:
