@@ -34,9 +34,12 @@ def _top_fraction(scores: np.ndarray, keep: float) -> np.ndarray:
     """Mask keeping the ``round(keep * size)`` (at least 1) largest ``scores``; ties go to earlier positions."""
     flat = scores.ravel()
     k = max(1, int(round(keep * flat.size)))
-    order = np.argsort(-flat, kind="stable")
-    mask = np.zeros(flat.size, np.bool_)
-    mask[order[:k]] = True
+    if k >= flat.size:
+        return np.ones(scores.shape, np.bool_)
+    threshold = np.partition(flat, flat.size - k)[flat.size - k]  # the k-th largest score
+    mask = flat > threshold
+    ties = np.flatnonzero(flat == threshold)
+    mask[ties[:k - int(mask.sum())]] = True
     return mask.reshape(scores.shape)
 
 
