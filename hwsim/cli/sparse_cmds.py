@@ -89,7 +89,7 @@ def _one_layer(layer, opts: dict, json_out: Path | None, extra: dict) -> None:
     dense = dense_total_cycles(layer, array, mem)
     out = {**res.row(), "speedup_vs_dense_x": dense / res.total_cycles, "dense_total_cycles": dense}
     rows = [[k, f"{v:,.4g}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else v]
-            for k, v in out.items() if k != "name"]
+            for k, v in out.items() if k != "name" and v is not None]
     console.print(rich_table(f"{layer.name} on {opts['engine']} {opts['rows']}x{opts['cols']} {opts['dataflow']}",
                              ["quantity", "value"], rows))
     if json_out is not None:
@@ -268,6 +268,8 @@ def sparse_main(
               "dense_mac_ops": sum(r.dense_macs for r in results),
               "utilization_fraction": sum(r.effectual_macs for r in results)
               / (array.pes * sum(r.compute_cycles for r in results)),
+              "bernoulli_compute_cycles": (sum(r.bernoulli_compute_cycles for r in results)
+                                           if results[0].bernoulli_compute_cycles is not None else None),
               "mean_output_error_ratio": sum(r.output_error for r in results) / len(results)}
     cols_ = ["layer", "m x k x n", "w_density", "a_density", "compute_cycles", "total_cycles", "util", "speedup",
              "dram_bytes", "energy_pj", "out_error"]
@@ -283,6 +285,10 @@ def sparse_main(
     title = (f"{workload} on {engine} ({pattern if nm else f'{mask} density {density:g}'}), {rows}x{cols} {dataflow}, "
              f"{bits}-bit; {cap.note}")
     console.print(rich_table(title, cols_, rows_))
+    if totals["bernoulli_compute_cycles"] is not None:
+        console.print(f"closed-form Bernoulli estimate (§5, from the densities alone): "
+                      f"{totals['bernoulli_compute_cycles']:,.0f} compute cycles; measured from the masks: "
+                      f"{totals['compute_cycles']:,}")
     if json_out is not None:
         write_json(json_out, {"options": opts, "workload_note": cap.note, "real_weights": cap.real_weights,
                               "real_inputs": cap.real_inputs, "totals": totals, "layers": table,

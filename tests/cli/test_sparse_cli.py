@@ -119,3 +119,13 @@ def test_workload_trace_file(tmp_path):
     r = run_hwsim("sparse", "--workload", str(bare), cwd=tmp_path)
     assert r.returncode == 2
     assert r.stderr.strip() == f"hwsim: error: --workload {bare}: the trace's op graph has no linear or conv2d layers"
+
+
+def test_workload_smollm2_real_layers(tmp_path):
+    r = run_hwsim("sparse", "--workload", "smollm2", "--tokens", "8", "--engine", "nm", "--pattern", "2:4",
+                  "--json", "s.json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    d = json.loads((tmp_path / "s.json").read_text())
+    assert d["real_weights"] and d["totals"]["linear_layers"] == 210  # 30 blocks x (q, k, v, o, gate, up, down)
+    assert {lay["weight_density_fraction"] for lay in d["layers"]} == {0.5}
+    assert d["totals"]["speedup_vs_dense_x"] > 1

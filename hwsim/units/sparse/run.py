@@ -18,7 +18,7 @@ from cost_models import sparse as cost
 
 from ...errors import HwsimError
 from . import golden, masks
-from .params import MemoryParams, SparsityParams, SystolicParams
+from .params import GemmShape, MemoryParams, SparsityParams, SystolicParams
 from .timing import layer_timing
 
 __all__ = ["MASK_KINDS", "PATTERNS", "Layer", "LayerResult", "parse_pattern", "weight_mask", "run_layer",
@@ -68,6 +68,7 @@ class LayerResult:
     metadata_dram_bytes: int
     energy_pj: float
     output_error: float
+    bernoulli_compute_cycles: float | None = None
 
     @property
     def utilization_fraction(self) -> float:
@@ -132,6 +133,8 @@ def run_layer(layer: Layer, array: SystolicParams, sparsity: SparsityParams, mem
     totals = dict(compute=0, total=0, eff=0, dense=0, dram=0, meta=0, energy=0.0, kept_w=0, numel_w=0,
                   kept_a=0, numel_a=0)
     err_num = err_den = 0.0
+    bernoulli = 0.0
+    estimate = sparsity.engine == "weight-sparse" and array.dataflow == "os"
     for g, (w, a) in enumerate(zip(layer.weights, layer.inputs)):
         if nm is not None and pad_k:
             w, a = _pad_k(w, nm[1]), _pad_k(a, nm[1])
@@ -149,6 +152,9 @@ def run_layer(layer: Layer, array: SystolicParams, sparsity: SparsityParams, mem
         e = cost.layer_energy_pj(effectual_macs=eng.effectual_macs, dram_bytes=t.dram_bytes, sram_bytes=sram_bytes,
                                  bits=memory.value_bits, node_nm=node_nm,
                                  sram_capacity_bytes=memory.ifmap_bytes + memory.filter_bytes + memory.ofmap_bytes)
+        if estimate:  # §5's closed form from the mask's density alone, beside the measured cycles
+            bernoulli += golden.bernoulli_weight_sparse_cycles(
+                GemmShape(m=a.shape[0], k=w.shape[1], n=w.shape[0]), masks.density(wm_eff), array)
         totals["compute"] += t.compute_cycles
         totals["total"] += t.total_cycles
         totals["eff"] += eng.effectual_macs
@@ -174,7 +180,8 @@ def run_layer(layer: Layer, array: SystolicParams, sparsity: SparsityParams, mem
                        compute_cycles=totals["compute"], total_cycles=totals["total"], effectual_macs=totals["eff"],
                        dense_macs=totals["dense"], pes=array.pes, dram_bytes=totals["dram"],
                        metadata_dram_bytes=totals["meta"], energy_pj=totals["energy"],
-                       output_error=math.sqrt(err_num / err_den) if err_den else math.sqrt(err_num))
+                       output_error=math.sqrt(err_num / err_den) if err_den else math.sqrt(err_num),
+                       bernoulli_compute_cycles=bernoulli if estimate else None)
 
 
 def dense_total_cycles(layer: Layer, array: SystolicParams, memory: MemoryParams) -> int:
