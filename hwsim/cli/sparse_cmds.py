@@ -226,7 +226,10 @@ def sparse_main(
     ctx: typer.Context,
     workload: Annotated[Optional[str], typer.Option("--workload", "-w",
                                                     help="minilm, smollm2, mobilenetv2 or a trace file.")] = None,
-    engine: Engine = "weight-sparse", pattern: Pattern = "unstructured", density: Density = 0.5, rows: Rows = 32,
+    engine: Engine = "weight-sparse", pattern: Pattern = "unstructured",
+    density: Annotated[Optional[float], typer.Option(
+        "--density", help="Kept weight fraction of an unstructured mask, in (0, 1] (default 0.5).")] = None,
+    rows: Rows = 32,
     cols: Cols = 32, dataflow: Dataflow = "os", mask: Mask = "hydra", balance: Balance = False, bits: Bits = 8,
     act_threshold: Threshold = 0.0,
     tokens: Annotated[Optional[int], typer.Option("--tokens", help="Tokens of the real models' prompt pass.")] = None,
@@ -246,6 +249,8 @@ def sparse_main(
     from ..outputs import provenance, write_csv, write_json
     from ..units.sparse.run import Layer, dense_total_cycles
 
+    if density is None:
+        density = 0.5 if pattern == "unstructured" else 1.0
     array, sp, mem, nm = _checked(engine, pattern, density, rows, cols, dataflow, mask, bits, act_threshold, balance)
     if plot is not None and nm is not None:
         raise HwsimError("--plot sweeps the density of unstructured masks; use --pattern unstructured")
