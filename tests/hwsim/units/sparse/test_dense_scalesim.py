@@ -39,3 +39,13 @@ def test_dense_cycles_equal_scalesim(case):
     array = SystolicParams(rows=case["rows"], cols=case["cols"], dataflow=case["dataflow"])
     got = dense_cycles(_shape(case), array)
     assert got.compute_cycles == sum(t + 1 for t in case["total_cycles"])
+
+
+def test_docs_table_is_current():
+    import subprocess
+    import sys
+
+    root = Path(__file__).parents[4]
+    table = subprocess.run([sys.executable, str(root / "docs/sparse_tables.py"), "scalesim"], capture_output=True,
+                           text=True, check=True).stdout
+    assert table.strip() in (root / "docs/sparse.md").read_text()
