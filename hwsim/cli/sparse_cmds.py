@@ -266,6 +266,7 @@ def sparse_main(
         table.append({**r.row(), "dense_total_cycles": d, "speedup_vs_dense_x": d / r.total_cycles})
     tot_cycles = sum(r.total_cycles for r in results)
     totals = {"linear_layers": len(results), "compute_cycles": sum(r.compute_cycles for r in results),
+              "hbm_cycles": sum(r.hbm_cycles for r in results),
               "total_cycles": tot_cycles, "dense_total_cycles": sum(dense),
               "speedup_vs_dense_x": sum(dense) / tot_cycles,
               "dram_bytes": sum(r.dram_bytes for r in results), "energy_pj": sum(r.energy_pj for r in results),

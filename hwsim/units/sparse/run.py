@@ -60,6 +60,7 @@ class LayerResult:
     weight_density: float
     activation_density: float
     compute_cycles: int
+    hbm_cycles: int
     total_cycles: int
     effectual_macs: int
     dense_macs: int
@@ -130,7 +131,7 @@ def run_layer(layer: Layer, array: SystolicParams, sparsity: SparsityParams, mem
               act_threshold: float = 0.0, seed: int = 0, node_nm: float = 40.0,
               pad_k: bool = True) -> LayerResult:
     """Run ``layer`` on the engine; N:M layers whose K is not a multiple of M are zero-padded along K."""
-    totals = dict(compute=0, total=0, eff=0, dense=0, dram=0, meta=0, energy=0.0, kept_w=0, numel_w=0,
+    totals = dict(compute=0, hbm=0, total=0, eff=0, dense=0, dram=0, meta=0, energy=0.0, kept_w=0, numel_w=0,
                   kept_a=0, numel_a=0)
     err_num = err_den = 0.0
     bernoulli = 0.0
@@ -156,6 +157,7 @@ def run_layer(layer: Layer, array: SystolicParams, sparsity: SparsityParams, mem
             bernoulli += golden.bernoulli_weight_sparse_cycles(
                 GemmShape(m=a.shape[0], k=w.shape[1], n=w.shape[0]), masks.density(wm_eff), array)
         totals["compute"] += t.compute_cycles
+        totals["hbm"] += t.hbm_cycles
         totals["total"] += t.total_cycles
         totals["eff"] += eng.effectual_macs
         totals["dense"] += eng.dense_macs
@@ -177,7 +179,8 @@ def run_layer(layer: Layer, array: SystolicParams, sparsity: SparsityParams, mem
     return LayerResult(name=layer.name, m=m, k=k, n=n, groups=layer.groups,
                        weight_density=totals["kept_w"] / totals["numel_w"],
                        activation_density=totals["kept_a"] / totals["numel_a"],
-                       compute_cycles=totals["compute"], total_cycles=totals["total"], effectual_macs=totals["eff"],
+                       compute_cycles=totals["compute"], hbm_cycles=totals["hbm"], total_cycles=totals["total"],
+                       effectual_macs=totals["eff"],
                        dense_macs=totals["dense"], pes=array.pes, dram_bytes=totals["dram"],
                        metadata_dram_bytes=totals["meta"], energy_pj=totals["energy"],
                        output_error=math.sqrt(err_num / err_den) if err_den else math.sqrt(err_num),
