@@ -86,7 +86,7 @@ class KernelTally:
 
 
 def storage_bytes(nbits: int) -> int:
-    """Bytes of the smallest unsigned type holding ``nbits`` bits (``core/type_util`` ``calcBShareBacktype``)."""
+    """Bytes of the smallest unsigned type holding ``nbits`` bits (``mpc/aby3/value.cc`` ``calcBShareBacktype``)."""
     for size in (1, 2, 4, 8, 16):
         if nbits <= 8 * size:
             return size
@@ -179,7 +179,8 @@ class SpuProtocol(Protocol):
         return self.mul_a1b(n)
 
     def abs(self, n: int) -> Cost:
-        """``f_abs``: ``_sign`` (``msb_a2b``, the bit made arithmetic) times ``x`` (integer product)."""
+        """``|x|`` as ``f_abs`` and the Goldschmidt divisions compute it: the sign bit (``msb_a2b``) made
+        arithmetic (1-bit ``b2a``), times ``x`` (an integer ``mul_aa``)."""
         return self.msb_a2b(n) + self.b2a(n, 1) + self.mul_aa(n)
 
     def prefix_or(self, n: int) -> Cost:
@@ -206,16 +207,13 @@ class SpuProtocol(Protocol):
                 cost = cost + self.f_square(n)
         return cost
 
-    def _sign_and_abs(self, n: int) -> Cost:
-        return self.msb_a2b(n) + self.b2a(n, 1) + self.mul_aa(n)
-
     def _factor(self, n: int) -> Cost:
         """``highestOneBit`` and the bit-reversed factor made arithmetic (2f bits)."""
         return self.prefix_or(n) + self.b2a(n, 2 * self.fraction_bits)
 
     def reciprocal(self, n: int) -> Cost:
         """``reciprocal_goldschmidt`` (unknown sign)."""
-        return (self._sign_and_abs(n) + self._factor(n) + self._goldschmidt(n) + self.f_mul(n)
+        return (self.abs(n) + self._factor(n) + self._goldschmidt(n) + self.f_mul(n)
                 + self.mul_aa(n))
 
     def reciprocal_positive(self, n: int) -> Cost:
@@ -223,7 +221,7 @@ class SpuProtocol(Protocol):
 
     def divide(self, n: int) -> Cost:
         """``div_goldschmidt_general`` of ``n`` secrets by ``n`` secrets (unknown sign)."""
-        return (self._sign_and_abs(n) + self._factor(n) + self._goldschmidt(n) + self.f_mul(n) + self.f_mul(n)
+        return (self.abs(n) + self._factor(n) + self._goldschmidt(n) + self.f_mul(n) + self.f_mul(n)
                 + self.mul_aa(n))
 
     def rsqrt(self, n: int) -> Cost:
