@@ -41,7 +41,10 @@ def bare_json(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; bad input ends with one ``hwsim: error: ...`` line on stderr and exit status 2."""
     command = typer.main.get_command(app)
-    argv = bare_json(list(sys.argv[1:] if argv is None else argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # --quiet is global: accepted anywhere on the line, as if given before the command
+    quiet = [a for a in argv if a in ("--quiet", "-q")]
+    argv = bare_json(quiet[:1] + [a for a in argv if a not in ("--quiet", "-q")])
     try:
         rc = command.main(args=argv, prog_name="hwsim", standalone_mode=False)
     except HwsimError as e:

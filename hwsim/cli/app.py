@@ -10,7 +10,8 @@ Vocabulary (``tests/cli/test_vocabulary.py`` walks every command and enforces it
 * ``--json FILE`` writes what a command shows as JSON; ``--json -`` (or a bare ``--json`` as the
   last option) prints the JSON on stdout instead of the tables. Every list command has it.
 * ``--plot`` draws figures; ``--plot-format png|svg|pdf`` picks their format.
-* Global: ``hwsim --version``, ``hwsim --quiet`` (no progress bars or spinners; these are also off
+* Global: ``hwsim --version``, ``--quiet/-q`` anywhere on the line (no progress bars, spinners or
+  status lines; bars and spinners are also off
   whenever stderr is not a terminal), shell completion (``hwsim --install-completion``).
 
 Old spellings stay accepted, silently, as hidden aliases (:data:`ALIASES`).
