@@ -68,7 +68,7 @@ class Aby3(Protocol):
         "secretflow/spu libspu/mpc/aby3/{conversion,arithmetic,protocol}.cc (b2a, msb, mul_a1b, TruncAPr)",
         "secretflow/spu libspu/kernel/hal/{fxp_base,fxp_approx}.cc (f_mul, reciprocal, exp_taylor, rsqrt, tanh)",
         "AntCPLab/puma_benchmarks puma_bert_benchmarks (3pc.json; hack_softmax, hack_gelu)",
-        "references/mpc_and_sparse.md §3.3",
+        "docs/sources.md MPC §3.3",
     )
 
     # ------------------------------------------------------------------ kernels (per n elements)

@@ -33,7 +33,7 @@ def summary_rows(r: SimResult) -> list[tuple[str, str, str]]:
         ("DRAM traffic", _fmt(s["dram_bytes"]), "bytes"),
     ]
     for kind in KINDS:
-        rows.append((f"  {kind}", _fmt(s["dram_bytes_by_kind"][kind]), "bytes"))
+        rows.append((f"  {_KIND_NAMES[kind]}", _fmt(s["dram_bytes_by_kind"][kind]), "bytes"))
     rows += [
         ("energy", _fmt(s["energy_pj"]["total"] / 1e6), "uJ"),
         ("  logic / SRAM / DRAM", " / ".join(_fmt(s["energy_pj"][k] / 1e6) for k in ("logic", "sram", "dram")), "uJ"),
