@@ -203,5 +203,5 @@ def _kept_figure(plt, np, r, x, title):
     bx.set_xlabel("layer")
     bx.set_xticks(x)
     fig.legend(handles, [h.get_label() for h in handles], fontsize=7, ncol=3, loc="lower center")
-    fig.tight_layout(rect=(0, 0.07 if fidelity else 0.1, 1, 1))
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
