@@ -177,15 +177,25 @@ def check_plot_format(fmt: str) -> str:
 def rich_table(title: str | None, columns: list[str], rows: list[list[object]]):
     """Build a rich table with the given header and rows (cells rendered with str).
 
-    Headers are words with units for people (JSON and CSV keep the unit-suffixed names); they
-    never wrap inside a word: each column is at least as wide as the longest word of its header.
+    Headers are words with units for people (JSON and CSV keep the unit-suffixed names). Columns
+    are made wide enough that headers (and cell words up to 14 characters) do not break inside a
+    word, as far as the console's width allows; past that rich folds them.
     """
     from rich.table import Table
 
+    cells = [[str(x) for x in r] for r in rows]
+
+    def longest(texts, cap=None):
+        n = max((len(w) for t in texts for w in t.split()), default=1)
+        return n if cap is None else min(n, cap)
+
+    head = [longest([str(c)]) for c in columns]
+    both = [max(h, longest([r[i] for r in cells if i < len(r)], 14)) for i, h in enumerate(head)]
+    room = console.width - 3 * len(columns) - 1
+    widths = both if sum(both) <= room else head if sum(head) <= room else [None] * len(columns)
     t = Table(title=title, title_justify="left", header_style="bold")
-    for c in columns:
-        longest = max((len(w) for w in str(c).split()), default=1)
-        t.add_column(c, overflow="fold", min_width=longest)
-    for r in rows:
-        t.add_row(*[str(x) for x in r])
+    for c, w in zip(columns, widths):
+        t.add_column(c, overflow="fold", min_width=w)
+    for r in cells:
+        t.add_row(*r)
     return t
