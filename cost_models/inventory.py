@@ -7,7 +7,7 @@ energy of the primitives it switches; the area model sums the areas of everythin
 Both read the same structure from here, so a change to the hardware changes both.
 
 Sizes come from the design (``hwsim.config.Design``), the paper's setup table [P] or the authors'
-released RTL [R] (spatten.md §2.2, §3.3, §7.1); the few that neither states are marked *assumed*.
+released RTL [R] (docs/sources.md SpAtten §2.2, §3.3, §7.1); the few that neither states are marked *assumed*.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ ON_CHIP_MODULES: tuple[str, ...] = (
     "value_sram",
     "requant_buffer",
 )
-"""On-chip modules, named after the paper's Fig. 8 blocks (spatten.md §2.1); the keys shared by the
+"""On-chip modules, named after the paper's Fig. 8 blocks (docs/sources.md SpAtten §2.1); the keys shared by the
 energy and the area breakdowns."""
 
 HEAD_DIM = 64
@@ -278,7 +278,7 @@ def memories(design: Design) -> dict[str, Sram]:
 
 
 def zero_eliminator(lanes: int, elem_bits: int) -> Logic:
-    """A zero eliminator compacting ``lanes`` elements of ``elem_bits`` (spatten.md §3.3, [R]
+    """A zero eliminator compacting ``lanes`` elements of ``elem_bits`` (docs/sources.md SpAtten §3.3, [R]
     ZeroEliminator.scala): a Hillis-Steele prefix sum of the drop flags (lanes x log2(lanes) adders
     of log2(lanes) + 1 bits), log2(lanes) shifter levels of lanes 2:1 multiplexers per bit, and a
     realign stage (one multiplexer and one flip-flop per bit)."""

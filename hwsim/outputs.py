@@ -35,6 +35,8 @@ __all__ = [
     "provenance",
     "check_columns",
     "git_revision",
+    "write_figure",
+    "FIGURE_FORMATS",
     "UNIT_SUFFIXES",
     "KEY_COLUMNS",
 ]
@@ -196,3 +198,21 @@ def provenance(*, configs: Mapping[str, Any] | None = None, seed: int | None = N
     if inputs:
         block["inputs"] = dict(inputs)
     return block
+
+
+#: Figure formats :func:`write_figure` writes; PNG at 200 dpi unless told otherwise.
+FIGURE_FORMATS = ("png", "svg", "pdf")
+
+
+def write_figure(fig, path: str | Path, *, fmt: str = "png", dpi: int = 200) -> Path:
+    """Save a matplotlib figure to ``path`` atomically (no timestamps: same figure, same bytes) and close it."""
+    import matplotlib.pyplot as plt
+
+    if fmt not in FIGURE_FORMATS:
+        raise HwsimError(f"plot format {fmt!r}: expected one of {', '.join(FIGURE_FORMATS)}")
+    metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[fmt]
+    buf = io.BytesIO()
+    with plt.rc_context({"svg.hashsalt": "hwsim"}):
+        fig.savefig(buf, format=fmt, dpi=dpi, metadata=metadata, bbox_inches="tight")
+    plt.close(fig)
+    return atomic_write(path, buf.getvalue())

@@ -57,14 +57,17 @@ def names() -> list[str]:
 
 
 def resolve(spec: str | os.PathLike, *, tokens: int | None = None, generate: int | None = None,
-            text: str | None = None) -> Trace | ReplayWorkload:
-    """Open any workload: a ``.csv`` SpAtten replay, a ``.safetensors`` trace, or a bundled name."""
+            text: str | None = None, progress: bool = True) -> Trace | ReplayWorkload:
+    """Open any workload: a ``.csv`` SpAtten replay, a ``.safetensors`` trace, or a bundled name.
+
+    ``progress``: report tracing progress on stderr (a bundled name traced the first time).
+    """
     s = os.fspath(spec)
     if s.lower().endswith(".csv"):
         if tokens is not None or generate is not None or text is not None:
             raise HwsimError(f"{s}: tokens/generate/text do not apply to a SpAtten replay CSV")
         return spatten_csv.load(s)
-    return get(s, tokens=tokens, generate=generate, text=text)
+    return get(s, tokens=tokens, generate=generate, text=text, progress=progress)
 
 
 def __getattr__(name: str):

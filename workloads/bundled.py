@@ -326,7 +326,7 @@ def trace_bundled(name: str, *, tokens: int | None = None, generate: int | None 
 
             status(f"generating {g} tokens greedily after a {p}-token prompt")
             with tqdm(total=g, desc=f"hwsim: {name}: generate", unit="tok", file=sys.stderr,
-                      disable=not progress, leave=False) as bar:
+                      disable=not progress or not sys.stderr.isatty(), leave=False) as bar:  # no \r in logs
                 inputs = tracer.greedy_generate(model, inputs, g, on_step=lambda i: bar.update(1))
             text_info["continuation"] = "greedy"
         text_info["preview"] = tokenizer.decode(ids[:48])

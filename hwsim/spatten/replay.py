@@ -138,6 +138,7 @@ def simulate_replay(wl, design: Design, *, seed: int = 0, progress: bool = False
         if (it, layer) != current:
             if rows:
                 layer_done = timeline.generate(rows, after=layer_done)
+                tally.mark_when(layer_done, current[1], "generation")
                 rows = []
             if current is not None and it != current[0]:
                 timeline.drain()  # the next iteration's token comes out of this one
@@ -174,11 +175,11 @@ def simulate_replay(wl, design: Design, *, seed: int = 0, progress: bool = False
                             v_fetch.busy, int(service[-1, 0]), kf))
         tally.rows(layer, hr, service)
         tally.fetches(layer, head, q=(q_fetch, 1), k=k_fetch, v=v_fetch, lsb=lsb)
-        tally.replayed_row(layer, kf / L, vf / max(kf, 1))
+        tally.replayed_row(layer, kf / L, vf / max(kf, 1), dense_vectors=1 + 2 * L)
         dense_flops += 4 * d * L
         if cols["topk"][i] > 0:
             if rows:
-                timeline.generate(rows, after=layer_done)
+                tally.mark_when(timeline.generate(rows, after=layer_done), layer, "generation")
             rows = []
             layer_done = None
             k = int(cols["topk"][i])
@@ -189,7 +190,7 @@ def simulate_replay(wl, design: Design, *, seed: int = 0, progress: bool = False
             timeline.select(int(cyc), it, layer, "token")
             tally.selection(int(cyc))
     if rows:
-        timeline.generate(rows, after=layer_done)
+        tally.mark_when(timeline.generate(rows, after=layer_done), current[1], "generation")
     timeline.drain()
     tally.stage_end("generation", timeline.now)
     tally.dense_flops_override = dense_flops

@@ -167,6 +167,7 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
             groups.append(GroupWork(layer, g, fetch, heads, alive.size))
             tally.fetches(layer, members[0].head, q=(q_fetch, len(members)), k=k_fetch, v=v_fetch, lsb=lsb)
         timeline.summarize(groups)
+        tally.mark(layer, "summarization", timeline.now)
         tally.layer(layer, res, alive.size, int(heads_alive.sum()), prompt, n_heads)
         bar.update(1)
     timeline.drain()
@@ -233,6 +234,7 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
                 tally.rows(layer, hr, col, passes_k=True)
                 tally.fetches(layer, hr.head, q=(q_one, 1), k=k_fetch, v=v_fetch, lsb=lsb)
             layer_done = timeline.generate(rows, after=layer_done)
+            tally.mark_when(layer_done, layer, "generation")
             tally.layer(layer, res, cand.size, int(heads_alive.sum()), length, n_heads, generation=True)
             bar.update(1)
         timeline.drain()  # the next step's token comes out of this one
@@ -255,4 +257,4 @@ def _progress(enabled: bool, total: int, name: str):
         return _NoBar()
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=f"simulating {name}", unit="layer", leave=False)
+    return tqdm(total=total, desc=f"simulating {name}", unit=" layer x step", leave=False)

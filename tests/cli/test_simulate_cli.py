@@ -36,7 +36,7 @@ def test_replay_writes_tables_plots_and_json(tmp_path):
 
 def test_same_inputs_same_bytes(tmp_path):
     for name in ("a", "b"):
-        assert run_hwsim("simulate", "-w", str(DENSE_CSV), "-o", str(tmp_path / name)).returncode == 0
+        assert run_hwsim("simulate", "-w", str(DENSE_CSV), "--out-dir", str(tmp_path / name)).returncode == 0
     for f in ("summary.json", "heads.csv", "layers.csv"):
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
 
