@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..outputs import write_csv, write_json
+from ..outputs import write_csv, write_figure, write_json
 from .result import KINDS, UNITS, SimResult
 
 __all__ = ["summary_rows", "write_outputs", "plot", "title_of", "workload_label"]
@@ -100,8 +100,6 @@ def plot(r: SimResult, out_dir: str | Path, *, plot_format: str = "png") -> list
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
-
-    from ..outputs import write_figure
 
     out = Path(out_dir)
     title = title_of(r)

@@ -190,7 +190,7 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
                 timeline.select(cyc, step, layer, "token")
                 tally.selection(cyc)
                 layer_done = None
-            prev[layer] = cand[cand != pos]
+            prev[layer] = cand  # the step's own token stays a candidate for later steps
             carry = cand
             ql, raw = decoder_layers[layer]
             res = attend(ql, raw, q_pos=np.array([pos]), k_pos=cand, heads_alive=heads_alive, group_size=group,

@@ -194,3 +194,11 @@ def test_result_tables_and_repr():
     assert len(repr(r)) < 200
     with pytest.raises(ValueError, match="table must be 'layers' or 'heads'"):
         r.to_dataframe("rows")
+
+
+def test_dense_generation_fetches_every_causal_key():
+    """Regression: each generated token once left the candidates of later steps (fewer K bytes than dense)."""
+    trace = TinyTrace(layers=3, heads=2, tokens=48, mode="decoder", generate=4)
+    r = run(trace, "none")
+    # K of 44 prompt tokens, then 45, 46, 47, 48 keys at the four steps; 2 K/V heads x 3 layers; 96 B a key
+    assert r["dram_bytes_by_kind"]["k_msb"] == 2 * 3 * 96 * (44 + 45 + 46 + 47 + 48)
