@@ -38,9 +38,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from numba import njit
 
 from ...errors import HwsimError
+from ...pipeline import schedule as pipeline_schedule
 from .golden import select_batch_detail, select_params
 from .params import TopKParams
 
@@ -83,22 +83,6 @@ def stage_services(cycles, fill, filt, *, pipelined: bool) -> np.ndarray:
     return np.stack([zero, cycles, zero])
 
 
-@njit(cache=True)
-def _schedule(arrival, fill, cycles, t0):
-    n = arrival.shape[0]
-    start = np.empty(n, np.int64)
-    accepted = np.empty(n, np.int64)
-    done = np.empty(n, np.int64)
-    free = t0
-    for i in range(n):
-        s = arrival[i] if arrival[i] > free else free
-        start[i] = s
-        accepted[i] = s + fill[i]
-        done[i] = s + cycles[i]
-        free = done[i]
-    return start, accepted, done
-
-
 def schedule(arrival, fill, cycles, t0: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Time requests on one engine, in order: ``(start, accepted, done)`` int64 arrays.
 
@@ -117,7 +101,9 @@ def schedule(arrival, fill, cycles, t0: int = 0) -> tuple[np.ndarray, np.ndarray
         raise HwsimError("arrival must be non-decreasing (requests are served in order)")
     if ((f < 1) | (c <= f)).any():
         raise HwsimError("every request needs 1 <= fill < cycles")
-    return _schedule(a, f, c, np.int64(t0))
+    # one engine = a one-stage in-order pipeline whose requests arrive over time
+    start, done = pipeline_schedule(c[None, :], np.zeros(1, np.int64), t0, arrival=a)
+    return start[0], start[0] + f, done[0]
 
 
 @dataclass(eq=False)
