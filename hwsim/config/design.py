@@ -7,7 +7,7 @@ summarised in ``references/spatten.md`` §2.2 and §10.1). Presets (``spatten``,
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field
 
@@ -159,22 +159,6 @@ class Features(Config):
     )
 
 
-class Linear(Config):
-    """The linear/conv engine (hwsim.units.sparse): not used by the SpAtten attention pipeline."""
-
-    engine: Literal["dense", "weight-sparse", "dual-sparse", "nm"] = Field("dense", description="Engine (docs/sparse.md).")
-    rows: Annotated[int, int_between(1, 4096)] = Field(32, description="PE rows (count). Assumed, SCALE-Sim's 32x32.")
-    cols: Annotated[int, int_between(1, 4096)] = Field(32, description="PE columns (count). Assumed, as rows.")
-    dataflow: Literal["os", "ws", "is"] = Field("os", description="Systolic dataflow (SCALE-Sim's mappings).")
-    n: Annotated[int, int_between(1, 64)] = Field(2, description="N of the nm engine's N:M pattern (count).")
-    m: Annotated[int, int_between(1, 64)] = Field(4, description="M of the nm engine's N:M pattern (count).")
-    balance: bool = Field(False, description="Dual-sparse greedy filter balancing.")
-    weight_bits: Annotated[int, int_between(1, 32)] = Field(8, description="Stored value width (bits). Assumed.")
-    ifmap_sram_bytes: Annotated[int, int_between(1, 1 << 30)] = Field(65536, description="Input SRAM (bytes).")
-    filter_sram_bytes: Annotated[int, int_between(1, 1 << 30)] = Field(65536, description="Weight SRAM (bytes).")
-    ofmap_sram_bytes: Annotated[int, int_between(1, 1 << 30)] = Field(65536, description="Output SRAM (bytes).")
-
-
 class Design(Config):
     """A complete accelerator design point: the hardware, not the algorithm.
 
@@ -200,7 +184,6 @@ class Design(Config):
     sram: Sram = Field(default_factory=Sram, description="K and V SRAM.")
     hbm: Hbm = Field(default_factory=Hbm, description="HBM and fetcher.")
     features: Features = Field(default_factory=Features, description="Supported mechanisms.")
-    linear: Linear = Field(default_factory=Linear, description="Linear/conv engine (optional; hwsim sparse).")
 
     @property
     def hbm_bytes_per_cycle(self) -> float:

@@ -50,12 +50,6 @@ class SystolicParams:
         if self.dataflow not in DATAFLOWS:
             raise HwsimError(f"Dataflow must be one of {', '.join(DATAFLOWS)}, not {self.dataflow!r}")
 
-    @classmethod
-    def from_design(cls, design) -> "SystolicParams":
-        """The array of a :class:`hwsim.config.Design`'s ``linear`` section."""
-        lin = design.linear
-        return cls(rows=lin.rows, cols=lin.cols, dataflow=lin.dataflow)
-
     @property
     def pes(self) -> int:
         """Processing elements (count)."""
@@ -91,12 +85,6 @@ class SparsityParams:
             raise HwsimError(f"N:M non-zeros N must be at most M = {self.m}, not {self.n}")
         if type(self.balance) is not bool:
             raise HwsimError(f"Balance must be a bool, not {self.balance!r}")
-
-    @classmethod
-    def from_design(cls, design) -> "SparsityParams":
-        """The engine of a :class:`hwsim.config.Design`'s ``linear`` section."""
-        lin = design.linear
-        return cls(engine=lin.engine, n=lin.n, m=lin.m, balance=lin.balance)
 
     @property
     def index_bits(self) -> int:
@@ -148,14 +136,16 @@ class MemoryParams:
             raise HwsimError(f"HBM channel bytes per cycle must be a number in (0, 1e6), not {c!r}")
 
     @classmethod
-    def from_design(cls, design) -> "MemoryParams":
-        """The ``linear`` section's SRAMs and value bits and the design's HBM (at its clock)."""
-        lin, h = design.linear, design.hbm
-        return cls(ifmap_bytes=lin.ifmap_sram_bytes, filter_bytes=lin.filter_sram_bytes,
-                   ofmap_bytes=lin.ofmap_sram_bytes, value_bits=lin.weight_bits, channels=h.channels,
-                   channel_bytes_per_cycle=h.channel_gbytes_per_s / design.clock_ghz,
+    def from_design(cls, design, **sram) -> "MemoryParams":
+        """The HBM of a :class:`hwsim.config.Design` (channels, bandwidth at its clock, interleave, latency).
+
+        ``sram`` overrides the SRAM sizes and value bits (keywords of this class); the design has no
+        linear-engine section of its own yet.
+        """
+        h = design.hbm
+        return cls(channels=h.channels, channel_bytes_per_cycle=h.channel_gbytes_per_s / design.clock_ghz,
                    interleave_bytes=h.interleave_bytes,
-                   latency_cycles=int(math.ceil(h.read_latency_ns * design.clock_ghz)))
+                   latency_cycles=int(math.ceil(h.read_latency_ns * design.clock_ghz)), **sram)
 
 
 @dataclass(frozen=True, kw_only=True)

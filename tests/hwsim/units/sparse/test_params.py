@@ -71,18 +71,3 @@ def test_bad_parameters(make, message):
     with pytest.raises(HwsimError) as e:
         make()
     assert str(e.value) == message
-
-
-def test_from_design_reads_every_linear_field():
-    from hwsim.config import load_design
-
-    base = load_design("spatten")
-    built = (SystolicParams.from_design(base), SparsityParams.from_design(base), MemoryParams.from_design(base))
-    assert built == (SystolicParams(), SparsityParams(), MemoryParams())
-    changes = {"engine": "nm", "rows": 8, "cols": 16, "dataflow": "is", "n": 1, "m": 8, "balance": True,
-               "weight_bits": 16, "ifmap_sram_bytes": 1024, "filter_sram_bytes": 2048, "ofmap_sram_bytes": 512}
-    assert set(changes) == set(type(base.linear).model_fields)
-    for key, value in changes.items():
-        d = load_design("spatten", overrides=[f"linear.{key}={value!r}".replace("'", '"').replace("True", "true")])
-        again = (SystolicParams.from_design(d), SparsityParams.from_design(d), MemoryParams.from_design(d))
-        assert again != built, key
