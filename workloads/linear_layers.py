@@ -24,6 +24,8 @@ import numpy as np
 
 from hwsim.errors import HwsimError
 
+from . import trace as trace_format
+
 __all__ = ["SPARSE_WORKLOADS", "CapturedLayer", "Captured", "check_workload", "capture"]
 
 SPARSE_WORKLOADS = ("minilm", "smollm2", "mobilenetv2")
@@ -63,9 +65,8 @@ def _is_file(spec: str) -> bool:
 def check_workload(spec: str) -> None:
     """Fail fast (before any model is loaded) on an unknown name or a file without linear/conv layers."""
     if _is_file(spec):
-        import workloads
 
-        trace = workloads.load(spec)
+        trace = trace_format.load(spec)
         if not any(e["op"] in ("linear", "conv2d") and e.get("weight") for e in trace.op_graph):
             raise HwsimError(f"--workload {spec}: the trace's op graph has no linear or conv2d layers")
         return
@@ -124,11 +125,11 @@ def capture(spec: str, *, tokens: int | None = None, image_size: int | None = No
         return _from_trace(spec, seed)
     import torch
 
-    from . import bundled, tracer
+    from . import bundled, tracer  # lazy: tracing loads torch and transformers
 
     tracer.configure_threads()
     if spec == "mobilenetv2":
-        from .mobilenetv2 import build
+        from .mobilenetv2 import build  # lazy: building MobileNetV2 loads torch
 
         size = DEFAULT_IMAGE if image_size is None else image_size
         if not isinstance(size, int) or size < 32:
@@ -152,9 +153,8 @@ def capture(spec: str, *, tokens: int | None = None, image_size: int | None = No
 
 
 def _from_trace(path: str, seed: int) -> Captured:
-    import workloads
 
-    trace = workloads.load(path)
+    trace = trace_format.load(path)
     rng = np.random.default_rng(seed)
     layers = []
     for e in trace.op_graph:

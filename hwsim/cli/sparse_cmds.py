@@ -44,7 +44,7 @@ def _checked(engine: str, pattern: str, density: float, rows: int, cols: int, da
     """Validate the shared options (one line naming the option each) and build the parameter objects."""
     from ..units.sparse import masks
     from ..units.sparse.params import DATAFLOWS, ENGINES, MemoryParams, SparsityParams, SystolicParams
-    from ..units.sparse.run import MASK_KINDS, parse_pattern
+    from ..sparse.run import MASK_KINDS, parse_pattern
 
     if engine not in ENGINES:
         raise HwsimError(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}")
@@ -80,7 +80,7 @@ def _options(engine, pattern, density, rows, cols, dataflow, mask, balance, bits
 
 def _one_layer(layer, opts: dict, json_out: Path | None, extra: dict) -> None:
     from ..outputs import provenance, write_json
-    from ..units.sparse.run import dense_total_cycles, run_layer
+    from ..sparse.run import dense_total_cycles, run_layer
 
     array, sp, mem, nm = _checked(*(opts[k] for k in ("engine", "pattern", "density", "rows", "cols", "dataflow",
                                                      "mask", "bits", "act_threshold", "balance")))
@@ -101,7 +101,7 @@ def _random_layer(name: str, kind: str, weights, inputs, act_density: float, see
     import numpy as np
 
     from ..units.sparse import masks
-    from ..units.sparse.run import Layer
+    from ..sparse.run import Layer
 
     masks.check_density(act_density, "--act-density")
     rng = np.random.default_rng(seed)
@@ -181,7 +181,7 @@ def _short(name: str) -> str:
 
 
 def _run_all(layers, array, sp, mem, nm, opts, density):
-    from ..units.sparse.run import run_layer
+    from ..sparse.run import run_layer
 
     return [run_layer(lay, array, sp, mem, density=density, nm=nm, mask_kind=opts["mask"],
                       act_threshold=opts["act_threshold"], seed=opts["seed"] + i) for i, lay in enumerate(layers)]
@@ -247,7 +247,7 @@ def sparse_main(
     from workloads.linear_layers import capture, check_workload
 
     from ..outputs import provenance, write_csv, write_json
-    from ..units.sparse.run import Layer, dense_total_cycles
+    from ..sparse.run import Layer, dense_total_cycles
 
     if density is None:
         density = 0.5 if pattern == "unstructured" else 1.0

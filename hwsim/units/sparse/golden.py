@@ -249,7 +249,7 @@ def engine_cycles(array: SystolicParams, sparsity: SparsityParams, *, m: int, w_
 def bernoulli_max_work(k: int, density: float, p: int) -> float:
     """Closed form E[max of ``p`` Binomial(k, density) work counts] ~ ``kd + sqrt(2 kd (1-d) ln p)``.
 
-    ``references/mpc_and_sparse.md`` §5 (load imbalance). The Gaussian-tail bound overestimates the
+    docs/sources.md Sparse §5 (load imbalance). The Gaussian-tail bound overestimates the
     excess over the mean for small ``p`` (about 30 % at p = 32); relative to ``kd`` it is small.
     """
     mean = k * density

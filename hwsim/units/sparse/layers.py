@@ -1,6 +1,6 @@
 """DASS's SparseLinear / SparseConv2d in functional form: the dense layer with ``weight * mask``.
 
-DASS (``DASS/layers.py`` ``SubnetLinear``/``SubnetConv``, mpc_and_sparse.md §4) computes
+DASS (``DASS/layers.py`` ``SubnetLinear``/``SubnetConv``, docs/sources.md Sparse §4) computes
 ``F.linear(x, w * mask, b)`` and ``F.conv2d(x, w * mask, b, ...)``; these functions do the same on
 numpy arrays (float64, so the error against the dense layer is the mask's, not rounding's).
 """

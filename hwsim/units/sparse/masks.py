@@ -51,7 +51,7 @@ def _as_matrix(weight: np.ndarray) -> np.ndarray:
 
 
 def hydra_scores(weight: np.ndarray) -> np.ndarray:
-    """HYDRA's scaled score initialisation: ``sqrt(6 / fan_in) * w / max|w|`` (DASS, mpc_and_sparse.md §4)."""
+    """HYDRA's scaled score initialisation: ``sqrt(6 / fan_in) * w / max|w|`` (DASS, docs/sources.md Sparse §4)."""
     w = _as_matrix(weight)
     top = np.max(np.abs(w))
     if top == 0:

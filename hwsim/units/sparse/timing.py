@@ -3,7 +3,7 @@
 What is demanded (the golden view's compute cycles and each operand's bytes) is kept apart from when it
 is served (the HBM unit, :mod:`hwsim.units.hbm.golden`, turns bytes into cycles).
 
-Storage formats (``references/mpc_and_sparse.md`` §5, "Compressed storage costs"; ``b`` = value bits):
+Storage formats (docs/sources.md Sparse §5, "Compressed storage costs"; ``b`` = value bits):
 
 * ``dense``: ``numel * b`` bits;
 * ``bitmask`` (SparTen): ``nnz * b + numel`` bits;

@@ -10,7 +10,7 @@ import pytest
 from hwsim.errors import HwsimError
 from hwsim.units.sparse import masks
 from hwsim.units.sparse.params import MemoryParams, SparsityParams, SystolicParams
-from hwsim.units.sparse.run import Layer, run_layer
+from hwsim.sparse.run import Layer, run_layer
 
 RNG = np.random.default_rng(0)
 LAYER = Layer("l", "linear", (RNG.standard_normal((96, 512)),),

@@ -16,10 +16,10 @@ import numpy as np
 
 from cost_models import sparse as cost
 
-from ...errors import HwsimError
-from . import golden, masks
-from .params import GemmShape, MemoryParams, SparsityParams, SystolicParams
-from .timing import layer_timing
+from ..errors import HwsimError
+from ..units.sparse import golden, masks
+from ..units.sparse.params import GemmShape, MemoryParams, SparsityParams, SystolicParams
+from ..units.sparse.timing import layer_timing
 
 __all__ = ["MASK_KINDS", "PATTERNS", "Layer", "LayerResult", "parse_pattern", "weight_mask", "run_layer",
            "dense_total_cycles"]
