@@ -123,8 +123,13 @@ def mpc_main(
 
     from cost_models.mpc import estimate
 
-    from ..outputs import provenance, write_csv, write_json
+    from ..limits import MAX_MPC_TOKENS, check_count
+    from ..outputs import check_destination, is_stdout, provenance, write_csv, write_json
 
+    if tokens is not None:
+        check_count("--tokens", tokens, 1, MAX_MPC_TOKENS, why="hwsim.limits.MAX_MPC_TOKENS")
+    for option, dest in (("--json", json_path), ("--csv", csv_path), ("--plot-file", plot_file)):
+        check_destination(dest, option=option)
     result = estimate(workload, protocol=protocol, network=network, attention=attention, activation=activation,
                       tokens=tokens, mix=mix)
     net = result.network
@@ -148,15 +153,27 @@ def mpc_main(
                   f"+ compute {lat.compute_s:.4g} s")
     if json_path is not None:
         doc = result.to_dict()
-        doc["provenance"] = provenance(configs={"network": net}, inputs={"workload": str(workload)})
+        doc["provenance"] = provenance(configs={"network": net}, inputs=_workload_inputs(workload))
         write_json(json_path, doc)
         console.print(f"wrote {json_path}")
     if csv_path is not None:
         write_csv(csv_path, [s.row() for s in result.steps])
         console.print(f"wrote {csv_path}")
     if plot:
-        path = plot_file or (json_path.with_suffix(".png") if json_path else Path(f"mpc-{Path(workload).stem}.png"))
+        path = plot_file or (json_path.with_suffix(".png") if json_path and not is_stdout(json_path)
+                             else Path(f"mpc-{Path(workload).stem}.png"))
         console.print(f"wrote {_plot(result, path)}")
+
+
+def _workload_inputs(workload: str) -> dict:
+    """Provenance of the costed workload: its name, and the SHA-256 of its bytes when it is a file."""
+    import hashlib
+
+    path = Path(workload)
+    if not path.is_file():
+        return {"workload": workload}
+    with open(path, "rb") as f:
+        return {"workload": path.name, "workload_sha256": hashlib.file_digest(f, "sha256").hexdigest()}
 
 
 @mpc_app.command("op")

@@ -44,11 +44,25 @@ def simulate_cmd(
     from ..spatten.workload import default_policy, is_replay, load_workload, workload_name
 
     design_sets = [s for s in set_ if not s.startswith("policy.")]
-    policy_sets = [s[len("policy."):] for s in set_ if s.startswith("policy.")]
+    policy_sets = [s for s in set_ if s.startswith("policy.")]
+    # check first: design, policy, their pair, sizes and destinations, before tracing or loading anything
+    from ..config import check_pair
+    from ..limits import MAX_SEED, check_count
+    from ..outputs import check_destination
+    from ..spatten.simulate import check_fits
+    from workloads import peek
+
     des = load_design(design, design_sets)
+    shape = peek(workload, tokens=tokens, generate=generate)
+    pol = None if shape.replay else load_policy(policy or default_policy(shape), policy_sets)
+    if pol is not None:
+        check_pair(des, pol)
+        check_fits(shape, des)
+    check_count("--seed", seed, 0, MAX_SEED)
+    check_destination(out, option="--out", folder=True)
+    check_destination(json_file, option="--json")
     wl = load_workload(workload, tokens=tokens, generate=generate)
     replay = is_replay(wl)
-    pol = None if replay else load_policy(policy or default_policy(wl), policy_sets)
     result = simulate(wl, des, pol, seed=seed, progress=True)
     console.print(rich_table(f"SpAtten simulation ({'replay of ' if replay else ''}{workload_name(wl)})",
                              ["quantity", "value", "unit"], [list(r) for r in summary_rows(result)]))
@@ -64,7 +78,9 @@ def simulate_cmd(
         console.print(rich_table("Per layer x head", cols, [[h[c] for c in cols] for h in result.heads]))
     written = []
     if out is not None:
-        written += write_outputs(result, out, plots=plot)
+        from ..outputs import write_folder
+
+        written += write_folder(out, lambda folder: write_outputs(result, folder, plots=plot))
     elif plot:
         written += plot_result(result, Path("."))
     if json_file is not None:

@@ -63,8 +63,11 @@ def trace_cmd(
         missing = "--model" if model is None else "-o/--output"
         raise HwsimError(f"hwsim trace: {missing} is required (e.g. hwsim trace --model minilm -o minilm.safetensors; "
                          f"see 'hwsim trace --help')")
-    if output.suffix != ".safetensors":
-        raise HwsimError(f"-o {output}: expected a file name ending in .safetensors")
+    from ..outputs import check_destination, is_stdout
+
+    if output.suffix != ".safetensors" and not is_stdout(output):
+        raise HwsimError(f"-o {output}: expected a file name ending in .safetensors, or - for standard output")
+    check_destination(output, option="-o")
     import workloads
 
     if model not in workloads.WORKLOADS:
@@ -78,7 +81,8 @@ def trace_cmd(
         trace = trace_bundled(model, tokens=tokens, generate=generate, text=text)
     trace.save(output)
     seconds = time.perf_counter() - t0
-    rows = [["file", str(output)], ["size", f"{output.stat().st_size / 1e6:.1f} MB"],
+    size = len(trace.to_bytes()) if is_stdout(output) else output.stat().st_size
+    rows = [["file", str(output)], ["size", f"{size / 1e6:.1f} MB"],
             ["sha256", trace.digest], ["time", f"{seconds:.1f} s"]] + _summary_rows(trace)
     console.print(rich_table(f"Trace of {model}", ["field", "value"], rows))
 
@@ -123,8 +127,9 @@ def info_cmd(
     For a SpAtten CSV: kept key/value fractions, LSB re-fetch fraction and top-k events per layer.
     """
     import workloads
-    from ..outputs import write_json
+    from ..outputs import check_destination, write_json
 
+    check_destination(json_out, option="--json")
     w = workloads.resolve(workload, tokens=tokens, generate=generate, text=text)
     if isinstance(w, workloads.ReplayWorkload):
         report = _replay_report(w)
