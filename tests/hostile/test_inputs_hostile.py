@@ -166,3 +166,21 @@ def test_ctrl_c_is_one_line_and_status_130(cli, monkeypatch):
     monkeypatch.setattr(topk, "select_batch_detail", interrupted)
     o = cli("topk", "--n", "16", "--max-n", "16", "--trials", "4")
     assert o.code == 130 and o.err.strip() == "hwsim: error: interrupted"
+
+
+def test_refusals_through_the_installed_command(tmp_path):
+    """The same promise across the process boundary: exit status 2, one line, no traceback, nothing written."""
+    from conftest import run_hwsim
+
+    from hostile.refusal import Outcome
+
+    trace = files.write_trace(tmp_path / "zero.safetensors", files.edited(layers=[], **{"model_spec.layers": 0}), {})
+    csv = _csv_with(tmp_path, 4, str(2**40))
+    out = tmp_path / "out.json"
+    for args, names in (
+        (("simulate", "--workload", trace, "--json", out), (str(trace), "model_spec.layers")),
+        (("trace", "info", csv, "--json", out), (str(csv), "line 3", "sentence_length_L")),
+        (("topk", "--trials", "1000000000", "--json", out), ("--trials",)),
+    ):
+        r = run_hwsim(*map(str, args), env={"HWSIM_CACHE_DIR": str(tmp_path / "cache")})
+        assert_refused(Outcome(r.returncode, r.stdout, r.stderr), *names, nothing_at=out)
