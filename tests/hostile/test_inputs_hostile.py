@@ -184,3 +184,18 @@ def test_refusals_through_the_installed_command(tmp_path):
     ):
         r = run_hwsim(*map(str, args), env={"HWSIM_CACHE_DIR": str(tmp_path / "cache")})
         assert_refused(Outcome(r.returncode, r.stdout, r.stderr), *names, nothing_at=out)
+
+
+@pytest.mark.parametrize("args, names", [
+    (("trace", "--model", "vit-cifar", "--tokens", "100001", "-o", "x.safetensors"), ("--tokens 100001",)),
+    (("trace", "--model", "vit-cifar", "-o", "x.txt"), ("-o x.txt", ".safetensors")),
+    (("trace", "--model", "vit-cifar", "-o", "sub"), ("-o sub", "is a folder")),
+    (("trace", "info", "bert-base", "--tokens", "513"), ("--tokens 513", "512 positions")),
+])
+def test_trace_options_are_checked_before_tracing(cli, tmp_path, args, names):
+    (tmp_path / "sub.safetensors").mkdir()
+    args = tuple("sub.safetensors" if a == "sub" else a for a in args)
+    names = tuple(n.replace("sub", "sub.safetensors") for n in names)
+    cache = tmp_path / "cache"
+    assert_refused(cli(*args, env={"HWSIM_CACHE_DIR": str(cache)}), *names, nothing_at=tmp_path / "x.safetensors")
+    assert not cache.exists()
