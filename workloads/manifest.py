@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, get_type_hints
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
 
@@ -75,12 +75,16 @@ class _Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 
+#: ModelSpec's field types: the schema takes its fixed sets (family, mode, activation, norm, block) from there.
+_SPEC = get_type_hints(ModelSpec)
+
+
 class SpecEntry(_Strict):
     """``model_spec``: the model's shape (:class:`workloads.models.ModelSpec`)."""
 
     name: Name
-    family: Literal["bert", "gpt2", "llama", "vit"]
-    mode: Literal["encoder", "decoder"]
+    family: _SPEC["family"]
+    mode: _SPEC["mode"]
     layers: Layers
     hidden: Width
     heads: Heads
@@ -89,9 +93,9 @@ class SpecEntry(_Strict):
     tokens: Tokens
     generate_tokens: Generated = 0
     vocab: Annotated[int, _int_in(0, 2**31 - 1)] = 0
-    activation: Literal["gelu", "gelu_tanh", "silu", "relu"] = "gelu"
-    norm: Literal["layernorm", "rmsnorm"] = "layernorm"
-    block: Literal["post_ln", "pre_ln", "cct"] = "pre_ln"
+    activation: _SPEC["activation"] = "gelu"
+    norm: _SPEC["norm"] = "layernorm"
+    block: _SPEC["block"] = "pre_ln"
     real: bool = False
     source: str = ""
 
