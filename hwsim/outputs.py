@@ -1,7 +1,8 @@
 """The outputs layer every command shares: atomic JSON/CSV files, provenance, unit-bearing columns.
 
 Files are written to a temporary file in the target folder and renamed into place, so a reader
-never sees half a file and a failed run leaves nothing behind. Column names carry their unit
+never sees half a file and a failed run leaves nothing behind; ``-`` is standard output, and a
+special file (a device, a FIFO) is written directly, never replaced (:func:`atomic_write`). Column names carry their unit
 (``latency_cycles``, ``dram_bytes``, ``energy_pj``); :func:`check_columns` enforces it.
 Nothing here adds timestamps: the same inputs give the same output bytes.
 """
@@ -16,10 +17,12 @@ import io
 import json
 import math
 import os
+import re
+import stat
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -29,6 +32,10 @@ from .version import __version__
 __all__ = [
     "atomic_write",
     "json_hash",
+    "write_folder",
+    "check_destination",
+    "is_stdout",
+    "TEMP_PREFIX",
     "write_json",
     "write_csv",
     "to_json",
@@ -68,35 +75,216 @@ def check_columns(columns: Iterable[str]) -> None:
         raise ValueError(f"column names without a unit: {', '.join(bad)}")
 
 
-def atomic_write(path: str | Path, data: str | bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file and a rename; return the path.
+#: Prefix of every temporary file or folder hwsim writes beside a target (``.hwsim-tmp-<name>.<pid>.<random>``).
+TEMP_PREFIX = ".hwsim-tmp-"
+#: A temporary entry older than this (seconds) is stale even when its process id is alive again.
+STALE_AFTER_S = 24 * 3600
 
-    Parent folders are created. On any failure the temporary file is removed and the target is
-    left as it was. Raises :class:`HwsimError` naming the path when it cannot be written.
-    """
-    path = Path(path)
-    blob = data.encode("utf-8") if isinstance(data, str) else data
+
+def is_stdout(path: str | Path | None) -> bool:
+    """Whether an output option's value is ``-`` (standard output)."""
+    return path is not None and str(path) == "-"
+
+
+def _cannot(path, e: OSError) -> HwsimError:
+    where = "-: standard output" if is_stdout(path) else str(path)
+    return HwsimError(f"{where}: cannot write ({e.strerror or e})")
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _clear_stale(folder: Path, name: str) -> None:
+    """Remove temporary entries for ``name`` left in ``folder`` by a process that is gone (e.g. ``kill -9``)."""
+    import shutil
+    import time
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        entries = list(folder.glob(f"{TEMP_PREFIX}{name}.*"))
+    except OSError:
+        return
+    for entry in entries:
+        parts = entry.name[len(TEMP_PREFIX) + len(name) + 1:].split(".")
+        try:
+            pid = int(parts[0])
+            age = time.time() - entry.lstat().st_mtime
+        except (ValueError, IndexError, OSError):
+            continue
+        alive = True
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            alive = False
+        except OSError:
+            pass
+        if pid == os.getpid() or (alive and age < STALE_AFTER_S):
+            continue
+        try:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        except OSError:
+            pass
+
+
+def _temp_name(name: str) -> str:
+    return f"{TEMP_PREFIX}{name}.{os.getpid()}."
+
+
+def check_destination(path: str | Path | None, *, option: str, folder: bool = False) -> None:
+    """Refuse, before any work, an output destination that cannot be what it is used for.
+
+    ``-`` is standard output (files only). A file destination must not be an existing folder and
+    its parent must not be a file; a folder destination must not be an existing file.
+    Special files (devices, FIFOs, sockets) are accepted as file destinations: they are written directly.
+    """
+    if path is None:
+        return
+    if is_stdout(path):
+        if folder:
+            raise HwsimError(f"{option} -: standard output holds one file; expected a folder")
+        return
+    p = Path(path)
+    if folder:
+        if p.exists() and not p.is_dir():
+            raise HwsimError(f"{option} {p}: exists and is not a folder; expected a folder")
+    elif p.is_dir():
+        raise HwsimError(f"{option} {p}: is a folder; expected a file")
+    for parent in (p if folder else p.parent, *p.parent.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise HwsimError(f"{option} {p}: {parent} is not a folder")
+            break
+
+
+def _own_descriptor(path: str) -> int | None:
+    """The descriptor number when ``path`` names one of this process's open descriptors, else None."""
+    m = re.match(r"^/(?:dev/(stdout|stderr|fd/(\d+))|proc/(self|\d+)/fd/(\d+))$", path)
+    if m is None or (m.group(3) not in (None, "self") and int(m.group(3)) != os.getpid()):
+        return None
+    n = {"stdout": 1, "stderr": 2}.get(m.group(1) or "", None)
+    return n if n is not None else int(m.group(2) or m.group(4))
+
+
+def atomic_write(path: str | Path, data: str | bytes) -> Path:
+    """Write ``data`` to ``path``; return the path.
+
+    ``-`` writes to standard output. A target that exists and is not a regular file (a character
+    device such as /dev/null, a FIFO, a socket) is opened and written directly, never replaced.
+    A name of one of this process's descriptors (``/dev/stdout``, ``/dev/fd/N``, ``/proc/self/fd/N``)
+    is written through that descriptor, even when it is redirected to a file. Any other target is written through a temporary file in its folder (``.hwsim-tmp-<name>.<pid>.*``)
+    and a rename, so a reader never sees half a file: an existing file keeps its permission bits,
+    a new one gets 0666 minus the umask; a symbolic link is followed, not replaced. Stale temporary
+    files of the same target left by a killed run are removed. On any failure the target is left
+    as it was, and an ``OSError`` becomes one :class:`HwsimError` line naming the path.
+    """
+    blob = data.encode("utf-8") if isinstance(data, str) else data
+    if is_stdout(path):
+        import sys
+
+        try:
+            out = sys.stdout.buffer
+            sys.stdout.flush()
+            out.write(blob)
+            out.flush()
+        except OSError as e:
+            raise _cannot(path, e) from None
+        return Path("-")
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
     except OSError as e:
-        raise HwsimError(f"{path}: cannot write ({e.strerror or e})") from None
+        raise _cannot(path, e) from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise HwsimError(f"{path}: is a folder; expected a file")
+    fd = _own_descriptor(str(path))
+    if fd is not None:  # /dev/stdout redirected to a file: write through the descriptor, at its offset
+        import sys
+
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            view = memoryview(blob)
+            while view:
+                view = view[os.write(fd, view):]
+        except OSError as e:
+            raise _cannot(path, e) from None
+        return path
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        try:
+            with open(path, "wb") as f:
+                f.write(blob)
+        except OSError as e:
+            raise _cannot(path, e) from None
+        return path
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _clear_stale(target.parent, target.name)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=_temp_name(target.name), suffix=".tmp")
+    except OSError as e:
+        raise _cannot(path, e) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(blob)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        os.chmod(tmp, stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask())
+        os.replace(tmp, target)
     except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
         if isinstance(e, OSError):
-            raise HwsimError(f"{path}: cannot write ({e.strerror or e})") from None
+            raise _cannot(path, e) from None
         raise
     return path
+
+
+def write_folder(folder: str | Path, write: Callable[[Path], Sequence[Path]]) -> list[Path]:
+    """Write a set of files into ``folder`` all or nothing; return their final paths.
+
+    ``write(staging)`` writes the files into a temporary folder beside ``folder``
+    (``.hwsim-tmp-<name>.<pid>.*``) and returns their paths; they are then moved into ``folder``
+    (renamed as a whole when ``folder`` does not exist yet). When ``write`` fails, nothing is left
+    at ``folder`` and the temporary folder is removed.
+    """
+    import shutil
+
+    folder = Path(folder)
+    check_destination(folder, option=str(folder), folder=True)
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        _clear_stale(folder.parent, folder.name)
+        staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=_temp_name(folder.name)))
+    except OSError as e:
+        raise _cannot(folder, e) from None
+    try:
+        written = [Path(p) for p in write(staging)]
+        names = [p.relative_to(staging) for p in written]
+        mode = 0o777 & ~_umask()
+        if not folder.exists():
+            os.chmod(staging, mode)
+            os.rename(staging, folder)
+        else:
+            for name in names:
+                try:
+                    os.chmod(staging / name, stat.S_IMODE(os.stat(folder / name).st_mode))
+                except FileNotFoundError:
+                    pass
+                os.replace(staging / name, folder / name)
+        return [folder / name for name in names]
+    except OSError as e:
+        raise _cannot(folder, e) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _plain(obj: Any) -> Any:

@@ -21,6 +21,7 @@ import os
 from . import spatten_csv
 from .bundled import CACHE_ENV, TEXT_SOURCES, WORKLOADS, cache_dir, cache_path, default_text, get
 from .models import MODEL_SPECS, ModelSpec, model_spec
+from .peek import WorkloadShape, peek
 from .spatten_csv import ReplayWorkload
 from .trace import ATTENTION_KINDS, FORMAT, OP_VOCABULARY, VERSION, Trace, load, save
 from hwsim.errors import HwsimError
@@ -48,6 +49,8 @@ __all__ = [
     "spatten_csv",
     "trace_model",
     "names",
+    "peek",
+    "WorkloadShape",
 ]
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from hwsim.errors import HwsimError
 from hwsim.version import __version__
+from hwsim.limits import MAX_TOKENS, check_attention_size, check_count
 
 from .models import MODEL_SPECS, ModelSpec
 from .trace import VERSION, Trace, load
@@ -138,6 +139,8 @@ def cache_dir() -> Path:
         import platformdirs
 
         root = platformdirs.user_cache_dir("hwsim")
+    elif os.path.exists(root) and not os.path.isdir(root):
+        raise HwsimError(f"{CACHE_ENV}={root}: is not a folder; expected the folder of the trace cache")
     return Path(root) / "traces"
 
 
@@ -155,8 +158,11 @@ def _resolve(name: str, tokens: int | None, generate: int | None, text: str | No
     limit = MAX_POSITIONS.get(name)
     if limit is not None and p + g > limit:
         raise HwsimError(f"--tokens {p} + --generate {g} = {p + g} exceeds {name}'s {limit} positions")
+    check_count("--tokens", p, 1, MAX_TOKENS, why="hwsim.limits.MAX_TOKENS")
+    check_count("--generate", g, 0, MAX_TOKENS - p, why=f"--tokens + --generate at most {MAX_TOKENS:,}")
     if spec.family == "vit":
         vit_image_size(p)
+    check_attention_size(f"workload {name} at {p + g} tokens", spec.heads, p + g)
     if not spec.real and text is not None:
         raise HwsimError(f"--text: {name} is shape-only (random weights, random inputs); --text applies to "
                          f"minilm and smollm2")
@@ -218,7 +224,18 @@ def get(name_or_path: str | os.PathLike, *, tokens: int | None = None, generate:
             raise HwsimError(f"{s}: text= applies to bundled workload names, not to a trace file")
         return trace
     path = cache_path(s, tokens=tokens, generate=generate, text=text)
-    with _lock(path):
+    if path.exists():  # entries are renamed into place whole: reading needs no lock (a read-only cache works)
+        try:
+            return load(path)
+        except HwsimError:
+            pass
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(_lock(path))
+        except OSError as e:
+            print(f"hwsim: trace cache {path.parent} is not writable ({e.strerror or e}); tracing without caching",
+                  file=sys.stderr)
+            return trace_bundled(s, tokens=tokens, generate=generate, text=text, progress=progress)
         if path.exists():
             try:
                 return load(path)

@@ -18,8 +18,11 @@ Weight statistics (nonzero fraction, mean and max magnitude, std) are computed o
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
+
+import numpy as np
 
 import torch
 from torch.overrides import TorchFunctionMode
@@ -76,6 +79,33 @@ def _module_op(module: torch.nn.Module) -> str | None:
 def _shapes(values) -> list[list[int]]:
     flat, _ = tree_flatten(values)
     return [list(t.shape) for t in flat if isinstance(t, torch.Tensor)]
+
+
+def weight_stats(w: np.ndarray) -> dict:
+    """Nonzero fraction, mean and max magnitude and std (unbiased) of a flat float32 weight array.
+
+    Computed by numpy in float64 in fixed-size blocks, in one order: the same bytes whatever torch's
+    thread count (``HWSIM_TORCH_THREADS``), so a trace's op graph does not depend on it.
+    """
+    n = int(w.size)
+    if n == 0:
+        return {"nonzero_fraction": 0.0, "abs_mean": 0.0, "abs_max": 0.0, "std": 0.0}
+    block = 1 << 20
+    nonzero, abs_sum, abs_max, total = 0, 0.0, 0.0, 0.0
+    for lo in range(0, n, block):
+        x = w[lo:lo + block].astype(np.float64)
+        nonzero += int(np.count_nonzero(x))
+        a = np.abs(x)
+        abs_sum += float(a.sum())
+        abs_max = max(abs_max, float(a.max()))
+        total += float(x.sum())
+    mean = total / n
+    sq = 0.0
+    for lo in range(0, n, block):
+        d = w[lo:lo + block].astype(np.float64) - mean
+        sq += float((d * d).sum())
+    return {"nonzero_fraction": nonzero / n, "abs_mean": abs_sum / n, "abs_max": abs_max,
+            "std": math.sqrt(sq / (n - 1)) if n > 1 else 0.0}
 
 
 class OpGraphRecorder(TorchFunctionMode):
@@ -185,17 +215,8 @@ class OpGraphRecorder(TorchFunctionMode):
         if st is None:
             name, _ = self._params[id(p)]
             with torch._C.DisableTorchFunction():
-                w = p.detach().to(torch.float32)
-                a = w.abs()
-                st = {
-                    "name": name,
-                    "shape": list(p.shape),
-                    "numel": int(p.numel()),
-                    "nonzero_fraction": int(torch.count_nonzero(w)) / max(1, p.numel()),
-                    "abs_mean": float(a.mean()),
-                    "abs_max": float(a.max()),
-                    "std": float(w.std()) if p.numel() > 1 else 0.0,
-                }
+                w = p.detach().to(torch.float32).contiguous().numpy().reshape(-1)
+            st = {"name": name, "shape": list(p.shape), "numel": int(p.numel()), **weight_stats(w)}
             self._stats[id(p)] = st
         entry = dict(st)
         entry["bias"] = self._params[id(bias)][0] if bias is not None else None

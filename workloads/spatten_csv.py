@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from hwsim.errors import HwsimError
+from hwsim.limits import MAX_HEAD_DIM, MAX_HEADS, MAX_LAYERS, MAX_TOKENS
 
 __all__ = ["ReplayWorkload", "load", "COLUMNS", "KEY_BITS", "QUERY_BITS", "LSB_BITS"]
 
@@ -148,28 +149,50 @@ _ARRAYS = ("iteration", "layer", "head", "embedding_dim", "sentence_length", "ke
            "accumulate_importance", "rescale_importance", "topk", "topk_k")
 
 
+#: Largest value of each integer column (``hwsim.limits``: they size the replay's per-layer and
+#: per-head arrays); every value is also an int32.
+_INT_BOUNDS = {
+    "iteration_id": MAX_TOKENS - 1, "layer_id": MAX_LAYERS - 1, "head_id": MAX_HEADS - 1,
+    "embedding_length_D": MAX_HEAD_DIM, "sentence_length_L": MAX_TOKENS, "key_fetch_num": MAX_TOKENS,
+    "value_fetch_num": MAX_TOKENS, "topk": MAX_TOKENS,
+}
+#: Largest CSV read (bytes).
+MAX_CSV_BYTES = 256 * 2**20
+#: Longest field accepted (characters): numbers and the trailer's config path are far shorter.
+MAX_FIELD_CHARS = 4096
+
+
+def _ranged(where: str, col: str, s: str, v: int) -> int:
+    hi = _INT_BOUNDS.get(col, 2**31 - 1)
+    if not -(2**31) <= v <= hi:
+        raise HwsimError(f"{where}: column {col!r}: {s[:40]!r} is out of range; expected at most {hi:,} "
+                         f"(hwsim.limits)")
+    return v
+
+
 def _int(where: str, col: str, s: str) -> int:
     try:
-        return int(s)
+        v = int(s)
     except ValueError:
-        raise HwsimError(f"{where}: column {col!r}: expected an integer, got {s!r}") from None
+        raise HwsimError(f"{where}: column {col!r}: expected an integer, got {s[:40]!r}") from None
+    return _ranged(where, col, s, v)
 
 
 def _integral(where: str, col: str, s: str) -> int:
     try:
         f = float(s)
     except ValueError:
-        raise HwsimError(f"{where}: column {col!r}: expected a number, got {s!r}") from None
+        raise HwsimError(f"{where}: column {col!r}: expected a number, got {s[:40]!r}") from None
     if not f.is_integer():
-        raise HwsimError(f"{where}: column {col!r}: expected a whole number, got {s!r}")
-    return int(f)
+        raise HwsimError(f"{where}: column {col!r}: expected a whole number, got {s[:40]!r}")
+    return _ranged(where, col, s, int(f))
 
 
 def _float(where: str, col: str, s: str) -> float:
     try:
         f = float(s)
     except ValueError:
-        raise HwsimError(f"{where}: column {col!r}: expected a number, got {s!r}") from None
+        raise HwsimError(f"{where}: column {col!r}: expected a number, got {s[:40]!r}") from None
     if not np.isfinite(f):
         raise HwsimError(f"{where}: column {col!r}: expected a finite number, got {s!r}")
     return f
@@ -225,16 +248,35 @@ def load(path: str | Path) -> ReplayWorkload:
     """Read and validate a SpAtten workload CSV; errors name the file, line and column."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as f:
+            raw = f.read(MAX_CSV_BYTES + 1)
     except FileNotFoundError:
         raise HwsimError(f"{path}: no such file") from None
-    except (IsADirectoryError, PermissionError) as e:
+    except OSError as e:
         raise HwsimError(f"{path}: cannot read ({e.__class__.__name__})") from None
+    if len(raw) > MAX_CSV_BYTES:
+        raise HwsimError(f"{path}: larger than {MAX_CSV_BYTES // 2**20} MiB, the bound on a SpAtten workload CSV "
+                         f"(the authors' files are about 0.3 MB)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise HwsimError(f"{path}: not a text CSV file (not UTF-8)") from None
-    reader = csv.reader(text.splitlines())
+    text_lines = text.splitlines()
+    for n, line in enumerate(text_lines, start=1):
+        if len(line) > MAX_FIELD_CHARS:
+            for c, fld in enumerate(line.split(",")):
+                if len(fld) > MAX_FIELD_CHARS:
+                    col = COLUMNS[c] if c < len(COLUMNS) else f"#{c + 1}"
+                    raise HwsimError(f"{path}: line {n}: column {col!r}: a field of {len(fld):,} characters; "
+                                     f"expected at most {MAX_FIELD_CHARS:,}")
+    reader = csv.reader(text_lines)
+    try:
+        return _parse(path, raw, reader)
+    except csv.Error as e:
+        raise HwsimError(f"{path}: line {reader.line_num}: not a valid CSV row ({e})") from None
+
+
+def _parse(path: Path, raw: bytes, reader) -> ReplayWorkload:
     header = next(reader, None)
     if header is None:
         raise HwsimError(f"{path}: empty file; expected a SpAtten workload CSV with header "

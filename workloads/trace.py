@@ -18,7 +18,6 @@ are numpy views of one read-only memory map of the file.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import math
@@ -30,10 +29,11 @@ import numpy as np
 
 from hwsim.errors import HwsimError
 
+from .manifest import check_manifest
 from .models import ModelSpec
 from hwsim.outputs import atomic_write
 
-__all__ = ["FORMAT", "VERSION", "Trace", "load", "save", "OP_VOCABULARY", "ATTENTION_KINDS"]
+__all__ = ["FORMAT", "VERSION", "Trace", "load", "read_manifest", "save", "OP_VOCABULARY", "ATTENTION_KINDS"]
 
 FORMAT = "hwsim-trace"
 VERSION = 1
@@ -76,87 +76,10 @@ _DTYPES = {"F16": np.dtype("<f2"), "I32": np.dtype("<i4")}
 _DTYPE_NAMES = {v: k for k, v in _DTYPES.items()}
 _MAX_HEADER_BYTES = 100 * 1024 * 1024
 
-_REQUIRED: dict[str, type | tuple] = {
-    "format": str,
-    "version": int,
-    "workload": str,
-    "model": str,
-    "model_spec": dict,
-    "real": bool,
-    "mode": str,
-    "text": dict,
-    "tokens": int,
-    "prompt_tokens": int,
-    "generated_tokens": int,
-    "scale": (int, float),
-    "mask": str,
-    "attention": str,
-    "probs_stored": bool,
-    "has_input_ids": bool,
-    "layers": list,
-    "op_graph": list,
-    "provenance": dict,
-}
 
 
 def _fail(where: str, what: str) -> HwsimError:
     return HwsimError(f"{where}: {what}")
-
-
-def _type_name(t) -> str:
-    if isinstance(t, tuple):
-        return "a number"
-    return {str: "a string", int: "an integer", bool: "true/false", dict: "an object", list: "a list"}[t]
-
-
-def _check_type(where: str, key: str, value: Any, t) -> None:
-    ok = isinstance(value, t) and not (t in (int, (int, float)) and isinstance(value, bool))
-    if not ok:
-        raise _fail(where, f"manifest key {key!r}: expected {_type_name(t)}, got {json.dumps(value)[:60]}")
-
-
-def _spec_from_dict(where: str, d: Mapping[str, Any]) -> ModelSpec:
-    fields = {f.name: f for f in dataclasses.fields(ModelSpec)}
-    unknown = sorted(set(d) - set(fields))
-    if unknown:
-        raise _fail(where, f"manifest key 'model_spec': unknown field {unknown[0]!r}")
-    try:
-        spec = ModelSpec(**d)
-    except TypeError as e:
-        raise _fail(where, f"manifest key 'model_spec': {e}") from None
-    for name in ("layers", "hidden", "heads", "kv_heads", "ffn", "tokens", "generate_tokens", "vocab"):
-        v = getattr(spec, name)
-        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-            raise _fail(where, f"manifest key 'model_spec.{name}': expected a non-negative integer, got {v!r}")
-    if spec.heads < 1 or spec.kv_heads < 1 or spec.heads % spec.kv_heads:
-        raise _fail(where, f"manifest key 'model_spec': heads {spec.heads} must be a multiple of kv_heads "
-                           f"{spec.kv_heads}")
-    return spec
-
-
-def _check_op_graph(where: str, graph: list) -> None:
-    for i, node in enumerate(graph):
-        key = f"op_graph[{i}]"
-        if not isinstance(node, dict):
-            raise _fail(where, f"manifest key {key!r}: expected an object")
-        for k, t in (("name", str), ("op", str), ("inputs", list), ("outputs", list)):
-            if k not in node:
-                raise _fail(where, f"manifest key {key!r}: missing {k!r}")
-            _check_type(where, f"{key}.{k}", node[k], t)
-        if node["op"] not in OP_VOCABULARY:
-            raise _fail(where, f"manifest key '{key}.op': unknown op {node['op']!r}; expected one of "
-                               f"{', '.join(OP_VOCABULARY)}")
-        layer = node.get("layer")
-        if layer is not None and (not isinstance(layer, int) or isinstance(layer, bool) or layer < 0):
-            raise _fail(where, f"manifest key '{key}.layer': expected null or a non-negative integer")
-        for side in ("inputs", "outputs"):
-            for shape in node[side]:
-                if not isinstance(shape, list) or not all(isinstance(x, int) and x >= 0 for x in shape):
-                    raise _fail(where, f"manifest key '{key}.{side}': expected lists of non-negative integers")
-        w = node.get("weight")
-        if w is not None:
-            if not isinstance(w, dict) or not isinstance(w.get("name"), str) or not isinstance(w.get("shape"), list):
-                raise _fail(where, f"manifest key '{key}.weight': expected null or an object with name and shape")
 
 
 def expected_tensors(manifest: Mapping[str, Any]) -> dict[str, tuple[np.dtype, tuple[int, ...]]]:
@@ -176,62 +99,11 @@ def expected_tensors(manifest: Mapping[str, Any]) -> dict[str, tuple[np.dtype, t
 
 
 def validate_manifest(where: str, manifest: Any) -> ModelSpec:
-    """Check a manifest's keys, types and consistency; return its :class:`ModelSpec`.
+    """Check a manifest against the strict schema (:mod:`workloads.manifest`); return its :class:`ModelSpec`.
 
     Raises :class:`HwsimError` with ``where`` (the file) and the offending key.
     """
-    if not isinstance(manifest, dict):
-        raise _fail(where, "manifest: expected a JSON object")
-    if manifest.get("format") != FORMAT:
-        raise _fail(where, f"manifest key 'format': expected {FORMAT!r}, got {manifest.get('format')!r}")
-    if manifest.get("version") != VERSION:
-        raise _fail(where, f"manifest key 'version': expected {VERSION}, got {manifest.get('version')!r} "
-                           f"(this hwsim reads trace format v{VERSION})")
-    for key, t in _REQUIRED.items():
-        if key not in manifest:
-            raise _fail(where, f"manifest: missing key {key!r}")
-        _check_type(where, key, manifest[key], t)
-    spec = _spec_from_dict(where, manifest["model_spec"])
-    mode = manifest["mode"]
-    if mode not in ("encoder", "decoder"):
-        raise _fail(where, f"manifest key 'mode': expected 'encoder' or 'decoder', got {mode!r}")
-    if mode != spec.mode:
-        raise _fail(where, f"manifest key 'mode': {mode!r} disagrees with model_spec.mode {spec.mode!r}")
-    t, p, g = manifest["tokens"], manifest["prompt_tokens"], manifest["generated_tokens"]
-    if t < 1 or p < 1 or g < 0 or p + g != t:
-        raise _fail(where, f"manifest keys 'tokens'/'prompt_tokens'/'generated_tokens': expected tokens = "
-                           f"prompt_tokens + generated_tokens >= 1, got {t} = {p} + {g}")
-    if mode == "encoder" and g:
-        raise _fail(where, f"manifest key 'generated_tokens': an encoder trace has none, got {g}")
-    expected_mask = "causal" if mode == "decoder" else "none"
-    if manifest["mask"] != expected_mask:
-        raise _fail(where, f"manifest key 'mask': expected {expected_mask!r} for mode {mode!r}, got "
-                           f"{manifest['mask']!r}")
-    scale = float(manifest["scale"])
-    if not (math.isfinite(scale) and scale > 0):
-        raise _fail(where, f"manifest key 'scale': expected a positive finite number, got {manifest['scale']!r}")
-    if manifest["attention"] not in ATTENTION_KINDS:
-        raise _fail(where, f"manifest key 'attention': expected one of {', '.join(ATTENTION_KINDS)}, got "
-                           f"{manifest['attention']!r}")
-    if manifest["probs_stored"] != (manifest["attention"] != "softmax"):
-        raise _fail(where, "manifest key 'probs_stored': probabilities are stored exactly when 'attention' "
-                           "is not 'softmax'")
-    layers = manifest["layers"]
-    if len(layers) != spec.layers:
-        raise _fail(where, f"manifest key 'layers': expected {spec.layers} entries (model_spec.layers), "
-                           f"got {len(layers)}")
-    for i, layer in enumerate(layers):
-        if not isinstance(layer, dict):
-            raise _fail(where, f"manifest key 'layers[{i}]': expected an object")
-        for k in ("heads", "kv_heads", "head_dim"):
-            v = layer.get(k)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise _fail(where, f"manifest key 'layers[{i}].{k}': expected a positive integer, got {v!r}")
-        if layer["heads"] % layer["kv_heads"]:
-            raise _fail(where, f"manifest key 'layers[{i}]': heads {layer['heads']} is not a multiple of "
-                               f"kv_heads {layer['kv_heads']}")
-    _check_op_graph(where, manifest["op_graph"])
-    return spec
+    return check_manifest(where, manifest)
 
 
 def _check_arrays(where: str, manifest: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
@@ -495,6 +367,16 @@ def save(trace: Trace, path: str | Path) -> Path:
     return trace.save(path)
 
 
+def _parse_json(where: str, raw: bytes, what: str) -> Any:
+    """Parse JSON text; malformed, too deeply nested or oversized numbers are one HwsimError line."""
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise _fail(where, f"{what} is nested too deeply") from None
+    except (UnicodeDecodeError, ValueError) as e:  # JSONDecodeError, and ints beyond 4300 digits
+        raise _fail(where, f"{what} is not valid JSON ({e.__class__.__name__})") from None
+
+
 def _read_header(path: Path) -> tuple[dict, int, int]:
     where = str(path)
     try:
@@ -518,13 +400,39 @@ def _read_header(path: Path) -> tuple[dict, int, int]:
         raise _fail(where, "is a directory, expected a .safetensors trace file") from None
     except PermissionError:
         raise _fail(where, "cannot read (permission denied)") from None
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise _fail(where, f"not a safetensors trace: the header is not valid JSON ({e.__class__.__name__})") from None
+    except OSError as e:
+        raise _fail(where, f"cannot read ({e.strerror or e.__class__.__name__})") from None
+    header = _parse_json(where, raw, "not a safetensors trace: the header")
     if not isinstance(header, dict):
         raise _fail(where, "not a safetensors trace: the header is not a JSON object")
     return header, 8 + n, size
+
+
+def _read_parts(path: Path) -> tuple[dict, int, int, Any]:
+    """Return the tensor entries of the header, where the data starts, the file size and the parsed manifest."""
+    where = str(path)
+    header, data_start, size = _read_header(path)
+    meta = header.pop("__metadata__", None)
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        got = meta.get("format") if isinstance(meta, dict) else None
+        raise _fail(where, f"not an hwsim trace: header metadata 'format' is {repr(got)[:60]}, expected {FORMAT!r}")
+    if meta.get("version") != str(VERSION):
+        raise _fail(where, f"header metadata 'version': expected {VERSION}, got {repr(meta.get('version'))[:60]} "
+                           f"(this hwsim reads trace format v{VERSION})")
+    text = meta.get("manifest")
+    if not isinstance(text, str):
+        raise _fail(where, f"header metadata 'manifest': expected a string of JSON text, got "
+                           f"{type(text).__name__ if text is not None else 'nothing'}")
+    manifest = _parse_json(where, text.encode("utf-8", "replace"), "header metadata 'manifest'")
+    return header, data_start, size, manifest
+
+
+def read_manifest(path: str | Path) -> dict:
+    """Read and validate only the manifest of a trace file (no tensor is touched); return it."""
+    path = Path(path)
+    _, _, _, manifest = _read_parts(path)
+    validate_manifest(str(path), manifest)
+    return manifest
 
 
 def load(path: str | Path) -> Trace:
@@ -537,22 +445,11 @@ def load(path: str | Path) -> Trace:
     """
     path = Path(path)
     where = str(path)
-    header, data_start, size = _read_header(path)
-    meta = header.pop("__metadata__", None)
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        got = meta.get("format") if isinstance(meta, dict) else None
-        raise _fail(where, f"not an hwsim trace: header metadata 'format' is {got!r}, expected {FORMAT!r}")
-    if meta.get("version") != str(VERSION):
-        raise _fail(where, f"header metadata 'version': expected {VERSION}, got {meta.get('version')!r} "
-                           f"(this hwsim reads trace format v{VERSION})")
-    try:
-        manifest = json.loads(meta.get("manifest", ""))
-    except json.JSONDecodeError:
-        raise _fail(where, "header metadata 'manifest' is not valid JSON") from None
+    header, data_start, size, manifest = _read_parts(path)
     data_bytes = size - data_start
     ranges = []
     for name, entry in header.items():
-        if (not isinstance(entry, dict) or entry.get("dtype") not in _DTYPES
+        if (not isinstance(entry, dict) or not isinstance(entry.get("dtype"), str) or entry["dtype"] not in _DTYPES
                 or not isinstance(entry.get("shape"), list) or not isinstance(entry.get("data_offsets"), list)
                 or len(entry["data_offsets"]) != 2):
             dt = entry.get("dtype") if isinstance(entry, dict) else None
@@ -560,7 +457,7 @@ def load(path: str | Path) -> Trace:
                                f"shape and data_offsets)")
         b, e = entry["data_offsets"]
         shape = entry["shape"]
-        if not all(isinstance(x, int) and x >= 0 for x in [b, e, *shape]) or b > e:
+        if not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in [b, e, *shape]) or b > e:
             raise _fail(where, f"tensor {name!r}: bad shape or data_offsets in the header")
         if e - b != math.prod(shape) * _DTYPES[entry["dtype"]].itemsize:
             raise _fail(where, f"tensor {name!r}: data_offsets span {e - b} bytes, shape {shape} needs "

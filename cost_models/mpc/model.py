@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from hwsim.errors import HwsimError
+from hwsim.limits import MAX_MPC_TOKENS
 from workloads.models import MODEL_SPECS, ModelSpec
 
 from .cost import ZERO, Cost
@@ -83,7 +84,7 @@ def parse_attention(text: str | Attention) -> Attention:
     if isinstance(text, Attention):
         return text
     t = str(text).strip()
-    if t.startswith("mixed"):
+    if t == "mixed" or t.startswith("mixed:"):
         _, sep, rest = t.partition(":")
         try:
             mu = float(rest) if sep else math.nan
@@ -157,8 +158,9 @@ def model_steps(spec: ModelSpec, *, attention: str | Attention = "softmax", acti
     if mix not in ("per_head", "batched"):
         raise HwsimError(f"unknown mix accounting {mix!r}; expected per_head or batched")
     n = spec.tokens if tokens is None else tokens
-    if not isinstance(n, int) or n <= 0:
-        raise HwsimError(f"tokens: expected a positive integer, got {n}")
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_MPC_TOKENS:
+        raise HwsimError(f"tokens: expected an integer from 1 to {MAX_MPC_TOKENS:,} (hwsim.limits.MAX_MPC_TOKENS), "
+                         f"got {n}")
     d, h, kv, f, L = spec.hidden, spec.heads, spec.kv_heads, spec.ffn, spec.layers
     dh = spec.head_dim
     norm = "rmsnorm" if spec.norm == "rmsnorm" else "layernorm"

@@ -131,7 +131,7 @@ def load_network(spec: str | Path | Network = "lan", overrides: dict | None = No
             data.setdefault("name", path.stem)
             base = data.pop("base", None)
             if base is not None:
-                if base not in NETWORK_PRESETS:
+                if not isinstance(base, str) or base not in NETWORK_PRESETS:
                     raise HwsimError(f"{label}: base: expected a network preset ({', '.join(NETWORK_PRESETS)}), "
                                      f"got {base!r}")
                 data = {**NETWORK_PRESETS[base].model_dump(), "source": "", **data}

@@ -38,15 +38,48 @@ def bare_json(argv: list[str]) -> list[str]:
     return out
 
 
+#: Options whose value names an output file; ``-`` there means standard output.
+OUTPUT_OPTIONS = ("--json", "--csv", "-o", "--out", "--output", "--plot-file")
+
+
+def _writes_stdout(argv: list[str]) -> bool:
+    """Whether some output option of ``argv`` is ``-`` (then tables and messages go to stderr)."""
+    for i, arg in enumerate(argv):
+        if arg in OUTPUT_OPTIONS and i + 1 < len(argv) and argv[i + 1] == "-":
+            return True
+        if "=" in arg and arg.split("=", 1)[0] in OUTPUT_OPTIONS and arg.split("=", 1)[1] == "-":
+            return True
+    return False
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; bad input ends with one ``hwsim: error: ...`` line on stderr and exit status 2."""
+    """Run the CLI; bad input ends with one ``hwsim: error: ...`` line on stderr and exit status 2.
+
+    When an output option is ``-`` (standard output), everything else the command prints goes to
+    stderr, so stdout holds only that file. Ctrl-C ends with ``hwsim: error: interrupted``, status 130.
+    """
+    from .app import console
+
     command = typer.main.get_command(app)
     argv = list(sys.argv[1:] if argv is None else argv)
     # --quiet is global: accepted anywhere on the line, as if given before the command
     quiet = [a for a in argv if a in ("--quiet", "-q")]
-    argv = bare_json(quiet[:1] + [a for a in argv if a not in ("--quiet", "-q")])
+    args = bare_json(quiet[:1] + [a for a in argv if a not in ("--quiet", "-q")])
+    redirect = _writes_stdout(args)
+    if redirect:
+        console.file = sys.stderr
     try:
-        rc = command.main(args=argv, prog_name="hwsim", standalone_mode=False)
+        _run(command, args)
+    finally:
+        if redirect:
+            console.file = None  # back to the process's stdout
+
+
+def _run(command, args: list[str]) -> None:
+    try:
+        rc = command.main(args=args, prog_name="hwsim", standalone_mode=False)
+        if rc == 130:  # typer turns KeyboardInterrupt into a silent Exit(130)
+            raise KeyboardInterrupt
     except HwsimError as e:
         _fail(str(e), e.exit_code)
     except typer.TyperException as e:  # click's usage errors, re-based on TyperException by typer

@@ -136,8 +136,13 @@ def mpc_main(
 
     from cost_models.mpc import estimate
 
-    from ..outputs import provenance, write_csv
+    from ..limits import MAX_MPC_TOKENS, check_count
+    from ..outputs import check_destination, is_stdout, provenance, write_csv
 
+    if tokens is not None:
+        check_count("--tokens", tokens, 1, MAX_MPC_TOKENS, why="hwsim.limits.MAX_MPC_TOKENS")
+    for option, dest in (("--json", json_path), ("--csv", csv_path), ("--plot-file", plot_file)):
+        check_destination(dest, option=option)
     result = estimate(workload, protocol=protocol, network=network, attention=attention, activation=activation,
                       tokens=tokens, mix=mix)
     net = result.network
@@ -165,7 +170,7 @@ def mpc_main(
                       f"{lat.transfer_s:.4g} s + compute {lat.compute_s:.4g} s")
     if json_path is not None:
         doc = result.to_dict()
-        doc["provenance"] = provenance(configs={"network": net}, inputs={"workload": str(workload)})
+        doc["provenance"] = provenance(configs={"network": net}, inputs=_workload_inputs(workload))
         if emit_json(json_path, doc) is not None:
             console.print(f"wrote {json_path}")
     if csv_path is not None:
@@ -178,6 +183,17 @@ def mpc_main(
         written = _plot(result, path, plot_format)
         if show:
             console.print(f"wrote {written}")
+
+
+def _workload_inputs(workload: str) -> dict:
+    """Provenance of the costed workload: its name, and the SHA-256 of its bytes when it is a file."""
+    import hashlib
+
+    path = Path(workload)
+    if not path.is_file():
+        return {"workload": workload}
+    with open(path, "rb") as f:
+        return {"workload": path.name, "workload_sha256": hashlib.file_digest(f, "sha256").hexdigest()}
 
 
 @mpc_app.command("op")

@@ -22,7 +22,16 @@ def spatten_cmd(
     simulates the bert-base shape under spatten-bert, and compares the top-k engine with a
     Batcher merge sorter. See docs/spatten.md for how each row is measured and why rows differ.
     """
+    from workloads import peek
+
+    from ..limits import MAX_SEED, check_count
+    from ..outputs import check_destination
     from ..reproduce.spatten import spatten_rows
+
+    check_count("--seed", seed, 0, MAX_SEED)
+    check_count("--bert-tokens", bert_tokens, 1, 512, why="bert-base's 512 positions")
+    peek("bert-base", tokens=bert_tokens)
+    check_destination(json_path, option="--json")
 
     rows, notes = spatten_rows(seed=seed, bert_tokens=bert_tokens, progress=progress_enabled())
     print_reproduction("SpAtten (HPCA 2021)", rows, json_path=json_path, notes=notes,

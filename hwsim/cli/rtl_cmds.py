@@ -37,6 +37,16 @@ def _params(unit: str, lanes: int, width: int, max_n: int, in_lanes: int, seed: 
     return TopKParams(lanes=lanes, width=width, max_n=max_n, in_lanes=in_lanes, seed=seed)
 
 
+def _check_outputs(*, output: Optional[Path] = None, folder: Optional[Path] = None,
+                   json_out: Optional[Path] = None) -> None:
+    """Refuse unusable destinations before any work: a file option onto a folder, a folder option onto a file."""
+    from ..outputs import check_destination
+
+    check_destination(output, option="-o", folder=False)
+    check_destination(folder, option="-o", folder=True)
+    check_destination(json_out, option="--json")
+
+
 @rtl_app.command("verilog")
 def verilog_cmd(
     unit: Unit,
@@ -56,6 +66,7 @@ def verilog_cmd(
     from ..outputs import atomic_write
 
     params = _params(unit, lanes, width, max_n, in_lanes, seed)
+    _check_outputs(output=output)
     text = verilog_text(build_component(unit, params), unit)
     atomic_write(output, text)
     console.print(f"wrote {output} ({unit}, {params.describe()}, {len(text.splitlines())} lines)")
@@ -84,6 +95,7 @@ def synth_cmd(
 
     output = use_alias(output, "-o/--output", "--out-dir", out_dir)
     params = _params(unit, lanes, width, max_n, in_lanes, seed)
+    _check_outputs(folder=output, json_out=json_out)
     tmp = None
     folder = output
     if folder is None:
@@ -151,8 +163,10 @@ def test_cmd(
     if unit != "topk":
         raise HwsimError(f"UNIT {unit!r}: the cocotb testbench exists for topk only")
     params = _params(unit, lanes, width, max_n, in_lanes, seed)
-    if vectors < 1:
-        raise HwsimError(f"--vectors {vectors}: expected a positive integer")
+    from ..limits import MAX_RTL_VECTORS, check_count
+
+    check_count("--vectors", vectors, 1, MAX_RTL_VECTORS, why="hwsim.limits.MAX_RTL_VECTORS")
+    _check_outputs(folder=output, json_out=json_out)
     if not 0.0 <= paused <= 1.0:
         raise HwsimError(f"--paused {paused}: expected a fraction from 0 to 1")
     n_paused = round(vectors * paused)

@@ -54,18 +54,33 @@ def simulate_cmd(
     out_dir = use_alias(out_old, "-o/--out", "--out-dir", out_dir)
     check_plot_format(plot_format)
     design_sets = [s for s in set_ if not s.startswith("policy.")]
-    policy_sets = [s[len("policy."):] for s in set_ if s.startswith("policy.")]
+    policy_sets = [s for s in set_ if s.startswith("policy.")]
+    # check first: design, policy, their pair, sizes and destinations, before tracing or loading anything
+    from ..config import check_pair
+    from ..limits import MAX_SEED, check_count
+    from ..outputs import check_destination
+    from ..spatten.simulate import check_fits
+    from workloads import peek
+
     des = load_design(design, design_sets)
-    wl = workloads.resolve(workload, tokens=tokens, generate=generate, progress=status_enabled())
-    replay = is_replay(wl)
+    shape = peek(workload, tokens=tokens, generate=generate)
     pol = None
-    if replay:
+    if shape.replay:
         if policy is not None or policy_sets:
-            raise HwsimError(f"--policy / --set policy.*: {workload_name(wl)} is a SpAtten CSV replay, which "
+            raise HwsimError(f"--policy / --set policy.*: {shape.name} is a SpAtten CSV replay, which "
                              f"carries its own pruning and quantization decisions; expected no policy")
     else:
-        pol = resolve_policy(des, policy, default_policy(wl), policy_sets, note)
-        for line in override_warnings(pol, policy_sets) + fit_warnings(pol, wl.layers, workload_name(wl)):
+        pol = resolve_policy(des, policy, default_policy(shape), policy_sets, note)
+        check_pair(des, pol)
+        check_fits(shape, des)
+    check_count("--seed", seed, 0, MAX_SEED)
+    check_destination(out_dir, option="--out-dir", folder=True)
+    check_destination(json_file, option="--json")
+    wl = workloads.resolve(workload, tokens=tokens, generate=generate, progress=status_enabled())
+    replay = is_replay(wl)
+    if not replay:
+        bare = [s[len("policy."):] for s in policy_sets]
+        for line in override_warnings(pol, bare) + fit_warnings(pol, wl.layers, workload_name(wl)):
             warn(line)
     result = simulate(wl, des, pol, seed=seed, progress=progress_enabled())
     tables = not json_to_stdout(json_file)
@@ -87,7 +102,10 @@ def simulate_cmd(
         console.print(rich_table("Per layer x head", list(cols.values()), [[h[c] for c in cols] for h in result.heads]))
     written = []
     if out_dir is not None:
-        written += write_outputs(result, out_dir, plots=plot, plot_format=plot_format)
+        from ..outputs import write_folder
+
+        written += write_folder(out_dir, lambda folder: write_outputs(result, folder, plots=plot,
+                                                                      plot_format=plot_format))
     elif plot:
         written += plot_result(result, Path("."), plot_format=plot_format)
     written.append(emit_json(json_file, result.to_json()))

@@ -55,8 +55,13 @@ def topk_cmd(
     k = n // 2 if k is None else k
     if not 1 <= k <= n:
         raise HwsimError(f"--k {k}: expected an integer from 1 to n = {n}")
-    if trials < 1:
-        raise HwsimError(f"--trials {trials}: expected a positive integer")
+    from ..limits import MAX_SEED, MAX_TOPK_ELEMENTS, MAX_TOPK_TRIALS, check_count
+    from ..outputs import check_destination
+
+    check_count("--trials", trials, 1, min(MAX_TOPK_TRIALS, MAX_TOPK_ELEMENTS // n),
+                why=f"hwsim.limits: at most {MAX_TOPK_TRIALS:,} rows and {MAX_TOPK_ELEMENTS:,} scores in all")
+    check_count("--seed", seed, 0, MAX_SEED)
+    check_destination(json_out, option="--json")
     if scores not in SCORE_KINDS:
         raise HwsimError(f"--scores {scores}: expected one of {', '.join(SCORE_KINDS)}")
 
@@ -64,7 +69,7 @@ def topk_cmd(
     hi = params.max_score if scores == "uniform" else min(15, params.max_score)
     fields = ("cycles", "quickselect_cycles", "rounds")
     det = {f: np.zeros(trials, dtype=np.int64) for f in fields}
-    chunk = 10000
+    chunk = max(1, min(10000, (1 << 24) // n))  # at most 16 M scores (128 MB) per batch
     from rich.progress import Progress
 
     with Progress(console=console, transient=True, disable=trials <= chunk or not progress_enabled()) as progress:

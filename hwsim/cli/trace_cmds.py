@@ -65,8 +65,11 @@ def trace_cmd(
         missing = "--workload" if model is None else "-o/--output"
         raise HwsimError(f"hwsim trace: {missing} is required (e.g. hwsim trace --workload minilm -o "
                          f"minilm.safetensors; see 'hwsim trace --help')")
-    if output.suffix != ".safetensors":
-        raise HwsimError(f"-o {output}: expected a file name ending in .safetensors")
+    from ..outputs import check_destination, is_stdout
+
+    if output.suffix != ".safetensors" and not is_stdout(output):
+        raise HwsimError(f"-o {output}: expected a file name ending in .safetensors, or - for standard output")
+    check_destination(output, option="-o")
     import workloads
 
     if model not in workloads.WORKLOADS:
@@ -80,7 +83,8 @@ def trace_cmd(
         trace = trace_bundled(model, tokens=tokens, generate=generate, text=text, progress=status_enabled())
     trace.save(output)
     seconds = time.perf_counter() - t0
-    rows = [["file", str(output)], ["size", f"{output.stat().st_size / 1e6:.1f} MB"],
+    size = len(trace.to_bytes()) if is_stdout(output) else output.stat().st_size
+    rows = [["file", str(output)], ["size", f"{size / 1e6:.1f} MB"],
             ["sha256", trace.digest], ["time", f"{seconds:.1f} s"]] + _summary_rows(trace)
     console.print(rich_table(f"Trace of {model}", ["field", "value"], rows))
 
@@ -134,6 +138,9 @@ def info_cmd(
     workload = workload or workload_arg
     if workload is None:
         raise HwsimError("hwsim trace info: --workload is required (e.g. hwsim trace info --workload minilm)")
+    from ..outputs import check_destination, write_json
+
+    check_destination(json_out, option="--json")
     w = workloads.resolve(workload, tokens=tokens, generate=generate, text=text)
     show = not json_to_stdout(json_out)
     if isinstance(w, workloads.ReplayWorkload):

@@ -196,10 +196,12 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
     return parts, value
 
 
-def _apply_overrides(data: dict, overrides: Sequence[str]) -> dict[str, str]:
+def _apply_overrides(data: dict, overrides: Sequence[str], kind: str = "") -> dict[str, str]:
     sources = {}
     for item in overrides:
         parts, value = _parse_override(item)
+        if kind and len(parts) > 1 and parts[0] == kind:  # --set policy.local_v.keep=0.1 on a policy
+            parts = parts[1:]
         node = data
         for i, part in enumerate(parts[:-1]):
             child = node.setdefault(part, {})
@@ -211,11 +213,19 @@ def _apply_overrides(data: dict, overrides: Sequence[str]) -> dict[str, str]:
     return sources
 
 
-def _raw(kind: str, spec: str | Path, seen: tuple[str, ...] = ()) -> tuple[dict, str]:
-    """Return the merged raw table for a preset name or file, and the label naming its source."""
+def _raw(kind: str, spec: str | Path, seen: tuple[str, ...] = (), *, base_of: str | None = None,
+         folder: Path | None = None) -> tuple[dict, str]:
+    """Return the merged raw table for a preset name or file, and the label naming its source.
+
+    ``base_of`` labels the file whose ``base =`` names ``spec`` (for errors); a relative file name
+    in ``base =`` is resolved against ``folder``, the including file's folder.
+    """
     spec_s = str(spec)
     presets = _presets(kind)
     path = Path(spec_s)
+    if folder is not None and spec_s not in presets and not path.is_absolute():
+        path = folder / path
+        spec_s = str(path)
     if spec_s in presets and not (path.suffix == ".toml" and path.exists()):
         data = tomllib.loads((_preset_dir(kind) / f"{spec_s}.toml").read_text())
         label = f"{kind} preset '{spec_s}'"
@@ -224,16 +234,20 @@ def _raw(kind: str, spec: str | Path, seen: tuple[str, ...] = ()) -> tuple[dict,
         label = str(path)
         data.setdefault("name", path.stem)
     else:
+        where = f"{base_of}: base: " if base_of else ""
         raise HwsimError(
-            f"unknown {kind} {spec_s!r}; expected a preset ({', '.join(presets)}) or a .toml file"
+            f"{where}unknown {kind} {str(spec)!r}; expected a preset ({', '.join(presets)}) or a .toml file"
+            + (" (relative to the including file)" if base_of and folder is not None else "")
         )
     base = data.pop("base", None)
     if base is not None:
         if not isinstance(base, str):
             raise HwsimError(f"{label}: base: expected a preset name or file, got {_got(base)}")
-        if base in seen:
+        here = path.parent if label == str(path) else None
+        key = base if base in presets or here is None or Path(base).is_absolute() else str(here / base)
+        if key in seen or key == spec_s:
             raise HwsimError(f"{label}: base: {base!r} includes itself")
-        parent, _ = _raw(kind, base, seen + (spec_s,))
+        parent, _ = _raw(kind, base, seen + (spec_s,), base_of=label, folder=here)
         parent.pop("description", None)
         data = _deep_merge(parent, data)
     return data, label
@@ -247,7 +261,7 @@ def _load(cls: type[C], spec: str | Path | C, overrides: Sequence[str]) -> C:
         data, label = spec.model_dump(exclude_none=True), f"{kind} '{spec.name}'"
     else:
         data, label = _raw(kind, spec)
-    sources = _apply_overrides(data, overrides)
+    sources = _apply_overrides(data, overrides, kind if kind == "policy" else "")
     return validate_config(cls, data, label, sources)
 
 

@@ -67,7 +67,7 @@ def test_real_workload(cache_env, tmp_path):
     (["-w", "minilm", "--tokens", "64", "--set", "sram.key_bytes=1024"],
      "workload 'minilm': 64 tokens x 32 dims at 12 bits need 3072 bytes per key SRAM buffer"),
     (["-w", "minilm", "--tokens", "64", "--set", "policy.local_v.keep=1.5"],
-     "--set local_v.keep=1.5: local_v.keep: expected a number in (0, 1], got 1.5"),
+     "--set policy.local_v.keep=1.5: local_v.keep: expected a number in (0, 1], got 1.5"),
     (["-w", "nothing.csv"], "nothing.csv"),
 ])
 def test_bad_input_is_one_line(cache_env, args, message):

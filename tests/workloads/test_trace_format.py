@@ -142,10 +142,17 @@ def test_mismatched_shapes(base, tmp_path):
 
 def test_manifest_that_disagrees_with_the_tensors(base, tmp_path):
     arrays, meta, manifest = _parts(base.path)
-    manifest["layers"][0]["heads"] = 8
-    manifest["layers"][0]["kv_heads"] = 8
+    for layer in manifest["layers"]:
+        layer["head_dim"] = 32
+    msg = _error(_write(tmp_path / "dim.safetensors", arrays, meta, manifest))
+    assert "tensor 'layers.0.q': expected shape [4, 65, 32] from the manifest, got [4, 65, 64]" in msg
+
+
+def test_layer_heads_must_match_the_model_spec(base, tmp_path):
+    arrays, meta, manifest = _parts(base.path)
+    manifest["model_spec"]["heads"] = manifest["model_spec"]["kv_heads"] = 2  # the layers say 4
     msg = _error(_write(tmp_path / "heads.safetensors", arrays, meta, manifest))
-    assert "tensor 'layers.0.q': expected shape [8, 65, 64] from the manifest, got [4, 65, 64]" in msg
+    assert "manifest key 'layers[0]': expected heads 2 and kv_heads 2 (model_spec), got 4 and 4" in msg
 
 
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
@@ -179,11 +186,11 @@ def test_missing_and_undeclared_tensors(base, tmp_path):
 @pytest.mark.parametrize("edit, expected", [
     (lambda m: m.update(version=2), "manifest key 'version': expected 1, got 2"),
     (lambda m: m.pop("scale"), "manifest: missing key 'scale'"),
-    (lambda m: m.update(mode="seq2seq"), "manifest key 'mode': expected 'encoder' or 'decoder', got 'seq2seq'"),
-    (lambda m: m.update(tokens=66), "expected tokens = prompt_tokens + generated_tokens >= 1, got 66 = 65 + 0"),
+    (lambda m: m.update(mode="seq2seq"), "manifest key 'mode': expected 'encoder' or 'decoder', got \"seq2seq\""),
+    (lambda m: m.update(tokens=66), "manifest key 'tokens': expected tokens = prompt_tokens + generated_tokens, got 66 = 65 + 0"),
     (lambda m: m.update(scale=-1.0), "manifest key 'scale': expected a positive finite number"),
-    (lambda m: m.update(attention="relu_softmax"), "probabilities are stored exactly when 'attention' is not"),
-    (lambda m: m["op_graph"][3].update(op="conv3d"), "manifest key 'op_graph[3].op': unknown op 'conv3d'"),
+    (lambda m: m.update(attention="relu_softmax"), "manifest key 'probs_stored': expected true exactly when 'attention' is not 'softmax'"),
+    (lambda m: m["op_graph"][3].update(op="conv3d"), "manifest key 'op_graph[3].op': expected a known op (linear, conv2d"),
     (lambda m: m["model_spec"].update(colour="red"), "manifest key 'model_spec': unknown field 'colour'"),
     (lambda m: m.update(real="yes"), "manifest key 'real': expected true/false, got \"yes\""),
 ])

@@ -68,7 +68,7 @@ def test_bad_inputs_are_one_line():
         estimate("vit-cifar", protocol="spdz")
     with pytest.raises(HwsimError, match="^unknown workload 'gpt5'; expected a model name"):
         estimate("gpt5")
-    with pytest.raises(HwsimError, match="^tokens: expected a positive integer, got 0$"):
+    with pytest.raises(HwsimError, match="^tokens: expected an integer from 1 to 65,536 .*got 0$"):
         estimate("bert-base", tokens=0)
     with pytest.raises(HwsimError, match="^unknown mix accounting 'sum'"):
         estimate("vit-cifar", attention="mixed:0.5", mix="sum")
