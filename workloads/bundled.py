@@ -218,14 +218,19 @@ def get(name_or_path: str | os.PathLike, *, tokens: int | None = None, generate:
             raise HwsimError(f"{s}: text= applies to bundled workload names, not to a trace file")
         return trace
     path = cache_path(s, tokens=tokens, generate=generate, text=text)
+    return cached(path, lambda: trace_bundled(s, tokens=tokens, generate=generate, text=text, progress=progress),
+                  progress=progress)
+
+
+def cached(path: Path, make, *, progress: bool = True) -> Trace:
+    """The trace cached at ``path``, made by ``make()`` and saved there first if absent or unusable."""
     with _lock(path):
         if path.exists():
             try:
                 return load(path)
             except HwsimError as e:
                 print(f"hwsim: cached trace is unusable, tracing again ({e})", file=sys.stderr)
-        trace = trace_bundled(s, tokens=tokens, generate=generate, text=text, progress=progress)
-        trace.save(path)
+        make().save(path)
         if progress:
             print(f"hwsim: cached {path} ({path.stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
     return load(path)

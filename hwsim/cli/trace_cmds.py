@@ -40,8 +40,9 @@ TextOption = Annotated[
 @trace_app.callback()
 def trace_cmd(
     ctx: typer.Context,
-    model: Annotated[Optional[str], typer.Option("--model", "-m", metavar="NAME",
-                                                 help="Bundled workload (see 'hwsim workloads').")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", metavar="NAME|FOLDER",
+                                                 help="Bundled workload (see 'hwsim workloads') or a local "
+                                                      "transformers checkpoint folder (config.json + weights).")] = None,
     tokens: TokensOption = None,
     generate: GenerateOption = None,
     text: TextOption = None,
@@ -67,10 +68,16 @@ def trace_cmd(
         raise HwsimError(f"-o {output}: expected a file name ending in .safetensors")
     import workloads
 
-    if model not in workloads.WORKLOADS:
-        raise HwsimError(f"--model {model!r}: unknown; expected one of {', '.join(workloads.WORKLOADS)}")
     t0 = time.perf_counter()
-    if cache:
+    if Path(model).is_dir():  # your own checkpoint folder: workloads/checkpoint.py
+        from workloads.checkpoint import get_checkpoint, trace_checkpoint
+
+        trace = (get_checkpoint if cache else trace_checkpoint)(model, tokens=tokens, generate=generate, text=text,
+                                                                progress=True)
+    elif model not in workloads.WORKLOADS:
+        raise HwsimError(f"--model {model!r}: unknown; expected one of {', '.join(workloads.WORKLOADS)} or a "
+                         f"checkpoint folder")
+    elif cache:
         trace = workloads.get(model, tokens=tokens, generate=generate, text=text)
     else:
         from workloads.bundled import trace_bundled
