@@ -69,7 +69,7 @@ def trace_cmd(
     import workloads
 
     t0 = time.perf_counter()
-    if Path(model).is_dir():  # your own checkpoint folder: workloads/checkpoint.py
+    if Path(model).is_dir() or "/" in model:  # your own checkpoint folder: workloads/checkpoint.py
         from workloads.checkpoint import get_checkpoint, trace_checkpoint
 
         trace = (get_checkpoint if cache else trace_checkpoint)(model, tokens=tokens, generate=generate, text=text,

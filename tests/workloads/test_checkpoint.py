@@ -182,6 +182,10 @@ def test_missing_shard_one_line(checkpoints, tmp_path):
 
 
 def test_not_a_checkpoint_folder_one_line(tmp_path, hwsim):
+    r = hwsim("trace", "--model", str(tmp_path / "absent"), "-o", str(tmp_path / "x.safetensors"))
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        f"hwsim: error: --model {tmp_path / 'absent'}: no such folder; expected a transformers checkpoint folder "
+        f"(config.json + weights) or a bundled name"]
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(HwsimError) as e:
         workloads.resolve(tmp_path)
