@@ -39,7 +39,7 @@ from .models import ModelSpec
 from .trace import VERSION, Trace
 
 __all__ = ["FAMILIES", "DEFAULT_TOKENS", "trace_model", "trace_checkpoint", "get_checkpoint", "checkpoint_cache_path",
-           "is_checkpoint", "spec_for_model"]
+           "load_checkpoint", "spec_for_model"]
 
 #: Config ``model_type`` -> what the tracer captures of it.
 FAMILIES = {
@@ -183,6 +183,8 @@ def trace_model(
         if source is not None:
             raise HwsimError(f"text={source!r} needs a tokenizer; pass one instead of token ids")
         if tokenizer_or_ids is None:
+            if spec is not None:
+                raise HwsimError(f"{type(model).__name__}: with spec= pass the inputs (token ids or pixels)")
             random_inputs = True
             rng = np.random.default_rng(seed)
             if vit:
@@ -191,9 +193,7 @@ def trace_model(
                 text_info = {"source": "random-image", "seed": seed, "shape": list(inputs.shape)}
             else:
                 p = DEFAULT_TOKENS if tokens is None else _count("tokens", tokens, 1)
-                vocab = getattr(config, "vocab_size", None) or (spec.vocab if spec is not None else 0)
-                if not vocab:
-                    raise HwsimError(f"{type(model).__name__}: no vocab_size to draw random token ids from; pass ids")
+                vocab = config.vocab_size
                 inputs = torch.from_numpy(rng.integers(0, vocab, size=(1, p), dtype=np.int64))
                 text_info = {"source": "random-token-ids", "seed": seed}
         else:
@@ -223,7 +223,8 @@ def trace_model(
             prompt_tokens = p
         if spec is None:
             t = (config.image_size // config.patch_size) ** 2 + 1 if vit else p
-            spec = spec_for_model(model, name=name or getattr(config, "_name_or_path", "") or type(model).__name__,
+            own = os.path.basename(str(getattr(config, "_name_or_path", "") or "").rstrip("/"))
+            spec = spec_for_model(model, name=name or own or type(model).__name__,
                                   tokens=t, generate=generate, real=real,
                                   source=f"{type(model).__name__} ({config.model_type}), own weights")
         trace = tracer.trace_model(model, inputs, spec=spec, workload=workload or name, prompt_tokens=prompt_tokens,
@@ -235,11 +236,6 @@ def trace_model(
 
 
 # checkpoint folders -------------------------------------------------------------------------------------
-def is_checkpoint(path: str | os.PathLike) -> bool:
-    """True when ``path`` is a folder (what :func:`trace_checkpoint` takes; it then checks the contents)."""
-    return os.path.isdir(path)
-
-
 def _files(folder: Path) -> tuple[list[Path], str | None]:
     """The files that define the model (config + weights, or the one GGUF file) and the GGUF name if any."""
     if not folder.is_dir():
