@@ -95,9 +95,10 @@ def _terms(design: Design) -> list[tuple[str, str, float]]:
             + inv.zero_eliminator(t.lanes, elem).times(2)
             + inv.zero_eliminator(t.in_lanes, elem)
         )
-        logic("topk", engine.times(t.engines))
-        sram("topk", "topk_partition_fifo", 2 * t.engines)
-        sram("topk", "topk_data_fifo", t.engines)
+        engines = inv.topk_engines(design)
+        logic("topk", engine.times(engines))
+        sram("topk", "topk_partition_fifo", 2 * engines)
+        sram("topk", "topk_data_fifo", engines)
     if inv.has_importance(design):
         # (1, 12) accumulate a row of probabilities into the token scores
         logic("importance", Logic(adds=((s.parallelism, inv.IMPORTANCE_BITS),)))
@@ -134,14 +135,10 @@ def area_mm2(design: Design, *, calibration: float | None = None) -> dict[str, f
     return result
 
 
-def calibrate(design: Design | None = None) -> float:
+def calibrate(design: Design) -> float:
     """Return the factor that puts ``design``'s total area on the paper's 18.71 mm^2.
 
-    ``design`` defaults to the ``spatten`` preset (the paper's full design), the only design the
-    paper's figure is for. The factor is absolute (computed from the uncalibrated area).
+    ``design`` is the ``spatten`` preset (the paper's full design), the only design the paper's
+    figure is for. The factor is absolute (computed from the uncalibrated area).
     """
-    if design is None:
-        from hwsim.config import load_design
-
-        design = load_design("spatten")
     return PAPER_AREA_MM2 / area_mm2(design, calibration=1.0)["total"]

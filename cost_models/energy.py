@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from . import inventory as inv
 from .inventory import Logic
+from .area import area_mm2
 from .technology import gate_energy_pj, int_add
 
 if TYPE_CHECKING:
@@ -213,8 +214,6 @@ def _check_calibration(calibration: Mapping[str, float]) -> dict[str, float]:
 def static_power_w(design: Design, *, logic_w_per_mm2: float | None = None,
                    sram_w_per_mm2: float | None = None) -> dict[str, float]:
     """Static power of ``design`` (W): ``{"logic", "sram"}`` = density x the design's area of each."""
-    from .area import area_mm2
-
     area = area_mm2(design)
     logic = LOGIC_STATIC_W_PER_MM2 if logic_w_per_mm2 is None else logic_w_per_mm2
     sram = SRAM_STATIC_W_PER_MM2 if sram_w_per_mm2 is None else sram_w_per_mm2
@@ -295,8 +294,6 @@ def calibrate_static(events: Mapping[str, float], seconds: float, design: Design
     logic, 1.24 W SRAM and 5.71 W DRAM. Absolute (independent of the constants in force). Raises
     ``ValueError`` when a component's dynamic power already exceeds the paper's.
     """
-    from .area import area_mm2
-
     raw = power_w(energy_pj(events, design, calibration=dict.fromkeys(COMPONENTS, 1.0)), seconds)
     area = area_mm2(design)
     out = {}

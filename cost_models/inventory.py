@@ -46,6 +46,7 @@ __all__ = [
     "requant_entry_bits",
     "has_topk",
     "has_importance",
+    "topk_engines",
     "has_progressive_quantization",
     "memories",
     "zero_eliminator",
@@ -222,6 +223,15 @@ def has_topk(design: Design) -> bool:
     """Whether the design instantiates top-k engines (any pruning feature)."""
     f = design.features
     return f.token_pruning or f.head_pruning or f.local_v_pruning
+
+
+def topk_engines(design: Design) -> int:
+    """Top-k engines the design instantiates (count): one for token/head pruning and one for local V
+    when ``topk.engines = 2`` and both are supported; one shared engine when ``topk.engines = 1``;
+    none without pruning features."""
+    f = design.features
+    needed = int(f.token_pruning or f.head_pruning) + int(f.local_v_pruning)
+    return min(design.topk.engines, needed)
 
 
 def has_importance(design: Design) -> bool:

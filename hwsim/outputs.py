@@ -9,6 +9,9 @@ Nothing here adds timestamps: the same inputs give the same output bytes.
 from __future__ import annotations
 
 import csv
+import functools
+import hashlib
+import json
 import io
 import json
 import math
@@ -21,9 +24,11 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from .errors import HwsimError
+from .version import __version__
 
 __all__ = [
     "atomic_write",
+    "json_hash",
     "write_json",
     "write_csv",
     "to_json",
@@ -144,8 +149,18 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
+def json_hash(value: Any) -> str:
+    """Return a short stable hash of a JSON-serializable value (16 hex digits of SHA-256 of canonical JSON)."""
+    blob = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=1)
 def git_revision() -> str | None:
-    """Return the git commit of the hwsim source tree (``+dirty`` when modified), or None."""
+    """Return the git commit of the hwsim source tree (``+dirty`` when modified), or None.
+
+    Asked once per process (two ``git`` subprocesses); later calls return the cached answer.
+    """
     root = Path(__file__).resolve().parent.parent
     if not (root / ".git").exists():
         return None
@@ -171,13 +186,11 @@ def provenance(*, configs: Mapping[str, Any] | None = None, seed: int | None = N
     ``configs`` maps a role (``design``, ``policy``) to a config object; ``inputs`` maps a role
     (``workload``) to a content hash of the input file.
     """
-    from . import __version__
-    from .config import config_hash
-
     block: dict[str, Any] = {"hwsim_version": __version__, "git_revision": git_revision()}
     if configs:
         block["configs"] = {
-            role: {"name": getattr(c, "name", role), "hash": config_hash(c)} for role, c in configs.items()
+            role: {"name": getattr(c, "name", role), "hash": json_hash(c.model_dump(mode="json"))}
+            for role, c in configs.items()
         }
     block["seed"] = seed
     if inputs:

@@ -51,11 +51,11 @@ def verilog_text(component, name: str) -> str:
 def build_component(unit: str, params):
     """The Amaranth component named ``unit`` ("topk" or "zero_eliminator") for ``params``."""
     if unit == "topk":
-        from .topk import TopK
+        from .topk import TopK  # lazy: each design is elaborated (and amaranth loaded) only when asked for
 
         return TopK(params)
     if unit == "zero_eliminator":
-        from .zero_eliminator import ZeroEliminator
+        from .zero_eliminator import ZeroEliminator  # lazy: as above
 
         return ZeroEliminator(lanes=params.lanes, width=params.width + params.index_bits)
     raise HwsimError(f"unit must be topk or zero_eliminator, not {unit!r}")

@@ -25,6 +25,7 @@ from .bundled import CACHE_ENV, TEXT_SOURCES, WORKLOADS, cache_dir, cache_path, 
 from .models import MODEL_SPECS, ModelSpec, model_spec
 from .spatten_csv import ReplayWorkload
 from .trace import ATTENTION_KINDS, FORMAT, OP_VOCABULARY, VERSION, Trace, load, save
+from hwsim.errors import HwsimError
 
 __all__ = [
     "Trace",
@@ -63,21 +64,19 @@ def resolve(spec: str | os.PathLike, *, tokens: int | None = None, generate: int
     """Open any workload: a ``.csv`` SpAtten replay, a ``.safetensors`` trace, a checkpoint folder or a bundled name."""
     s = os.fspath(spec)
     if os.path.isdir(s):
-        from .checkpoint import get_checkpoint
+        from .checkpoint import get_checkpoint  # lazy: tracing loads torch and transformers
 
         return get_checkpoint(s, tokens=tokens, generate=generate, text=text)
     if s.lower().endswith(".csv"):
         if tokens is not None or generate is not None or text is not None:
-            from hwsim.errors import HwsimError
-
             raise HwsimError(f"{s}: tokens/generate/text do not apply to a SpAtten replay CSV")
         return spatten_csv.load(s)
     return get(s, tokens=tokens, generate=generate, text=text)
 
 
 def __getattr__(name: str):
-    if name in ("trace_model", "trace_checkpoint"):  # import torch: only on use
-        from . import checkpoint
+    if name in ("trace_model", "trace_checkpoint"):
+        from . import checkpoint  # lazy: tracing loads torch and transformers
 
         return getattr(checkpoint, name)
     raise AttributeError(f"module 'workloads' has no attribute {name!r}")

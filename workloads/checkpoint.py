@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from hwsim.errors import HwsimError
+from hwsim.version import __version__
 
 from .bundled import SYNTHETIC_SEED, _pkg_version, _quiet_transformers, _Status, _tokenize, cache_dir, cached, read_text
 from .models import ModelSpec
@@ -84,7 +85,7 @@ def spec_for_model(model: Any, *, name: str, tokens: int, generate: int = 0, rea
                          kv_heads=config.num_attention_heads, ffn=config.intermediate_size, tokens=tokens,
                          activation="gelu", norm="layernorm", block="pre_ln")
     else:
-        from .tracer import spec_from_config
+        from .tracer import spec_from_config  # lazy: the tracer imports torch
 
         spec = spec_from_config(config, name=name, tokens=tokens, generate_tokens=generate)
     return dataclasses.replace(spec, real=real, source=source)
@@ -153,7 +154,7 @@ def trace_model(
     """
     import torch
 
-    from . import tracer
+    from . import tracer  # lazy: the tracer imports torch
 
     tracer.configure_threads()
     generate = _count("generate", generate, 0)
@@ -363,7 +364,6 @@ def checkpoint_cache_path(folder: str | os.PathLike, *, tokens: int | None = Non
     """Where the cached trace of a checkpoint folder with these settings lives (keyed by its files' contents)."""
     folder = Path(folder)
     files, _ = _files(folder)
-    from hwsim import __version__
 
     text_id = text if text is None or text in ("pydoc", "shakespeare") else f"file:{read_text(text)[1]['sha256']}"
     key = {"checkpoint": _digest_files(files), "tokens": tokens, "generate": generate or 0, "text": text_id,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+from hwsim.errors import HwsimError
 
 __all__ = ["ModelSpec", "MODEL_SPECS", "model_spec"]
 
@@ -101,6 +102,4 @@ def model_spec(name: str) -> ModelSpec:
     try:
         return MODEL_SPECS[name]
     except KeyError:
-        from hwsim.errors import HwsimError
-
         raise HwsimError(f"unknown model {name!r}; expected one of: {', '.join(MODEL_SPECS)}") from None

@@ -129,10 +129,10 @@ def resolve_model(model: Any) -> tuple[ModelSpec, str]:
     path = Path(text)
     if path.suffix == ".safetensors" or path.exists():
         try:
-            from workloads import load
+            from workloads import load  # lazy: a file path needs the trace reader only then
         except ImportError:
             try:
-                from workloads.trace import load
+                from workloads.trace import load  # lazy: as above
             except ImportError:
                 raise HwsimError(f"{path}: reading trace files needs workloads.load, which is not available") from None
         return resolve_model(load(path))

@@ -10,10 +10,16 @@ compute rate whose terms stay below 1 %. The fitted value is the ``mpcvit`` netw
 
 The second group of rows checks the accounting itself: the CrypTen rounds and bytes of the four
 homogeneous models, as measured with CrypTen 0.4.1's own counters (references §3.1 and
-``tests/cost_models/mpc/data``), beside this model's.
+``tests/cost_models/mpc/data``), beside this model's. The third does the same for the SPU protocols:
+one layer of the ReLU-Softmax ViT, measured with SPU 0.9.5's own counters
+(``tests/cost_models/mpc/spu_fixture.json``), beside this model's.
 """
 
 from __future__ import annotations
+
+import dataclasses
+
+from workloads.models import MODEL_SPECS
 
 from .model import estimate
 from .network import NETWORK_PRESETS, Network, load_network
@@ -40,6 +46,13 @@ MPCVIT_COUNTS: tuple[tuple[str, int, float], ...] = (
     ("relu_softmax", 903, 0.329),
     ("scaling", 567, 0.270),
     ("quad2", 847, 0.276),
+)
+
+#: (protocol, total bytes over the parties, send actions per party): SPU 0.9.5's counters for one
+#: vit-cifar layer, ReLU-softmax attention, erf GeLU (spu_fixture.json, "vit-cifar-1layer-relu_softmax").
+MPCVIT_SPU_LAYER: tuple[tuple[str, int, tuple[int, ...]], ...] = (
+    ("aby3-3pc", 216555584, (458, 455, 476)),
+    ("semi2k-2pc", 166268668, (320, 320)),
 )
 
 _MODEL = "vit-cifar"
@@ -79,6 +92,16 @@ def mpcvit_rows(network: Network | str = "mpcvit") -> list[dict]:
                      "unit": "rounds", "source": src})
         rows.append({"quantity": f"CrypTen bytes, {attention} ViT", "paper": gbytes, "ours": r.bytes / 1e9,
                      "unit": "GB", "source": src})
+    one_layer = dataclasses.replace(MODEL_SPECS[_MODEL], layers=1)
+    for protocol, total, actions in MPCVIT_SPU_LAYER:
+        r = estimate(one_layer, protocol=protocol, network=net, attention="relu_softmax", activation=_ACTIVATION)
+        parties = len(actions)
+        src = "SPU 0.9.5 counters (spu_fixture.json)"
+        rows.append({"quantity": f"SPU {protocol} bytes (all parties), one ReLU-Softmax ViT layer", "paper": total / 1e9,
+                     "ours": r.cost.sent_bytes * parties / 1e9, "unit": "GB", "source": src})
+        if parties == 2:  # two parties: SPU's send actions per party are the rounds
+            rows.append({"quantity": f"SPU {protocol} rounds, one ReLU-Softmax ViT layer", "paper": actions[0],
+                         "ours": r.rounds, "unit": "rounds", "source": src})
     for row in rows:
         row["ratio"] = row["ours"] / row["paper"]
     return rows

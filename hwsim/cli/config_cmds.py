@@ -58,7 +58,7 @@ def show_policy(
 @app.command("version")
 def version_cmd() -> None:
     """Print the hwsim version and the git revision of its source tree."""
-    from .. import __version__
+    from ..version import __version__
     from ..outputs import git_revision
 
     rev = git_revision()

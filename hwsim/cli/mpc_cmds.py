@@ -17,7 +17,7 @@ from .app import console, rich_table
 from .app import app as root_app
 
 mpc_app = typer.Typer(
-    help="Secure-inference (MPC) latency: rounds, bytes and time under a protocol (crypten-2pc, aby3-3pc) and "
+    help="Secure-inference (MPC) latency: rounds, bytes and time under a protocol (crypten-2pc, aby3-3pc, semi2k-2pc, ...) and "
     "a network (lan, wan, mpcvit or a TOML file). 'hwsim mpc --workload W' costs a whole model (totals, a "
     "per-operation table, --json/--csv/--plot); 'hwsim mpc op OP --shape S' one operation. See docs/mpc.md.",
     no_args_is_help=False,
@@ -25,7 +25,7 @@ mpc_app = typer.Typer(
 root_app.add_typer(mpc_app, name="mpc")
 
 ProtocolOption = Annotated[
-    str, typer.Option("--protocol", "-p", help="MPC protocol: crypten-2pc or aby3-3pc (see hwsim mpc list).")
+    str, typer.Option("--protocol", "-p", help="MPC protocol: crypten-2pc, aby3-3pc, semi2k-2pc, ... (see hwsim mpc list).")
 ]
 NetworkOption = Annotated[
     str, typer.Option("--network", "-n", metavar="NAME|FILE", help="Network preset (lan, wan, mpcvit) or a TOML file.")

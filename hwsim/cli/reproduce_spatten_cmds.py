@@ -21,7 +21,7 @@ def spatten_cmd(
     simulates the bert-base shape under spatten-bert, and compares the top-k engine with a
     Batcher merge sorter. See docs/spatten.md for how each row is measured and why rows differ.
     """
-    from ..spatten.reproduce import spatten_rows
+    from ..reproduce.spatten import spatten_rows
 
     rows, notes = spatten_rows(seed=seed, bert_tokens=bert_tokens, progress=True)
     print_reproduction("SpAtten (HPCA 2021)", rows, json_path=json_path, notes=notes,

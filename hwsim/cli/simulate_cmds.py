@@ -40,6 +40,7 @@ def simulate_cmd(
     from ..spatten import simulate
     from ..spatten.report import plot as plot_result
     from ..spatten.report import summary_rows, write_outputs
+    from ..errors import HwsimError
     from ..outputs import write_json
     from ..spatten.workload import default_policy, is_replay, load_workload, workload_name
 
@@ -48,6 +49,9 @@ def simulate_cmd(
     des = load_design(design, design_sets)
     wl = load_workload(workload, tokens=tokens, generate=generate)
     replay = is_replay(wl)
+    if replay and (policy or policy_sets):
+        raise HwsimError(f"--policy / --set policy.*: {workload_name(wl)} is a SpAtten CSV replay, which carries "
+                         f"its own pruning and quantization decisions; expected no policy")
     pol = None if replay else load_policy(policy or default_policy(wl), policy_sets)
     result = simulate(wl, des, pol, seed=seed, progress=True)
     console.print(rich_table(f"SpAtten simulation ({'replay of ' if replay else ''}{workload_name(wl)})",

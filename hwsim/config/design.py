@@ -189,7 +189,3 @@ class Design(Config):
     def hbm_bytes_per_cycle(self) -> float:
         """Peak off-chip bytes per clock cycle (bytes/cycle)."""
         return self.hbm.bandwidth_gbytes_per_s / self.clock_ghz
-
-    def keys_per_cycle(self, head_dim: int) -> int:
-        """Keys the Q x K array consumes per cycle for a head dimension (keys/cycle)."""
-        return max(1, self.qk.multipliers // head_dim)

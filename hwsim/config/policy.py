@@ -39,11 +39,14 @@ class PruningSchedule(Config):
     schedule: Literal["linear", "explicit"] = Field("linear", description="How keep ratios are given.")
     front_unpruned_fraction: FrontFraction = Field(
         0.15,
-        description="Leading fraction of layers left unpruned (fraction). Source: SpAtten §5, 15 % for tokens, "
-        "30 % for heads.",
+        description="Leading fraction of layers left unpruned (fraction) for `linear`; no effect when "
+        "schedule = 'explicit'. Source: SpAtten §5, 15 % for tokens, 30 % for heads.",
     )
-    keep_start: Fraction = Field(1.0, description="Keep ratio of the first pruned layer (fraction) for `linear`.")
-    keep_end: Fraction = Field(1.0, description="Keep ratio of the last layer (fraction) for `linear`.")
+    keep_start: Fraction = Field(
+        1.0, description="Keep ratio of the first pruned layer (fraction) for `linear`; no effect when "
+        "schedule = 'explicit'.")
+    keep_end: Fraction = Field(
+        1.0, description="Keep ratio of the last layer (fraction) for `linear`; no effect when schedule = 'explicit'.")
     keep_per_layer: KeepList | None = Field(
         None, description="Keep ratio of each layer (fractions) for `explicit`."
     )

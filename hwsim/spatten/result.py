@@ -15,6 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from cost_models.area import area_mm2
+from cost_models.energy import energy_pj, power_w
+
 from ..config import Design, Policy
 from ..outputs import provenance
 from .timing import STAGE_UNITS
@@ -42,6 +45,21 @@ class SimResult:
     def to_json(self) -> dict:
         """The JSON document ``hwsim simulate --json`` writes."""
         return {**self.summary, "layers": self.layers}
+
+    def to_dataframe(self, table: str = "layers"):
+        """The per-layer (``"layers"``) or per-layer x head (``"heads"``) table as a pandas DataFrame."""
+        import pandas as pd  # lazy: pandas costs ~0.3 s to import and only this method needs it
+
+        rows = {"layers": self.layers, "heads": self.heads}.get(table)
+        if rows is None:
+            raise ValueError(f"table must be 'layers' or 'heads', not {table!r}")
+        return pd.DataFrame(rows)
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (f"SimResult(workload={s['workload']!r}, design={s['design']!r}, policy={s['policy']!r}, "
+                f"latency_cycles={s['latency_cycles']}, dram_bytes={s['dram_bytes']}, "
+                f"layers={len(self.layers)}, heads={len(self.heads)}, events={len(self.events)})")
 
 
 class Tally:
@@ -181,9 +199,6 @@ class Tally:
 
     def result(self, timeline, *, seed: int) -> SimResult:
         """Assemble the SimResult (energy and area from :mod:`cost_models`)."""
-        from cost_models.area import area_mm2
-        from cost_models.energy import energy_pj, power_w
-
         design = self.design
         cycles = timeline.now
         seconds = cycles / (design.clock_ghz * 1e9)

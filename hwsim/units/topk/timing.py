@@ -44,7 +44,11 @@ from ...errors import HwsimError
 from .golden import select_batch_detail, select_params
 from .params import TopKParams
 
-__all__ = ["KINDS", "TopKUnit", "TopKEngine", "TopKRequest", "fill_cycles", "schedule", "service_cycles"]
+__all__ = ["KINDS", "TopKUnit", "TopKEngine", "TopKRequest", "fill_cycles", "schedule", "service_cycles",
+           "stage_services", "STAGES"]
+
+#: The engine's phases as pipeline stages: fill, quick-select rounds, filter.
+STAGES = ("topk_fill", "topk", "topk_filter")
 
 #: Kinds of selection; "token" and "head" share engine 0, "local_v" uses engine 1 when there are two.
 KINDS = ("token", "head", "local_v")
@@ -63,6 +67,20 @@ def service_cycles(scores_2d, ks, params: TopKParams, *, n_valid=None) -> tuple[
         width=params.width, max_n=params.max_n,
     )
     return keep, det["cycles"], det["fill_cycles"]
+
+
+def stage_services(cycles, fill, filt, *, pipelined: bool) -> np.ndarray:
+    """Occupancy of the engine's stages :data:`STAGES` per request, ``[3, requests]`` (cycles).
+
+    The engine of ``rtl/topk.py`` is one stage busy for the whole request (``cycles`` on
+    ``topk``); a pipelined engine (``design.topk.pipelined``, beyond the RTL) has its fill,
+    quick-select rounds and filter as three stages, so consecutive requests overlap.
+    """
+    cycles, fill, filt = (np.asarray(x, np.int64) for x in (cycles, fill, filt))
+    if pipelined:
+        return np.stack([fill, cycles - fill - filt, filt])
+    zero = np.zeros_like(cycles)
+    return np.stack([zero, cycles, zero])
 
 
 @njit(cache=True)

@@ -14,7 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
+import workloads
+from cost_models.area import area_mm2
+
 from ..config import load_design, load_policy
+from ..errors import HwsimError
+from ..paths import SHARED_ENV, shared_candidates
+from ..spatten import simulate
+from ..units.topk import golden
+from ..units.topk.sorter import MergeSorterModel
 
 __all__ = ["spatten_rows", "workload_csv", "without_progressive_quantization"]
 
@@ -26,9 +34,6 @@ DENSE_CSV = "summary-gpt2-small-wikitext2-per8-step1+dedic.csv"
 def workload_csv(name: str) -> Path:
     """Path of one of the authors' workload CSVs: in ``$HWSIM_SPATTEN_WORKLOADS``, else in
     ``data/spatten_workloads`` of the shared folder (:func:`hwsim.paths.shared_candidates`)."""
-    from ..errors import HwsimError
-    from ..paths import SHARED_ENV, shared_candidates
-
     candidates = []
     if os.environ.get(_DATA_ENV):
         candidates.append(Path(os.environ[_DATA_ENV]))
@@ -56,11 +61,6 @@ def _kv_payload(summary) -> float:
 
 def spatten_rows(*, seed: int = 0, bert_tokens: int = 128, progress: bool = False) -> tuple[list[dict], list[str]]:
     """Run every reproduction and return (rows, notes)."""
-    import workloads
-    from cost_models.area import area_mm2
-
-    from . import simulate
-
     full = load_design("spatten")
     one_lane = load_design("spatten", ["topk.lanes=1"])
     eighth = load_design("spatten-eighth")
@@ -120,9 +120,6 @@ def spatten_rows(*, seed: int = 0, bert_tokens: int = 128, progress: bool = Fals
 
 def _sorter_rows(seed: int) -> list[dict]:
     """The top-k engine against a Batcher odd-even merge sorter at n = 1024, median selection."""
-    from ..units.topk import golden
-    from ..units.topk.sorter import MergeSorterModel
-
     n, k, trials = 1024, 512, 200
     scores = np.random.default_rng(seed).integers(0, 1 << 12, size=(trials, n))
     _, cycles = golden.select_batch(scores, np.full(trials, k), lanes=16, seed=seed)
