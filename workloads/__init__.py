@@ -9,7 +9,9 @@ The public API (``import workloads`` does not import torch; tracing does, when i
     q = trace.q(0); p = trace.probs(0)              # [heads, tokens, head_dim] float16; [heads, T, T] float32
     replay = workloads.spatten_csv.load("summary-gpt2-small-wikitext2-per8.csv")
     w = workloads.resolve("summary.csv")            # a Trace or a ReplayWorkload, whichever the input is
-    trace = workloads.trace_model(model, input_ids) # any eager-attention transformers model (imports torch)
+    trace = workloads.trace_model(model, tokenizer) # your nn.Module: BERT, GPT-2, Llama, ViT (imports torch)
+    trace = workloads.trace_checkpoint("my-ckpt/")  # a local checkpoint folder (config.json + weights)
+    w = workloads.resolve("my-ckpt/")               # a folder too: traced once, then read from the cache
 
 See ``docs/workloads.md`` and ``docs/trace-format.md``.
 """
@@ -48,6 +50,7 @@ __all__ = [
     "cache_path",
     "spatten_csv",
     "trace_model",
+    "trace_checkpoint",
     "names",
     "peek",
     "WorkloadShape",
@@ -61,11 +64,15 @@ def names() -> list[str]:
 
 def resolve(spec: str | os.PathLike, *, tokens: int | None = None, generate: int | None = None,
             text: str | None = None, progress: bool = True) -> Trace | ReplayWorkload:
-    """Open any workload: a ``.csv`` SpAtten replay, a ``.safetensors`` trace, or a bundled name.
+    """Open any workload: a ``.csv`` SpAtten replay, a ``.safetensors`` trace, a checkpoint folder or a bundled name.
 
-    ``progress``: report tracing progress on stderr (a bundled name traced the first time).
+    ``progress``: report tracing progress on stderr (a bundled name or folder traced the first time).
     """
     s = os.fspath(spec)
+    if os.path.isdir(s):
+        from .checkpoint import get_checkpoint  # lazy: tracing loads torch and transformers
+
+        return get_checkpoint(s, tokens=tokens, generate=generate, text=text, progress=progress)
     if s.lower().endswith(".csv"):
         if tokens is not None or generate is not None or text is not None:
             raise HwsimError(f"{s}: tokens/generate/text do not apply to a SpAtten replay CSV")
@@ -74,8 +81,8 @@ def resolve(spec: str | os.PathLike, *, tokens: int | None = None, generate: int
 
 
 def __getattr__(name: str):
-    if name == "trace_model":  # imports torch: only on use
-        from .tracer import trace_model  # lazy: tracing loads torch and transformers
+    if name in ("trace_model", "trace_checkpoint"):
+        from . import checkpoint  # lazy: tracing loads torch and transformers
 
-        return trace_model
+        return getattr(checkpoint, name)
     raise AttributeError(f"module 'workloads' has no attribute {name!r}")

@@ -224,7 +224,17 @@ def get(name_or_path: str | os.PathLike, *, tokens: int | None = None, generate:
             raise HwsimError(f"{s}: text= applies to bundled workload names, not to a trace file")
         return trace
     path = cache_path(s, tokens=tokens, generate=generate, text=text)
-    if path.exists():  # entries are renamed into place whole: reading needs no lock (a read-only cache works)
+    return cached(path, lambda: trace_bundled(s, tokens=tokens, generate=generate, text=text, progress=progress),
+                  progress=progress)
+
+
+def cached(path: Path, make, *, progress: bool = True) -> Trace:
+    """The trace cached at ``path``, made by ``make()`` and saved there first if absent or unusable.
+
+    Entries are renamed into place whole, so reading one needs no lock (a read-only cache that holds
+    the entry works); a cache folder that cannot be written is bypassed with one line on stderr.
+    """
+    if path.exists():
         try:
             return load(path)
         except HwsimError:
@@ -235,14 +245,13 @@ def get(name_or_path: str | os.PathLike, *, tokens: int | None = None, generate:
         except OSError as e:
             print(f"hwsim: trace cache {path.parent} is not writable ({e.strerror or e}); tracing without caching",
                   file=sys.stderr)
-            return trace_bundled(s, tokens=tokens, generate=generate, text=text, progress=progress)
+            return make()
         if path.exists():
             try:
                 return load(path)
             except HwsimError as e:
                 print(f"hwsim: cached trace is unusable, tracing again ({e})", file=sys.stderr)
-        trace = trace_bundled(s, tokens=tokens, generate=generate, text=text, progress=progress)
-        trace.save(path)
+        make().save(path)
         if progress:
             print(f"hwsim: cached {path} ({path.stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
     return load(path)

@@ -42,6 +42,13 @@ def peek(spec: str | os.PathLike, *, tokens: int | None = None, generate: int | 
         if tokens is not None or generate is not None:
             raise HwsimError(f"{s}: tokens/generate do not apply to a SpAtten replay CSV")
         return WorkloadShape(name=Path(s).name, replay=True)
+    if os.path.isdir(s):  # a checkpoint folder: its sizes come from tracing it (cached, so the run reuses it)
+        from .checkpoint import get_checkpoint  # lazy: tracing loads torch and transformers
+
+        t = get_checkpoint(s, tokens=tokens, generate=generate, progress=False)
+        return WorkloadShape(name=t.name, replay=False, mode=t.mode, layers=t.layers, heads=t.heads,
+                             kv_heads=t.kv_heads, head_dim=t.head_dim, tokens=t.tokens, prompt_tokens=t.prompt_tokens,
+                             generated_tokens=t.generated_tokens)
     if s.endswith(".safetensors") or os.sep in s:
         from .trace import read_manifest
 

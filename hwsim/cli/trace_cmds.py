@@ -40,9 +40,11 @@ TextOption = Annotated[
 @trace_app.callback()
 def trace_cmd(
     ctx: typer.Context,
-    workload: Annotated[Optional[str], typer.Option("--workload", "-w", metavar="NAME",
-                                                    help="Bundled workload (see 'hwsim workloads').")] = None,
-    model: Annotated[Optional[str], hidden("--model", "-m", metavar="NAME")] = None,
+    workload: Annotated[Optional[str], typer.Option(
+        "--workload", "-w", metavar="NAME|FOLDER",
+        help="Bundled workload (see 'hwsim workloads') or a local transformers checkpoint folder "
+             "(config.json + weights).")] = None,
+    model: Annotated[Optional[str], hidden("--model", "-m", metavar="NAME|FOLDER")] = None,
     tokens: TokensOption = None,
     generate: GenerateOption = None,
     text: TextOption = None,
@@ -72,10 +74,16 @@ def trace_cmd(
     check_destination(output, option="-o")
     import workloads
 
-    if model not in workloads.WORKLOADS:
-        raise HwsimError(f"--workload {model!r}: unknown; expected one of {', '.join(workloads.WORKLOADS)}")
     t0 = time.perf_counter()
-    if cache:
+    if Path(model).is_dir() or "/" in model:  # your own checkpoint folder: workloads/checkpoint.py
+        from workloads.checkpoint import get_checkpoint, trace_checkpoint
+
+        trace = (get_checkpoint if cache else trace_checkpoint)(model, tokens=tokens, generate=generate, text=text,
+                                                                progress=status_enabled())
+    elif model not in workloads.WORKLOADS:
+        raise HwsimError(f"--workload {model!r}: unknown; expected one of {', '.join(workloads.WORKLOADS)} or a "
+                         f"checkpoint folder")
+    elif cache:
         trace = workloads.get(model, tokens=tokens, generate=generate, text=text, progress=status_enabled())
     else:
         from workloads.bundled import trace_bundled

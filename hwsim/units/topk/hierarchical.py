@@ -1,0 +1,244 @@
+"""Golden model of a hierarchical top-k: selections longer than one engine request (``n > max_n``).
+
+The quick-select engine (:mod:`hwsim.units.topk.golden`) takes at most ``max_n`` scores per request.
+For a longer row the selection is split: the top-k of every tile of at most ``max_n`` scores, then
+a top-k of the survivors. Every request is one call of the golden engine, so every request's
+indices and cycles are exactly the engine's.
+
+Declared microarchitecture (one engine; ``M`` = ``max_n``)
+-----------------------------------------------------------
+A *level* takes the current candidate set (at level 0, the row's ``n`` scores in stream order):
+
+* if it holds at most ``M`` scores, one **final request** selects ``k`` of them and the selection
+  ends;
+* otherwise it is cut into **tiles** of ``M`` consecutive candidates (the last one shorter), and
+  tile ``t`` of ``n_t`` candidates is one request selecting ``min(k, n_t)``. The kept candidates of
+  all tiles, in stream order, are the next level's set (a *merge* level: the survivors' scores are
+  streamed back into the engine from a survivor buffer at ``in_lanes`` per beat).
+
+Requests run **in sequence on the one engine**, tiles in stream order, each level after the
+previous one, with no gap: a request's first input beat is accepted on the cycle after the
+previous request's last output beat, its input never pauses and its output is never held (the
+golden engine's own conditions). The survivor buffer (``<= ceil(n / M) * k`` scores with their
+row indices) is written as output beats leave and read as the next request's input beats enter;
+it adds no cycles. Therefore::
+
+    cycles = sum over every request (tile and final) of the golden engine's cycles for it
+
+and a row with ``n <= M`` is exactly one golden request (the same indices and cycles as
+:func:`hwsim.units.topk.golden.select`). Each request reloads the pivot LFSR from ``seed`` (the
+engine's rule), so results depend only on (scores, k, lanes, in_lanes, max_n, seed).
+
+Levels: a tile of ``M`` candidates shrinks to ``k``, so ``n > M`` needs ``k < M`` (refused
+otherwise: no tile would shrink). With ``k`` well below ``M`` there are two levels (tiles, then the
+final merge); as ``k`` approaches ``M`` the survivors of one level can exceed ``M`` again and the
+merge itself is tiled, level after level, until at most ``M`` remain.
+
+Equality with a flat top-k
+--------------------------
+The engine keeps the ``k`` first scores in the strict order (score descending, stream position
+ascending): the larger score wins, among equal scores the earlier. A score among the flat top-k
+has fewer than ``k`` scores ahead of it in that order in the whole row, so also in its tile: it
+survives its tile. The survivors are streamed into the next request in stream order, so the next
+request ranks equal scores by the same stream position. Hence the hierarchical selection is
+**always exactly the flat selection**, as index sets, ties included.
+
+Ties are what would make it differ if the survivors were *not* merged in stream order: a merge
+that streams tiles in another order (e.g. the most recent tile first) ranks equal scores by that
+order, and then keeps the same multiset of scores but possibly other indices among those equal to
+the k-th largest score (``tests/hwsim/units/topk/test_hierarchical.py`` shows both cases).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import HwsimError
+from . import golden
+from .params import TopKParams
+
+__all__ = [
+    "select_hierarchical",
+    "select_hierarchical_detail",
+    "select_hierarchical_batch",
+    "select_hierarchical_params",
+    "HIERARCHICAL_FIELDS",
+    "REQUEST_FIELDS",
+]
+
+#: Keys of the detail of :func:`select_hierarchical_detail` / :func:`select_hierarchical_batch`.
+HIERARCHICAL_FIELDS = ("cycles", "requests", "levels", "tile_cycles", "final_cycles")
+#: Columns of the request log of :func:`select_hierarchical_detail` (one row per engine request, in order).
+REQUEST_FIELDS = ("level", "tile", "n", "k", "cycles")
+
+#: Largest number of scores handed to one golden batch call (bounds the request matrix's memory).
+_CHUNK_ELEMENTS = 1 << 22
+
+
+def _check(scores_2d, ks, n_valid, *, lanes, max_n, in_lanes, seed, width):
+    golden._check_engine(lanes, in_lanes, seed, width, max_n)
+    if max_n is None:
+        raise HwsimError("max_n must be a positive integer, not None")
+    x = golden._int_array(scores_2d, "scores_2d", 2)
+    rows, n = x.shape
+    ks_a = np.asarray(ks)
+    if ks_a.shape != (rows,) or (rows and ks_a.dtype.kind not in "iu"):
+        raise HwsimError(f"ks must be an integer array of shape ({rows},), got {ks_a.dtype} {ks_a.shape}")
+    ks_a = ks_a.astype(np.int64)
+    if n_valid is None:
+        nv = np.full(rows, n, dtype=np.int64)
+    else:
+        nv = np.asarray(n_valid)
+        if nv.shape != (rows,) or (rows and nv.dtype.kind not in "iu"):
+            raise HwsimError(f"n_valid must be an integer array of shape ({rows},), got {nv.dtype} {nv.shape}")
+        nv = nv.astype(np.int64)
+    if rows and n == 0:
+        raise HwsimError("scores_2d rows must hold at least 1 element, got 0 columns")
+    for r in range(rows):
+        if not 1 <= nv[r] <= n:
+            raise HwsimError(f"n_valid[{r}] = {int(nv[r])}: expected an integer from 1 to {n}")
+        if not 1 <= ks_a[r] <= nv[r]:
+            raise HwsimError(f"ks[{r}] = {int(ks_a[r])}: expected an integer from 1 to n = {int(nv[r])}")
+        if nv[r] > max_n and ks_a[r] >= max_n:
+            raise HwsimError(f"ks[{r}] = {int(ks_a[r])} of n = {int(nv[r])} scores: a hierarchical top-k needs "
+                             f"k < max_n = {max_n} (a tile of max_n scores must shrink)")
+    if width is not None:
+        golden._check_range(x, "scores_2d", width, np.arange(n)[None, :] < nv[:, None])
+    return x, ks_a, nv
+
+
+def _run_requests(vals: list[np.ndarray], ks: list[int], *, lanes, in_lanes, seed):
+    """One golden batch call per chunk of requests: ``(kept positions per request, cycles per request)``."""
+    kept: list[np.ndarray] = []
+    cycles = np.zeros(len(vals), dtype=np.int64)
+    width = max(len(v) for v in vals)
+    step = max(1, _CHUNK_ELEMENTS // width)
+    for i in range(0, len(vals), step):
+        part = vals[i:i + step]
+        mat = np.zeros((len(part), width), dtype=np.int64)
+        nv = np.array([len(v) for v in part], dtype=np.int64)
+        for r, v in enumerate(part):
+            mat[r, :len(v)] = v
+        keep, cyc = golden.select_batch(mat, np.asarray(ks[i:i + step], dtype=np.int64), lanes=lanes, seed=seed,
+                                        in_lanes=in_lanes, n_valid=nv)
+        kept.extend(np.flatnonzero(keep[r, :nv[r]]) for r in range(len(part)))
+        cycles[i:i + len(part)] = cyc
+    return kept, cycles
+
+
+def _hierarchical(x, ks, nv, *, lanes, max_n, in_lanes, seed, log: list | None = None):
+    rows, n = x.shape
+    keep = np.zeros((rows, n), dtype=np.bool_)
+    det = {f: np.zeros(rows, dtype=np.int64) for f in HIERARCHICAL_FIELDS}
+    cand = {r: np.arange(nv[r], dtype=np.int64) for r in range(rows)}  # candidates: positions in the row
+    level = 0
+    while cand:
+        owners: list[tuple[int, int, bool]] = []  # (row, tile, final)
+        vals: list[np.ndarray] = []
+        kk: list[int] = []
+        for r, c in cand.items():
+            if len(c) <= max_n:
+                owners.append((r, 0, True))
+                vals.append(x[r, c])
+                kk.append(int(ks[r]))
+            else:
+                for t, s in enumerate(range(0, len(c), max_n)):
+                    tile = c[s:s + max_n]
+                    owners.append((r, t, False))
+                    vals.append(x[r, tile])
+                    kk.append(min(int(ks[r]), len(tile)))
+        kept, cycles = _run_requests(vals, kk, lanes=lanes, in_lanes=in_lanes, seed=seed)
+        survivors: dict[int, list[np.ndarray]] = {}
+        offset: dict[int, int] = {}
+        for (r, t, final), sel, cyc, v, k in zip(owners, kept, cycles, vals, kk):
+            if log is not None:
+                log.append((level, t, len(v), k, int(cyc)))
+            det["cycles"][r] += cyc
+            det["requests"][r] += 1
+            det["final_cycles" if final else "tile_cycles"][r] += cyc
+            if final:
+                keep[r, cand[r][sel]] = True
+                det["levels"][r] = level + 1
+            else:
+                s = offset.get(r, 0)
+                survivors.setdefault(r, []).append(cand[r][s + sel])
+                offset[r] = s + len(v)
+        cand = {r: np.concatenate(parts) for r, parts in survivors.items()}
+        level += 1
+    return keep, det
+
+
+def select_hierarchical_batch(
+    scores_2d,
+    ks,
+    *,
+    lanes: int,
+    max_n: int,
+    seed: int = 0,
+    in_lanes: int = 8,
+    n_valid=None,
+    width: int | None = None,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Select the ``ks[r]`` largest of every row hierarchically (module docstring), rows of any length.
+
+    Parameters
+    ----------
+    scores_2d : integer array [rows, n]
+    ks : integer array [rows]
+        k per row, ``1 <= ks[r] <= n_valid[r]``, and ``ks[r] < max_n`` when ``n_valid[r] > max_n``.
+    max_n : int
+        Largest request of the engine (scores); longer rows are tiled.
+    lanes, seed, in_lanes, n_valid, width
+        As in :func:`hwsim.units.topk.golden.select_batch`.
+
+    Returns
+    -------
+    keep : bool ndarray [rows, n]
+        Equal to the flat selection's ``keep`` (module docstring).
+    detail : dict of int64 ndarrays [rows]
+        :data:`HIERARCHICAL_FIELDS`: ``cycles`` (all requests, exact), ``requests``, ``levels``,
+        ``tile_cycles`` (the tile requests) and ``final_cycles`` (the last request).
+    """
+    x, k, nv = _check(scores_2d, ks, n_valid, lanes=lanes, max_n=max_n, in_lanes=in_lanes, seed=seed,
+                      width=width)
+    return _hierarchical(x, k, nv, lanes=lanes, max_n=max_n, in_lanes=in_lanes, seed=seed)
+
+
+def select_hierarchical_detail(
+    scores, k: int, *, lanes: int, max_n: int, seed: int = 0, in_lanes: int = 8, width: int | None = None,
+) -> tuple[np.ndarray, dict[str, int], np.ndarray]:
+    """Select the ``k`` largest of one row hierarchically: ``(indices, detail, requests)``.
+
+    ``indices`` ascending (input order); ``detail`` maps :data:`HIERARCHICAL_FIELDS` to ints;
+    ``requests`` is an int64 array [requests, len(REQUEST_FIELDS)], one row per engine request in
+    the order the engine serves them (level, tile within the level, scores in, k, cycles).
+    """
+    x = np.asarray(scores)
+    if x.ndim != 1:
+        raise HwsimError(f"scores must be a 1-D array of integers, got shape {x.shape}")
+    if x.size == 0:
+        raise HwsimError("scores must hold at least 1 element, got 0")
+    kk = golden._as_int("k", k)
+    if not 1 <= kk <= x.size:
+        raise HwsimError(f"k must be an integer from 1 to n = {x.size}, not {kk}")
+    x2, k2, nv = _check(x[None, :], np.array([kk]), None, lanes=lanes, max_n=max_n, in_lanes=in_lanes, seed=seed,
+                        width=width)
+    log: list = []
+    keep, det = _hierarchical(x2, k2, nv, lanes=lanes, max_n=max_n, in_lanes=in_lanes, seed=seed, log=log)
+    requests = np.array(log, dtype=np.int64).reshape(-1, len(REQUEST_FIELDS))
+    return np.flatnonzero(keep[0]).astype(np.int64), {f: int(v[0]) for f, v in det.items()}, requests
+
+
+def select_hierarchical(
+    scores, k: int, *, lanes: int, max_n: int, seed: int = 0, in_lanes: int = 8, width: int | None = None,
+) -> tuple[np.ndarray, int]:
+    """Select the ``k`` largest of one row of any length: ``(indices ascending, exact cycles)``."""
+    idx, det, _ = select_hierarchical_detail(scores, k, lanes=lanes, max_n=max_n, seed=seed, in_lanes=in_lanes,
+                                             width=width)
+    return idx, det["cycles"]
+
+
+def select_hierarchical_params(params: TopKParams, scores, k: int) -> tuple[np.ndarray, dict[str, int], np.ndarray]:
+    """:func:`select_hierarchical_detail` with every parameter taken from ``params`` (its ``max_n`` tiles)."""
+    return select_hierarchical_detail(scores, k, lanes=params.lanes, max_n=params.max_n, seed=params.seed,
+                                      in_lanes=params.in_lanes, width=params.width)
