@@ -1,6 +1,6 @@
 """The package layers, enforced by an AST scan of every module (DESIGN.md "Top-level layout").
 
-Ground: ``hwsim.errors``, ``hwsim.outputs``, ``hwsim.paths``, ``hwsim.version`` import nothing of
+Ground: ``hwsim.errors``, ``hwsim.outputs``, ``hwsim.paths``, ``hwsim.version``, ``hwsim.limits`` import nothing of
 the project; then ``hwsim.config``; then ``hwsim.units``, ``hwsim.pipeline`` and ``workloads``; then
 ``cost_models`` and ``rtl``; then the pipelines (``hwsim.spatten``); the roof is ``hwsim.cli``,
 ``hwsim.reproduce`` and the package's lazy public API (``hwsim/__init__.py``). A module may import
@@ -20,7 +20,7 @@ PACKAGES = ("hwsim", "workloads", "cost_models", "rtl")
 
 #: (module prefix, layer); the longest matching prefix wins.
 LAYERS = {
-    "hwsim.errors": 0, "hwsim.outputs": 0, "hwsim.paths": 0, "hwsim.version": 0,
+    "hwsim.errors": 0, "hwsim.outputs": 0, "hwsim.paths": 0, "hwsim.version": 0, "hwsim.limits": 0,
     "hwsim.config": 1,
     "hwsim.units": 2, "hwsim.pipeline": 2, "workloads": 2,
     "cost_models": 3, "rtl": 3,

@@ -142,7 +142,7 @@ Shapes = Annotated[list[Annotated[list[Size], AfterValidator(
 
 
 def _op_vocabulary():
-    from .trace import OP_VOCABULARY
+    from .trace import OP_VOCABULARY  # lazy: workloads.trace imports this module
 
     return OP_VOCABULARY
 
@@ -220,7 +220,7 @@ class Manifest(_Strict):
 
 
 def _attention_kinds():
-    from .trace import ATTENTION_KINDS
+    from .trace import ATTENTION_KINDS  # lazy: as above
 
     return ATTENTION_KINDS
 

@@ -50,7 +50,7 @@ def peek(spec: str | os.PathLike, *, tokens: int | None = None, generate: int | 
                              kv_heads=t.kv_heads, head_dim=t.head_dim, tokens=t.tokens, prompt_tokens=t.prompt_tokens,
                              generated_tokens=t.generated_tokens)
     if s.endswith(".safetensors") or os.sep in s:
-        from .trace import read_manifest
+        from .trace import read_manifest  # lazy: only a trace file needs the reader
 
         m = read_manifest(s)
         for flag, want, have in (("tokens", tokens, m["prompt_tokens"]), ("generate", generate,
@@ -62,7 +62,7 @@ def peek(spec: str | os.PathLike, *, tokens: int | None = None, generate: int | 
                              heads=first["heads"], kv_heads=first["kv_heads"], head_dim=first["head_dim"],
                              tokens=m["tokens"], prompt_tokens=m["prompt_tokens"],
                              generated_tokens=m["generated_tokens"])
-    from .bundled import _resolve
+    from .bundled import _resolve  # lazy: only a bundled name needs the registry
 
     model, p, g, _ = _resolve(s, tokens, generate, None)
     return WorkloadShape(name=s, replay=False, mode=model.mode, layers=model.layers, heads=model.heads,

@@ -36,7 +36,7 @@ Bits = Annotated[int, typer.Option("--bits", help="Bits of a stored weight/activ
 Threshold = Annotated[float, typer.Option("--act-threshold", help="Activations with |a| <= this count as zero.")]
 Seed = Annotated[int, typer.Option("--seed", help="Seed of random weights, inputs and random masks.")]
 ActDensity = Annotated[float, typer.Option("--act-density", help="Non-zero fraction of the random inputs.")]
-JsonOut = Annotated[Optional[Path], typer.Option("--json", help="Also write the results to this JSON file.")]
+JsonOut = Annotated[Optional[Path], typer.Option("--json", metavar="FILE", help="Also write the results to this JSON file.")]
 
 
 def _checked(engine: str, pattern: str, density: float, rows: int, cols: int, dataflow: str, mask: str, bits: int,
