@@ -12,6 +12,7 @@ from .app import SetOption, app, console, rich_table
 
 @app.command("simulate")
 def simulate_cmd(
+    ctx: typer.Context,
     workload: Annotated[str, typer.Option(
         "--workload", "-w", metavar="NAME|FILE|CSV",
         help="A bundled workload (minilm, smollm2, bert-base, ...; see `hwsim workloads`), a trace file "
@@ -30,6 +31,9 @@ def simulate_cmd(
     json_file: Annotated[Optional[Path], typer.Option("--json", metavar="FILE", help="Write the summary as JSON.")] = None,
     plot: Annotated[bool, typer.Option("--plot", help="Also write PNG plots (into --out, default the current folder).")] = False,
     heads_table: Annotated[bool, typer.Option("--heads", help="Print the per-layer x head table too.")] = False,
+    from_: Annotated[Optional[Path], typer.Option(
+        "--from", metavar="SUMMARY.json", help="Rerun the run a summary.json records (design, policy, workload, "
+        "seed); options given beside it, and --set, apply on top.")] = None,
 ) -> None:
     """Simulate a workload on a SpAtten-style design; print cycles, DRAM bytes, energy, area, fidelity.
 
@@ -45,11 +49,29 @@ def simulate_cmd(
 
     design_sets = [s for s in set_ if not s.startswith("policy.")]
     policy_sets = [s[len("policy."):] for s in set_ if s.startswith("policy.")]
+    if from_ is not None:  # the recorded run, with the options given on this command line on top
+        from click.core import ParameterSource
+
+        from ..sweep.provenance import read_run
+
+        run = read_run(from_)
+        given = {p for p in ("workload", "design", "policy", "tokens", "generate", "seed")
+                 if ctx.get_parameter_source(p) == ParameterSource.COMMANDLINE}
+        workload = workload if "workload" in given else run.workload
+        tokens = tokens if {"workload", "tokens"} & given else run.tokens
+        generate = generate if {"workload", "generate"} & given else run.generate
+        seed = seed if "seed" in given else run.seed
+        design = design if "design" in given else run.design
+        policy = policy if "policy" in given else run.policy
     des = load_design(design, design_sets)
     wl = load_workload(workload, tokens=tokens, generate=generate)
     replay = is_replay(wl)
     pol = None if replay else load_policy(policy or default_policy(wl), policy_sets)
     result = simulate(wl, des, pol, seed=seed, progress=True)
+    from ..sweep.provenance import run_record
+
+    result.summary["provenance"]["run"] = run_record(des, pol, workload, tokens=tokens, generate=generate, seed=seed,
+                                                     digest=wl.digest)
     console.print(rich_table(f"SpAtten simulation ({'replay of ' if replay else ''}{workload_name(wl)})",
                              ["quantity", "value", "unit"], [list(r) for r in summary_rows(result)]))
     if result.layers and result.layers[0]["attention_rel_error_ratio"] is not None:
