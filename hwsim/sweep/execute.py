@@ -237,7 +237,8 @@ def evaluate_chunk(tasks: list[Task], sources: dict[str, tuple]) -> list[dict[st
         except HwsimError as e:
             row = {"key": t.key, "status": "failed", "error": str(e)}
         except Exception as e:  # a point that raises is recorded and the sweep goes on
-            row = {"key": t.key, "status": "failed", "error": " ".join(f"{type(e).__name__}: {e}".split())}
+            text = " ".join(f"{type(e).__name__}: {e}".split())
+            row = {"key": t.key, "status": "failed", "error": text if len(text) <= 300 else text[:297] + "..."}
         out.append(row)
     return out
 
