@@ -107,7 +107,8 @@ def pareto_cmd(
     cols = list(dict.fromkeys(cols))
     rows = [[_fmt(v) for v in r] for r in front[cols].itertuples(index=False)]
     goals = ", ".join([f"min {c}" for c in mins] + [f"max {c}" for c in maxs])
-    console.print(rich_table(f"Pareto front of {folder} ({goals}): {len(front)} of {len(df)} points", cols, rows))
+    header = [c.removeprefix("design.") for c in cols]  # design fields as --set names them
+    console.print(rich_table(f"Pareto front of {folder} ({goals}): {len(front)} of {len(df)} points", header, rows))
     if csv_out is not None:
         from ..outputs import atomic_write
 

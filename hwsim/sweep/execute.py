@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import sys
 import tempfile
@@ -113,13 +112,14 @@ def plan(spec: SweepSpec, *, where: str = "sweep spec", scratch: Path | None = N
     points = expand(spec, base_values(spec, base_design, base_policy), where)
     kinds = {n: classify(n, ev) for a in spec.axes for n in a.names}
     revision = git_revision()
+    base_policies: dict[str, Any] = {}
     tasks: list[Task] = []
     seen: set[str] = set()
     targets = refs or [None]
     for p in points:
-        dsets = design_base_sets + [f"{n}={toml_value(v)}" for n, v in p.values.items() if kinds[n] == "design"]
-        psets = policy_base_sets + [f"{n[len('policy.'):]}={toml_value(v)}" for n, v in p.values.items()
-                                    if kinds[n] == "policy"]
+        axis_dsets = [f"{n}={toml_value(v)}" for n, v in p.values.items() if kinds[n] == "design"]
+        axis_psets = [f"{n[len('policy.'):]}={toml_value(v)}" for n, v in p.values.items() if kinds[n] == "policy"]
+        dsets, psets = design_base_sets + axis_dsets, policy_base_sets + axis_psets
         raw_params = {**spec.params, **{n: v for n, v in p.values.items() if kinds[n] == "param"}}
         for ref in targets:
             error = None
@@ -128,10 +128,12 @@ def plan(spec: SweepSpec, *, where: str = "sweep spec", scratch: Path | None = N
             try:
                 params = validate_config(ev.params_model, raw_params, f"point {p.index}: params", {})
                 if ev.uses_design:
-                    design = load_design(spec.design, dsets)
+                    design = load_design(base_design, axis_dsets)  # = load_design(spec.design, dsets)
                 if ev.uses_policy and not (ref is not None and is_replay(ref.obj)):
                     policy_base = spec.policy or default_policy(ref.obj) or "none"
-                    policy = load_policy(policy_base, psets)
+                    if policy_base not in base_policies:
+                        base_policies[policy_base] = load_policy(policy_base, policy_base_sets)
+                    policy = load_policy(base_policies[policy_base], axis_psets)
                     check_pair(design, policy)
             except HwsimError as e:
                 error = str(e)
@@ -211,21 +213,10 @@ def _materialise(digest: str, source) -> Any:
     return _OPEN[digest]
 
 
-def _plain(v: Any) -> Any:
-    import numpy as np
-
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, (np.floating, float)):
-        f = float(v)
-        return f if math.isfinite(f) else None
-    if isinstance(v, np.bool_):
-        return bool(v)
-    return v
-
-
 def evaluate_chunk(tasks: list[Task], sources: dict[str, tuple]) -> list[dict[str, Any]]:
     """Evaluate tasks (in a worker); return one ``{key, status, error, outputs...}`` dict per task."""
+    from ..outputs import _plain  # numpy scalars -> Python values, NaN -> None (as JSON outputs do)
+
     out = []
     for t in tasks:
         ev = get_evaluation(t.evaluation)

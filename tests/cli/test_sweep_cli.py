@@ -23,7 +23,7 @@ def test_pareto_uses_the_spec_objectives(example_out):
     r = run_hwsim("sweep", "pareto", str(example_out))
     assert r.returncode == 0, r.stderr
     assert "(min topk_area_mm2, max elements_per_cycle)" in r.stdout
-    for col in ("design.topk.lanes", "design.topk.in_lanes", "design.topk.pipelined", "topk_area_mm2"):
+    for col in ("topk.lanes", "topk.in_lanes", "topk.pipelined", "topk.width_bits", "topk_area_mm2"):
         assert col in r.stdout
     r2 = run_hwsim("sweep", "pareto", str(example_out), "--minimize", "topk_area_mm2", "--maximize",
                    "elements_per_cycle", "--csv", str(example_out / "front.csv"))
@@ -67,3 +67,20 @@ def test_compare_prints_ratios_and_the_config_difference():
     assert float(ratio) > 3  # one comparator lane selects far more slowly than sixteen
     diff = r.stdout[r.stdout.index("Config difference"):]
     assert "design.topk.lanes" in diff and "design.hbm.channels" not in diff
+
+
+def test_readme_sweep_section_runs_as_written(tmp_path):
+    import re
+    import shlex
+
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## Design-space sweeps"):]
+    block = re.search(r"```bash\n(.*?)```", section, flags=re.S).group(1)
+    commands = [line.split("  #")[0].strip() for line in block.splitlines() if line.startswith("hwsim ")]
+    assert [c.split()[1:3] for c in commands][:3] == [["sweep", "run"], ["sweep", "pareto"], ["sweep", "plot"]]
+    for command in commands:  # one after another in one folder, as a user types them at the repository root
+        args = [a.replace("../shared/", f"{SHARED}/").replace("examples/", f"{REPO}/examples/")
+                for a in shlex.split(command)[1:]]
+        r = run_hwsim(*args, cwd=tmp_path)
+        assert r.returncode == 0, f"{command}\n{r.stderr}"
+    assert (tmp_path / "out" / "pareto_elements_per_cycle_vs_topk_area_mm2.png").exists()
