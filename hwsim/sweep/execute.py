@@ -354,9 +354,9 @@ def run_sweep(spec: SweepSpec | str | Path, out: str | Path, *, jobs: int | None
 def _run_local(tasks: list[Task], refs: list[WorkloadRef], jobs: int | None, done: Callable) -> None:
     sources = {r.digest: ("path", r.path.suffix, str(r.path)) for r in refs}
     jobs = jobs or os.cpu_count() or 1
+    for r in refs:  # this process has them open; forked workers inherit them (memory-mapped)
+        _OPEN.setdefault(r.digest, r.obj)
     if jobs == 1:
-        for r in refs:  # this process already has them open
-            _OPEN.setdefault(r.digest, r.obj)
         for chunk in _chunks(tasks, 1):
             done(evaluate_chunk(chunk, sources))
         return

@@ -239,6 +239,36 @@ def field_path_exists(model: type[BaseModel], parts: list[str]) -> bool:
     return False
 
 
+def leaf_field(model: type[BaseModel], parts: list[str]):
+    """The pydantic FieldInfo of the leaf field the dotted ``parts`` name in ``model``."""
+    cls = model
+    for part in parts[:-1]:
+        cls = cls.model_fields[part].annotation
+    return cls.model_fields[parts[-1]]
+
+
+def check_value_type(name: str, kind: str, value: Any, evaluation) -> str | None:
+    """The "expected ..." text when ``value`` has the wrong type for the field ``name`` (range not checked)."""
+    from pydantic import ConfigDict, TypeAdapter, ValidationError
+
+    from ..config.loader import _TYPE_WORDS
+
+    if kind == "param":
+        field = evaluation.params_model.model_fields[name]
+    elif kind == "policy":
+        field = leaf_field(Policy, name.split(".")[1:])
+    else:
+        field = leaf_field(Design, name.split("."))
+    try:
+        TypeAdapter(field.annotation, config=ConfigDict(strict=True)).validate_python(value)
+    except ValidationError as e:
+        err = e.errors()[0]
+        if err["type"] == "literal_error":
+            return f"expected one of {err.get('ctx', {}).get('expected')}"
+        return f"expected {_TYPE_WORDS.get(err['type'], err['msg'].lower())}"
+    return None
+
+
 def classify(name: str, evaluation) -> str:
     """``param``, ``policy`` or ``design`` for an axis name; HwsimError text when it names nothing."""
     if name in evaluation.params_model.model_fields:
@@ -372,6 +402,12 @@ def load_spec(source: str | Path | dict, *, label: str | None = None) -> SweepSp
             if name in seen:
                 raise HwsimError(f"{where}: axes[{i}].name: {name!r} is already set by axes[{seen[name]}]")
             seen[name] = i
+        for j, name in enumerate(axis.names):
+            kind = classify(name, ev)
+            for row in axis.rows()[:1000]:
+                problem = check_value_type(name, kind, row[j], ev)
+                if problem is not None:
+                    raise HwsimError(f"{where}: axes[{i}].values: {name} = {json.dumps(row[j])}: {problem}")
     for i, text in enumerate(spec.constraints):
         try:
             c = Constraint(text)

@@ -85,6 +85,12 @@ values = [8, 64]
     ('evaluation = "mpc"\n[[axes]]\nname = "topk.lanes"\nvalues = [1]',
      "spec.toml: axes[0].name: 'topk.lanes' is not a parameter of the mpc evaluation"),
     ('evaluation = "simulate"', "spec.toml: workloads: the simulate evaluation needs at least one workload"),
+    ('evaluation = "topk"\n[[axes]]\nname = "topk.lanes"\nvalues = [4, "8"]',
+     'spec.toml: axes[0].values: topk.lanes = "8": expected an integer'),
+    ('evaluation = "topk"\n[[axes]]\nname = "topk.pipelined"\nvalues = [0, 1]',
+     "spec.toml: axes[0].values: topk.pipelined = 0: expected true or false"),
+    ('evaluation = "topk"\n[[axes]]\nname = "scores"\nvalues = ["uniform", "zipf"]',
+     "spec.toml: axes[0].values: scores = \"zipf\": expected one of 'uniform' or 'ties'"),
 ])
 def test_bad_spec_is_one_line_exit_2(write_spec, tmp_path, body, message):
     path = write_spec(body)
