@@ -4,7 +4,8 @@ Targets (the sweep issue): 1,000 top-k points in at most 10 s and 100 SpAtten po
 in at most 2 minutes, on two cores. Reference in the same process: the same evaluations called one
 after another without the sweep engine (no store, no workers), so the ratio is the engine's cost or
 gain. Prints points per second for each way of running (a Dask run on a cluster started beforehand); run with ``make bench`` or
-``.venv/bin/python bench/sweep.py`` (``--quick`` runs a tenth of each sweep).
+``.venv/bin/python bench/sweep.py`` (``--quick`` runs a tenth of each sweep, ``--only=topk`` or
+``--only=spatten`` one of them).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from hwsim.sweep.execute import plan
 from hwsim.sweep.evaluate import get_evaluation
 
 QUICK = "--quick" in sys.argv
+ONLY = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--only=")), None)  # topk or spatten
 JOBS = 2
 
 
@@ -39,7 +41,7 @@ def spatten_spec(points: int):
         "axes": [{"name": "policy.token_pruning.keep_end", "values": [0.2, 0.35, 0.5, 0.7, 0.9]},
                  {"name": "policy.quantization.key_bits", "values": [4, 6, 8]},
                  {"name": "policy.quantization.threshold", "values": [0.05, 0.1, 0.2]},
-                 {"name": "topk.lanes", "values": [4, 16]}],
+                 {"name": "topk.lanes", "values": [4, 16]}, {"name": "policy.local_v.keep", "values": [0.1, 0.2]}],
     }, label="bench spatten")
 
 
@@ -72,10 +74,10 @@ def report(name: str, spec, target: str) -> None:
     direct(spec, warm_up=True)
     ref = direct(spec)
     print(f"{name}: {n} points; reference (the evaluations alone, serial, this process): {ref:.2f} s, "
-          f"{n / ref:.0f} points/s")
+          f"{n / ref:.2f} points/s")
     for label, how in ((f"local, {JOBS} processes", {"jobs": JOBS}), ("local, this process", {"jobs": 1})):
         dt, done = timed_sweep(spec, **how)
-        print(f"  {label:40s} {dt:7.2f} s  {done / dt:8.1f} points/s  ({dt / ref:.2f}x the reference)")
+        print(f"  {label:40s} {dt:7.2f} s  {done / dt:8.2f} points/s  ({dt / ref:.2f}x the reference)")
     from distributed import LocalCluster
 
     t = time.perf_counter()
@@ -83,15 +85,17 @@ def report(name: str, spec, target: str) -> None:
         start = time.perf_counter() - t
         dt, done = timed_sweep(spec, scheduler=cluster.scheduler_address)
     label = f"Dask LocalCluster, {JOBS} workers over TCP"
-    print(f"  {label:40s} {dt:7.2f} s  {done / dt:8.1f} points/s  ({dt / ref:.2f}x the reference; "
+    print(f"  {label:40s} {dt:7.2f} s  {done / dt:8.2f} points/s  ({dt / ref:.2f}x the reference; "
           f"the cluster took {start:.1f} s to start, not counted)")
     print(f"  target: {target}")
 
 
 def main() -> None:
-    report("top-k sweep", topk_spec(100 if QUICK else 1000), "1,000 points in at most 10 s on 2 cores")
-    report("SpAtten sweep on minilm (512 tokens)", spatten_spec(10 if QUICK else 100),
-           "100 points in at most 2 minutes on 2 cores")
+    if ONLY in (None, "topk"):
+        report("top-k sweep", topk_spec(100 if QUICK else 1000), "1,000 points in at most 10 s on 2 cores")
+    if ONLY in (None, "spatten"):
+        report("SpAtten sweep on minilm (512 tokens)", spatten_spec(10 if QUICK else 100),
+               "100 points in at most 2 minutes on 2 cores")
 
 
 if __name__ == "__main__":

@@ -292,10 +292,17 @@ def run_sweep(spec: SweepSpec | str | Path, out: str | Path, *, jobs: int | None
         where = where or str(spec)
         spec = load_spec(spec)
     where = where or "sweep spec"
+    from .store import STORE_NAME
+
+    if (Path(out) / STORE_NAME).exists():  # refuse a changed spec before any work
+        old = Store(out)
+        try:
+            _check_store(old, spec, where, extend)
+        finally:
+            old.close()
+    tasks, refs = plan(spec, where=where)  # bad input fails here, before the store exists
     store = Store(out, create=True)
     try:
-        _check_store(store, spec, where, extend)
-        tasks, refs = plan(spec, where=where, scratch=store.folder)
         if not store.columns:
             store.create_points(columns_of(spec))
         history = store.meta("specs") or []
@@ -339,12 +346,13 @@ def run_sweep(spec: SweepSpec | str | Path, out: str | Path, *, jobs: int | None
 
         with _progress(len(todo), f"sweep {spec.evaluation}", progress) as bar:
             finish([{"key": t.key, "status": "failed", "error": t.error} for t in unresolved], bar)
-            if runnable:
-                if scheduler or dask_local:
+            try:
+                if runnable and (scheduler or dask_local):
                     _run_dask(runnable, refs, scheduler, dask_local, lambda rows: finish(rows, bar))
-                else:
+                elif runnable:
                     _run_local(runnable, refs, jobs, lambda rows: finish(rows, bar))
-            flush()
+            finally:
+                flush()  # finished points are kept, also when interrupted
         report.counts = store.counts()
         return report
     finally:

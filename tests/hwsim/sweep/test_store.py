@@ -132,3 +132,10 @@ def test_load_results_of_a_folder_without_store(tmp_path, folder_exists):
         (tmp_path / "x").mkdir()
     with pytest.raises(HwsimError, match="no sweep store"):
         load_results(tmp_path / "x")
+
+
+def test_unknown_workload_fails_before_the_store_exists(write_spec, tmp_path):
+    spec = write_spec('evaluation = "simulate"\nworkloads = ["no-such-model"]\n')
+    r = run_hwsim("sweep", "run", str(spec), "-o", str(tmp_path / "out"))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no-such-model" in r.stderr
+    assert not (tmp_path / "out").exists()
