@@ -16,7 +16,7 @@ def compare_cmd(
     workload: Annotated[str, typer.Option("--workload", "-w", metavar="NAME|FILE|CSV",
                                           help="Workload both designs run (as for `hwsim simulate`).")] = "minilm",
     policy: Annotated[Optional[str], typer.Option("--policy", "-p", metavar="NAME|FILE",
-                                                  help="Policy of both [default: the workload's].")] = None,
+                                                  help="Policy of both (default: the workload's).")] = None,
     set_a: Annotated[list[str], typer.Option("--set-a", metavar="KEY=VALUE", help="Override of A (repeatable; "
                                              "policy.KEY overrides A's policy).")] = [],
     set_b: Annotated[list[str], typer.Option("--set-b", metavar="KEY=VALUE", help="Override of B (repeatable).")] = [],

@@ -27,8 +27,8 @@ def _names(text: str | None, option: str) -> list[str]:
 def run_cmd(
     spec: Annotated[Path, typer.Argument(metavar="SPEC", help="Sweep spec (TOML).")],
     out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Output folder (holds sweep.sqlite).")],
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Local worker processes [default: CPU count; "
-                                                "1 runs in this process].")] = None,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Local worker processes (default: the CPU count; "
+                                                "1 runs in this process).")] = None,
     scheduler: Annotated[Optional[str], typer.Option(metavar="tcp://HOST:PORT",
                                                      help="Run on this Dask distributed scheduler.")] = None,
     dask_local: Annotated[Optional[int], typer.Option(metavar="N",
@@ -83,8 +83,8 @@ def _spec_objectives(folder: Path) -> tuple[list[str], list[str]]:
 @sweep_app.command("pareto")
 def pareto_cmd(
     folder: Annotated[Path, typer.Argument(metavar="DIR", help="Output folder of `hwsim sweep run`.")],
-    minimize: Annotated[Optional[str], typer.Option(metavar="COLS", help="Columns to minimise (comma-separated) "
-                                                    "[default: the spec's objectives].")] = None,
+    minimize: Annotated[Optional[str], typer.Option(metavar="COLS", help="Columns to minimise (comma-separated; "
+                                                    "default: the spec's objectives).")] = None,
     maximize: Annotated[Optional[str], typer.Option(metavar="COLS", help="Columns to maximise.")] = None,
     show: Annotated[Optional[str], typer.Option(metavar="COLS", help="Extra columns to print.")] = None,
     csv_out: Annotated[Optional[Path], typer.Option("--csv", metavar="FILE", help="Also write the front as CSV.")] = None,
@@ -108,7 +108,7 @@ def pareto_cmd(
     rows = [[_fmt(v) for v in r] for r in front[cols].itertuples(index=False)]
     goals = ", ".join([f"min {c}" for c in mins] + [f"max {c}" for c in maxs])
     header = [c.removeprefix("design.") for c in cols]  # design fields as --set names them
-    console.print(rich_table(f"Pareto front of {folder} ({goals}): {len(front)} of {len(df)} points", header, rows))
+    console.print(rich_table(f"Pareto front ({goals}): {len(front)} of {len(df)} points", header, rows))
     if csv_out is not None:
         from ..outputs import atomic_write
 
@@ -140,9 +140,9 @@ def plot_cmd(
     y: Annotated[str, typer.Option("--y", metavar="COL", help="Column on the y axis.")],
     color: Annotated[Optional[str], typer.Option("--color", metavar="COL", help="Column that colours the points.")] = None,
     maximize: Annotated[Optional[str], typer.Option(metavar="COLS", help="Which of x, y the front maximises "
-                                                    "[default: those the spec maximises; the rest are minimised].")] = None,
+                                                    "(default: those the spec maximises; the rest are minimised).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="STEM",
-                                                help="Output file stem [default: DIR/pareto_Y_vs_X].")] = None,
+                                                help="Output file stem (default: DIR/pareto_Y_vs_X).")] = None,
 ) -> None:
     """Write PNG and SVG plots of Y against X with the Pareto front marked."""
     import matplotlib

@@ -92,11 +92,21 @@ values = [8, 64]
     ('evaluation = "topk"\n[[axes]]\nname = "scores"\nvalues = ["uniform", "zipf"]',
      "spec.toml: axes[0].values: scores = \"zipf\": expected one of 'uniform' or 'ties'"),
 ])
-def test_bad_spec_is_one_line_exit_2(write_spec, tmp_path, body, message):
+def test_bad_spec_is_one_line(write_spec, tmp_path, body, message):
     path = write_spec(body)
     with pytest.raises(HwsimError) as e:
         load_spec(path)
     assert message in str(e.value).replace(str(tmp_path) + "/", "")
+
+
+@pytest.mark.parametrize("body,message", [
+    ('evaluation = "topk"\n[[axes]]\nname = "topk.lane"\nvalues = [1]',
+     "spec.toml: axes[0].name: 'topk.lane' is neither a design field"),
+    ('evaluation = "quality"', "spec.toml: evaluation: 'quality' is not available yet"),
+    ('evaluation = "topk"\nseed = "1"', "spec.toml: seed: expected an integer, got '1'"),
+])
+def test_bad_spec_on_the_command_line(write_spec, tmp_path, body, message):
+    path = write_spec(body)
     r = run_hwsim("sweep", "run", str(path), "-o", str(tmp_path / "out"))
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
