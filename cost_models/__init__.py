@@ -18,6 +18,7 @@ from .area import area_mm2
 from .area import calibrate as calibrate_area
 from .energy import EVENTS, energy_pj, power_w
 from .energy import calibrate as calibrate_energy
+from .energy import calibrate_static
 from .sram import Sram
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "energy_pj",
     "power_w",
     "calibrate_energy",
+    "calibrate_static",
     "area_mm2",
     "calibrate_area",
     "Sram",

@@ -8,7 +8,7 @@ module so that the full ``spatten`` design lands on the paper's 18.71 mm^2 (TSMC
 §1, §2.4); :func:`calibrate` computes it. The total of the full design is then calibrated; the
 module split, the other designs and the other nodes are predictions.
 
-Modules follow the paper's Fig. 8 numbering (spatten.md §2.1): ``qk`` (7, multipliers and adder
+Modules follow the paper's Fig. 8 numbering (docs/sources.md SpAtten §2.1): ``qk`` (7, multipliers and adder
 tree), ``pv`` (11), ``softmax`` (8), ``pq`` (9, max-probability check), ``topk`` (2 and 10, both
 engines), ``importance`` (1 and 12), ``fetcher`` (3-6: crossbars, FIFOs, bit-width converter),
 ``key_sram`` and ``value_sram`` (7, 11), ``requant_buffer`` (the RTL's queue behind a re-quantised
@@ -49,10 +49,10 @@ AREA_CALIBRATION = 2.953135
 (docs/energy-area.md; pinned by tests/cost_models/test_calibration.py)."""
 
 PAPER_AREA_MM2 = 18.71
-"""SpAtten full-design area, TSMC 40 nm (mm^2). [P] macros, spatten.md §1."""
+"""SpAtten full-design area, TSMC 40 nm (mm^2). [P] macros, docs/sources.md SpAtten §1."""
 
 PAPER_TOPK_AREA_SHARE = 0.027
-"""Top-k engines' share of the area ("2.7 % of area"). [P] §5, spatten.md §1."""
+"""Top-k engines' share of the area ("2.7 % of area"). [P] §5, docs/sources.md SpAtten §1."""
 
 
 def _terms(design: Design) -> list[tuple[str, str, float]]:
@@ -95,9 +95,10 @@ def _terms(design: Design) -> list[tuple[str, str, float]]:
             + inv.zero_eliminator(t.lanes, elem).times(2)
             + inv.zero_eliminator(t.in_lanes, elem)
         )
-        logic("topk", engine.times(t.engines))
-        sram("topk", "topk_partition_fifo", 2 * t.engines)
-        sram("topk", "topk_data_fifo", t.engines)
+        engines = inv.topk_engines(design)
+        logic("topk", engine.times(engines))
+        sram("topk", "topk_partition_fifo", 2 * engines)
+        sram("topk", "topk_data_fifo", engines)
     if inv.has_importance(design):
         # (1, 12) accumulate a row of probabilities into the token scores
         logic("importance", Logic(adds=((s.parallelism, inv.IMPORTANCE_BITS),)))
@@ -134,14 +135,10 @@ def area_mm2(design: Design, *, calibration: float | None = None) -> dict[str, f
     return result
 
 
-def calibrate(design: Design | None = None) -> float:
+def calibrate(design: Design) -> float:
     """Return the factor that puts ``design``'s total area on the paper's 18.71 mm^2.
 
-    ``design`` defaults to the ``spatten`` preset (the paper's full design), the only design the
-    paper's figure is for. The factor is absolute (computed from the uncalibrated area).
+    ``design`` is the ``spatten`` preset (the paper's full design), the only design the paper's
+    figure is for. The factor is absolute (computed from the uncalibrated area).
     """
-    if design is None:
-        from hwsim.config import load_design
-
-        design = load_design("spatten")
     return PAPER_AREA_MM2 / area_mm2(design, calibration=1.0)["total"]

@@ -11,7 +11,7 @@ are absorbed by the calibration factors (docs/energy-area.md).
 
 Calibration puts a reference run (the authors' GPT-2-Small trace replayed on the full design) on
 the paper's power split (SpAtten, HPCA 2021: 1.36 W logic + 1.24 W SRAM + 5.71 W DRAM;
-spatten.md §1, §2.4). What the per-operation costs leave out of logic and SRAM power (leakage,
+docs/sources.md SpAtten §1, §2.4). What the per-operation costs leave out of logic and SRAM power (leakage,
 clock tree, wires) does not grow with activity, so it is modelled as **static power per mm^2** of
 logic and of SRAM (``LOGIC_STATIC_W_PER_MM2``, ``SRAM_STATIC_W_PER_MM2``, from
 :func:`calibrate_static`), charged for the run's duration on the design's area; the HBM energy
@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from . import inventory as inv
 from .inventory import Logic
+from .area import area_mm2
 from .technology import gate_energy_pj, int_add
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ HBM_PJ_PER_BIT = 3.9
 "Fine-Grained DRAM: Energy-Efficient DRAM for Extreme Bandwidth Systems", MICRO 2017, HBM2
 baseline: the figure is **recalled**, not verified (the abstract, verified, says FGDRAM improves
 DRAM energy efficiency 2x over HBM2). SpAtten took its HBM energy from the same paper (per-op
-energies x Ramulator activations/reads, spatten.md §2.4). Off-chip: not scaled with the logic node."""
+energies x Ramulator activations/reads, docs/sources.md SpAtten §2.4). Off-chip: not scaled with the logic node."""
 
 LOGIC_CALIBRATION = 1.0
 """Factor on every dynamic logic term: 1.0, the per-operation costs as published; what they leave
@@ -111,13 +112,13 @@ SRAM_STATIC_W_PER_MM2 = 0.053018
 LOGIC_STATIC_W_PER_MM2."""
 
 PAPER_POWER_W: dict[str, float] = {"logic": 1.36, "sram": 1.24, "dram": 5.71}
-"""SpAtten's power split, full design (W). [P] tab_power, spatten.md §1. Sums to 8.31 W."""
+"""SpAtten's power split, full design (W). [P] tab_power, docs/sources.md SpAtten §1. Sums to 8.31 W."""
 
 PAPER_TOTAL_POWER_W = 8.30
 """SpAtten's total power as printed (W); the rounded parts sum to 8.31 W."""
 
 PAPER_TOPK_POWER_SHARE = 0.010
-"""Top-k engines' share of overall power ("only 1.0 % of overall power"). [P] §5, spatten.md §1."""
+"""Top-k engines' share of overall power ("only 1.0 % of overall power"). [P] §5, docs/sources.md SpAtten §1."""
 
 Term = tuple[str, str, float]  # (module, component, pJ per event)
 
@@ -213,8 +214,6 @@ def _check_calibration(calibration: Mapping[str, float]) -> dict[str, float]:
 def static_power_w(design: Design, *, logic_w_per_mm2: float | None = None,
                    sram_w_per_mm2: float | None = None) -> dict[str, float]:
     """Static power of ``design`` (W): ``{"logic", "sram"}`` = density x the design's area of each."""
-    from .area import area_mm2
-
     area = area_mm2(design)
     logic = LOGIC_STATIC_W_PER_MM2 if logic_w_per_mm2 is None else logic_w_per_mm2
     sram = SRAM_STATIC_W_PER_MM2 if sram_w_per_mm2 is None else sram_w_per_mm2
@@ -295,8 +294,6 @@ def calibrate_static(events: Mapping[str, float], seconds: float, design: Design
     logic, 1.24 W SRAM and 5.71 W DRAM. Absolute (independent of the constants in force). Raises
     ``ValueError`` when a component's dynamic power already exceeds the paper's.
     """
-    from .area import area_mm2
-
     raw = power_w(energy_pj(events, design, calibration=dict.fromkeys(COMPONENTS, 1.0)), seconds)
     area = area_mm2(design)
     out = {}

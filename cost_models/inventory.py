@@ -7,7 +7,7 @@ energy of the primitives it switches; the area model sums the areas of everythin
 Both read the same structure from here, so a change to the hardware changes both.
 
 Sizes come from the design (``hwsim.config.Design``), the paper's setup table [P] or the authors'
-released RTL [R] (spatten.md §2.2, §3.3, §7.1); the few that neither states are marked *assumed*.
+released RTL [R] (docs/sources.md SpAtten §2.2, §3.3, §7.1); the few that neither states are marked *assumed*.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ __all__ = [
     "requant_entry_bits",
     "has_topk",
     "has_importance",
+    "topk_engines",
     "has_progressive_quantization",
     "memories",
     "zero_eliminator",
@@ -64,7 +65,7 @@ ON_CHIP_MODULES: tuple[str, ...] = (
     "value_sram",
     "requant_buffer",
 )
-"""On-chip modules, named after the paper's Fig. 8 blocks (spatten.md §2.1); the keys shared by the
+"""On-chip modules, named after the paper's Fig. 8 blocks (docs/sources.md SpAtten §2.1); the keys shared by the
 energy and the area breakdowns."""
 
 HEAD_DIM = 64
@@ -224,6 +225,15 @@ def has_topk(design: Design) -> bool:
     return f.token_pruning or f.head_pruning or f.local_v_pruning
 
 
+def topk_engines(design: Design) -> int:
+    """Top-k engines the design instantiates (count): one for token/head pruning and one for local V
+    when ``topk.engines = 2`` and both are supported; one shared engine when ``topk.engines = 1``;
+    none without pruning features."""
+    f = design.features
+    needed = int(f.token_pruning or f.head_pruning) + int(f.local_v_pruning)
+    return min(design.topk.engines, needed)
+
+
 def has_importance(design: Design) -> bool:
     """Whether the design instantiates the token/head importance accumulators."""
     return design.features.token_pruning or design.features.head_pruning
@@ -268,7 +278,7 @@ def memories(design: Design) -> dict[str, Sram]:
 
 
 def zero_eliminator(lanes: int, elem_bits: int) -> Logic:
-    """A zero eliminator compacting ``lanes`` elements of ``elem_bits`` (spatten.md §3.3, [R]
+    """A zero eliminator compacting ``lanes`` elements of ``elem_bits`` (docs/sources.md SpAtten §3.3, [R]
     ZeroEliminator.scala): a Hillis-Steele prefix sum of the drop flags (lanes x log2(lanes) adders
     of log2(lanes) + 1 bits), log2(lanes) shifter levels of lanes 2:1 multiplexers per bit, and a
     realign stage (one multiplexer and one flip-flop per bit)."""

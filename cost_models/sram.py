@@ -1,7 +1,7 @@
 """A CACTI-like table for on-chip SRAMs and FIFOs: energy per bit accessed and area, from size and width.
 
 SpAtten's own flow took SRAM and FIFO energy and area from CACTI, fed with each memory's width, size
-and read/write counts (spatten.md §2.4). CACTI is not available here, so this module reproduces its
+and read/write counts (docs/sources.md SpAtten §2.4). CACTI is not available here, so this module reproduces its
 first-order behaviour from published points:
 
 * **Organisation.** A memory ``width_bits`` wide is built from ``ceil(width_bits / 128)`` equal

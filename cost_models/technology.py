@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 BASIS_NODE_NM = 40.0
-"""The paper's node (SpAtten: TSMC 40 nm, 1 GHz; spatten.md §2.2); constants are quoted at or
+"""The paper's node (SpAtten: TSMC 40 nm, 1 GHz; docs/sources.md SpAtten §2.2); constants are quoted at or
 converted to it."""
 
 HOROWITZ_NODE_NM = 45.0
@@ -153,7 +153,7 @@ def fp32(op: str, node_nm: float) -> OpCost:
     """Cost of one single-precision ``op`` in ``{"add", "mult", "fma"}`` at ``node_nm``.
 
     Add and multiply are Horowitz's fp32 entries; ``fma`` = multiply + add (assumed). The softmax of
-    SpAtten is fp32 (released RTL ``SpAttenConfig.widthFPValue = 32``, spatten.md §7.1).
+    SpAtten is fp32 (released RTL ``SpAttenConfig.widthFPValue = 32``, docs/sources.md SpAtten §7.1).
     """
     if op == "fma":
         return fp32("mult", node_nm) + fp32("add", node_nm)

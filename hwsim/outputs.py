@@ -9,6 +9,9 @@ Nothing here adds timestamps: the same inputs give the same output bytes.
 from __future__ import annotations
 
 import csv
+import functools
+import hashlib
+import json
 import io
 import json
 import math
@@ -21,15 +24,19 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from .errors import HwsimError
+from .version import __version__
 
 __all__ = [
     "atomic_write",
+    "json_hash",
     "write_json",
     "write_csv",
     "to_json",
     "provenance",
     "check_columns",
     "git_revision",
+    "write_figure",
+    "FIGURE_FORMATS",
     "UNIT_SUFFIXES",
     "KEY_COLUMNS",
 ]
@@ -144,8 +151,18 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
+def json_hash(value: Any) -> str:
+    """Return a short stable hash of a JSON-serializable value (16 hex digits of SHA-256 of canonical JSON)."""
+    blob = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=1)
 def git_revision() -> str | None:
-    """Return the git commit of the hwsim source tree (``+dirty`` when modified), or None."""
+    """Return the git commit of the hwsim source tree (``+dirty`` when modified), or None.
+
+    Asked once per process (two ``git`` subprocesses); later calls return the cached answer.
+    """
     root = Path(__file__).resolve().parent.parent
     if not (root / ".git").exists():
         return None
@@ -171,15 +188,31 @@ def provenance(*, configs: Mapping[str, Any] | None = None, seed: int | None = N
     ``configs`` maps a role (``design``, ``policy``) to a config object; ``inputs`` maps a role
     (``workload``) to a content hash of the input file.
     """
-    from . import __version__
-    from .config import config_hash
-
     block: dict[str, Any] = {"hwsim_version": __version__, "git_revision": git_revision()}
     if configs:
         block["configs"] = {
-            role: {"name": getattr(c, "name", role), "hash": config_hash(c)} for role, c in configs.items()
+            role: {"name": getattr(c, "name", role), "hash": json_hash(c.model_dump(mode="json"))}
+            for role, c in configs.items()
         }
     block["seed"] = seed
     if inputs:
         block["inputs"] = dict(inputs)
     return block
+
+
+#: Figure formats :func:`write_figure` writes; PNG at 200 dpi unless told otherwise.
+FIGURE_FORMATS = ("png", "svg", "pdf")
+
+
+def write_figure(fig, path: str | Path, *, fmt: str = "png", dpi: int = 200) -> Path:
+    """Save a matplotlib figure to ``path`` atomically (no timestamps: same figure, same bytes) and close it."""
+    import matplotlib.pyplot as plt
+
+    if fmt not in FIGURE_FORMATS:
+        raise HwsimError(f"plot format {fmt!r}: expected one of {', '.join(FIGURE_FORMATS)}")
+    metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[fmt]
+    buf = io.BytesIO()
+    with plt.rc_context({"svg.hashsalt": "hwsim"}):
+        fig.savefig(buf, format=fmt, dpi=dpi, metadata=metadata, bbox_inches="tight")
+    plt.close(fig)
+    return atomic_write(path, buf.getvalue())

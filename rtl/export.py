@@ -7,7 +7,7 @@ thousands of flip-flops). The area estimate converts gates to NAND2 gate equival
 the weights in :data:`GE_PER_CELL` (typical standard-cell ratios, our assumption) and memory bits
 at :data:`SRAM_GE_PER_BIT`; GE to mm^2 uses :data:`NAND2_UM2_40NM`. All three are assumptions of
 this estimate, not numbers from the paper: the paper's only top-k area figure is "2.7 % of
-18.71 mm^2" for both engines in TSMC 40 nm (``references/spatten.md`` §1, §2.4).
+18.71 mm^2" for both engines in TSMC 40 nm (`docs/sources.md (SpAtten)` §1, §2.4).
 """
 
 from __future__ import annotations
@@ -51,11 +51,11 @@ def verilog_text(component, name: str) -> str:
 def build_component(unit: str, params):
     """The Amaranth component named ``unit`` ("topk" or "zero_eliminator") for ``params``."""
     if unit == "topk":
-        from .topk import TopK
+        from .topk import TopK  # lazy: each design is elaborated (and amaranth loaded) only when asked for
 
         return TopK(params)
     if unit == "zero_eliminator":
-        from .zero_eliminator import ZeroEliminator
+        from .zero_eliminator import ZeroEliminator  # lazy: as above
 
         return ZeroEliminator(lanes=params.lanes, width=params.width + params.index_bits)
     raise HwsimError(f"unit must be topk or zero_eliminator, not {unit!r}")

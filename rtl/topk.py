@@ -4,7 +4,7 @@ The microarchitecture, cycle by cycle, is the one declared in :mod:`hwsim.units.
 (fill; rounds of ``ceil(m / lanes) + 4`` cycles; filter) and this RTL must match its outputs and
 cycle count exactly (``tests/rtl``). Sources: SpAtten (HPCA 2021) §4 "Top-k engine" and
 Algorithm 1, the corrected termination and the fixes to the released RTL in
-``references/spatten.md`` §3.2, §3.3 and §10.2.
+`docs/sources.md (SpAtten)` §3.2, §3.3 and §10.2.
 
 Interface (``P`` = lanes, ``I`` = in_lanes, ``W`` = width, Verilog port names in brackets)
 

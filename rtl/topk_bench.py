@@ -109,7 +109,7 @@ def make_vectors(params: TopKParams, count: int, seed: int) -> list[tuple[np.nda
 
 
 def _offsets(params: TopKParams):
-    from .topk import input_layout, output_layout
+    from .topk import input_layout, output_layout  # lazy: the cocotb simulator process runs this module without elaborating RTL
 
     il, ol = input_layout(params), output_layout(params)
     return (il["count"].offset, il["last"].offset, ol["index"].offset, ol["score"].offset,
@@ -254,7 +254,7 @@ def _amaranth_run(params: TopKParams, fault: str | None, body, vcd: str | None =
     """Simulate :class:`rtl.topk.TopK` in Amaranth's simulator; ``body(step)`` drives it."""
     from amaranth.sim import Simulator
 
-    from .topk import TopK
+    from .topk import TopK  # lazy: as above
 
     dut = TopK(params, fault=fault)
     in_payload, out_payload = dut.inp.payload.as_value(), dut.out.payload.as_value()

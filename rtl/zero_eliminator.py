@@ -1,7 +1,7 @@
 """The zero eliminator: compact the kept lanes of a row to the front, in order (Amaranth 0.5).
 
 SpAtten (HPCA 2021, Fig. "zero eliminator"; released RTL ``utils/ZeroEliminator.scala`` and
-``utils/PrefixSum.scala``, ``references/spatten.md`` §3.3): an exclusive prefix sum of the drop
+``utils/PrefixSum.scala``, `docs/sources.md (SpAtten)` §3.3): an exclusive prefix sum of the drop
 flags gives every lane its zero count; then ``log2(lanes)`` shifter layers, layer ``j`` moving an
 element down by ``2**j`` lanes when bit ``j`` of its count is set (the incoming element has
 priority; kept elements never collide). Combinational; the golden view is

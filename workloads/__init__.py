@@ -23,6 +23,7 @@ from .bundled import CACHE_ENV, TEXT_SOURCES, WORKLOADS, cache_dir, cache_path, 
 from .models import MODEL_SPECS, ModelSpec, model_spec
 from .spatten_csv import ReplayWorkload
 from .trace import ATTENTION_KINDS, FORMAT, OP_VOCABULARY, VERSION, Trace, load, save
+from hwsim.errors import HwsimError
 
 __all__ = [
     "Trace",
@@ -56,21 +57,22 @@ def names() -> list[str]:
 
 
 def resolve(spec: str | os.PathLike, *, tokens: int | None = None, generate: int | None = None,
-            text: str | None = None) -> Trace | ReplayWorkload:
-    """Open any workload: a ``.csv`` SpAtten replay, a ``.safetensors`` trace, or a bundled name."""
+            text: str | None = None, progress: bool = True) -> Trace | ReplayWorkload:
+    """Open any workload: a ``.csv`` SpAtten replay, a ``.safetensors`` trace, or a bundled name.
+
+    ``progress``: report tracing progress on stderr (a bundled name traced the first time).
+    """
     s = os.fspath(spec)
     if s.lower().endswith(".csv"):
         if tokens is not None or generate is not None or text is not None:
-            from hwsim.errors import HwsimError
-
             raise HwsimError(f"{s}: tokens/generate/text do not apply to a SpAtten replay CSV")
         return spatten_csv.load(s)
-    return get(s, tokens=tokens, generate=generate, text=text)
+    return get(s, tokens=tokens, generate=generate, text=text, progress=progress)
 
 
 def __getattr__(name: str):
     if name == "trace_model":  # imports torch: only on use
-        from .tracer import trace_model
+        from .tracer import trace_model  # lazy: tracing loads torch and transformers
 
         return trace_model
     raise AttributeError(f"module 'workloads' has no attribute {name!r}")

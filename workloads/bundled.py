@@ -26,6 +26,7 @@ from importlib.metadata import PackageNotFoundError, version as pkg_version
 from pathlib import Path
 
 from hwsim.errors import HwsimError
+from hwsim.version import __version__
 
 from .models import MODEL_SPECS, ModelSpec
 from .trace import VERSION, Trace, load
@@ -167,7 +168,6 @@ def _resolve(name: str, tokens: int | None, generate: int | None, text: str | No
 def cache_path(name: str, *, tokens: int | None = None, generate: int | None = None, text: str | None = None) -> Path:
     """Where the cached trace of a bundled workload with these settings lives (it may not exist yet)."""
     spec, p, g, text = _resolve(name, tokens, generate, text)
-    from hwsim import __version__
 
     if text in TEXT_SOURCES or text is None:
         text_id, label = text, text or "synthetic"
@@ -312,7 +312,7 @@ def trace_bundled(name: str, *, tokens: int | None = None, generate: int | None 
     import numpy as np
     import torch
 
-    from . import tracer
+    from . import tracer  # lazy: tracing loads torch and transformers
 
     tracer.configure_threads()
     if spec.real:
@@ -326,13 +326,13 @@ def trace_bundled(name: str, *, tokens: int | None = None, generate: int | None 
 
             status(f"generating {g} tokens greedily after a {p}-token prompt")
             with tqdm(total=g, desc=f"hwsim: {name}: generate", unit="tok", file=sys.stderr,
-                      disable=not progress, leave=False) as bar:
+                      disable=not progress or not sys.stderr.isatty(), leave=False) as bar:  # no \r in logs
                 inputs = tracer.greedy_generate(model, inputs, g, on_step=lambda i: bar.update(1))
             text_info["continuation"] = "greedy"
         text_info["preview"] = tokenizer.decode(ids[:48])
     else:
         status("building the shape-only model (random weights, seed %d)" % SYNTHETIC_SEED)
-        from .synthetic import build_synthetic
+        from .synthetic import build_synthetic  # lazy: building a shape-only model loads torch
 
         model = build_synthetic(spec, seed=SYNTHETIC_SEED, tokens=p)
         rng = np.random.default_rng(SYNTHETIC_SEED)

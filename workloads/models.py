@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+from hwsim.errors import HwsimError
 
 __all__ = ["ModelSpec", "MODEL_SPECS", "model_spec"]
 
@@ -86,11 +87,11 @@ MODEL_SPECS: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             name="vit-cifar", family="vit", mode="encoder", layers=7, hidden=256, heads=4, kv_heads=4, ffn=512,
-            tokens=65, block="cct", source="MPCViT vit_7_4_32 (src/vit.py), references/mpc_and_sparse.md §1",
+            tokens=65, block="cct", source="MPCViT vit_7_4_32 (src/vit.py), docs/sources.md MPC §1",
         ),
         ModelSpec(
             name="vit-tiny", family="vit", mode="encoder", layers=9, hidden=192, heads=12, kv_heads=12, ffn=384,
-            tokens=257, block="cct", source="MPCViT vit_9_12_64 (src/vit.py), references/mpc_and_sparse.md §1",
+            tokens=257, block="cct", source="MPCViT vit_9_12_64 (src/vit.py), docs/sources.md MPC §1",
         ),
     ]
 }
@@ -101,6 +102,4 @@ def model_spec(name: str) -> ModelSpec:
     try:
         return MODEL_SPECS[name]
     except KeyError:
-        from hwsim.errors import HwsimError
-
         raise HwsimError(f"unknown model {name!r}; expected one of: {', '.join(MODEL_SPECS)}") from None

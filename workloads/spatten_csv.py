@@ -3,7 +3,7 @@
 One CSV row per (generation iteration, layer, head) says what the accelerator fetched for that
 head: kept keys and values after cascade token pruning and local V pruning, their bit-widths,
 whether the progressive-quantization LSB re-fetch happened, and token top-k events. This is how
-the authors' own RTL simulation runs them (``TestSpAtten.scala``, ``references/spatten.md`` §4.3);
+the authors' own RTL simulation runs them (``TestSpAtten.scala``, `docs/sources.md (SpAtten)` §4.3);
 the schema is in ``data/spatten_workloads/README.md``.
 
 Trailer: the authors' files end with one row whose first field names the config that produced the

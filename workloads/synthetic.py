@@ -3,7 +3,7 @@
 BERT-base/large and GPT-2 small/medium are transformers' own ``BertModel`` / ``GPT2LMHeadModel``
 built from a config. The MPCViT models (``vit-cifar``, ``vit-tiny``) are :class:`CCTViT`, a
 re-statement of MPCViT's ViT-Lite (``src/vit.py``, ``src/utils/transformers.py``,
-``references/mpc_and_sparse.md`` §1): a 4x4-patch convolutional tokenizer, a class token, a learnable
+`docs/sources.md (MPC)` §1): a 4x4-patch convolutional tokenizer, a class token, a learnable
 positional embedding, and CCT blocks ``x = x + attn(LN(x)); x = LN(x); x = x + MLP(x)``, then a final
 LayerNorm and a linear classifier on the class token. Attention per head is ``softmax`` (the
 baseline), ``relu_softmax`` (relu(A) / (sum relu(A) + 1e-5)) or ``scaling`` (A / N), MPCViT's variants.

@@ -31,6 +31,7 @@ import numpy as np
 from hwsim.errors import HwsimError
 
 from .models import ModelSpec
+from hwsim.outputs import atomic_write
 
 __all__ = ["FORMAT", "VERSION", "Trace", "load", "save", "OP_VOCABULARY", "ATTENTION_KINDS"]
 
@@ -477,8 +478,6 @@ class Trace:
 
     def save(self, path: str | Path) -> Path:
         """Write the trace to ``path`` atomically; return the path."""
-        from hwsim.outputs import atomic_write
-
         blob = self.to_bytes()
         out = atomic_write(path, blob)
         self._digest = hashlib.sha256(blob).hexdigest()

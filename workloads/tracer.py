@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from hwsim.errors import HwsimError
+from hwsim.version import __version__
 
 from .models import ModelSpec
 from .opgraph import OpGraphRecorder
@@ -270,7 +271,6 @@ def trace_model(
         arrays["input_ids"] = inputs[0].to(torch.int32).numpy()
     import transformers
 
-    from hwsim import __version__
 
     prov = {"hwsim_version": __version__, "torch_version": torch.__version__,
             "transformers_version": transformers.__version__, "seed": seed, "capture": "eager_attention_forward"}

@@ -8,15 +8,19 @@ Quick use::
     r.rounds, r.bytes, r.latency_s
 
 Protocols (:data:`PROTOCOLS`): ``crypten-2pc`` (CrypTen 0.4.1, exact accounting of its own
-communication counters) and ``aby3-3pc`` (SPU's ABY3 with PUMA's approximations). Networks:
+communication counters), ``aby3-3pc`` and ``semi2k-2pc`` (SecretFlow SPU 0.9.5's ABY3 and SEMI2K,
+equal to SPU's own counters). Networks:
 presets ``lan``, ``wan``, ``mpcvit`` (fitted) or a TOML file. See ``docs/mpc.md``.
 """
 
 from . import crypten2pc as _crypten2pc  # noqa: F401, I001  (registers crypten-2pc first)
 from . import aby3 as _aby3  # noqa: F401  (registers aby3-3pc)
+from . import semi2k as _semi2k  # noqa: F401  (registers semi2k-2pc)
 from .aby3 import ABY3_3PC, Aby3
 from .cost import Cost
 from .crypten2pc import CRYPTEN_2PC, CrypTen2PC
+from .semi2k import SEMI2K_2PC, Semi2k
+from .spu import KernelTally, SpuProtocol
 from .model import (
     ACTIVATIONS,
     ATTENTION_VARIANTS,
@@ -47,6 +51,10 @@ __all__ = [
     "CRYPTEN_2PC",
     "Aby3",
     "ABY3_3PC",
+    "Semi2k",
+    "SEMI2K_2PC",
+    "SpuProtocol",
+    "KernelTally",
     "Network",
     "NETWORK_PRESETS",
     "load_network",

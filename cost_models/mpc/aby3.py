@@ -1,246 +1,118 @@
-"""ABY3 three-party replicated sharing as SPU runs it, with PUMA's approximations.
+"""ABY3 three-party replicated sharing as SPU 0.9.5 runs it (``ProtocolKind.ABY3``, FM64).
 
 Setting: 3 parties, 2-out-of-3 replicated secret sharing, semi-honest, honest majority, ring
-Z_2^64 (``FM64``), 18 fractional bits (SPU's FM64 default), as in PUMA's BERT/GPT-2 benchmarks
-(``AntCPLab/puma_benchmarks/puma_bert_benchmarks/3pc.json``: ``protocol: ABY3``, ``field: FM64``,
-``fxp_exp_mode: 0``, ``fxp_exp_iters: 5``; compiler flag ``enable_optimize_denominator_with_broadcast``
-rewrites ``x / bcast(y)`` as ``x * bcast(1 / y)``).
+Z_2^64, 18 fractional bits; SPU's default configuration (``cost_models/mpc/spu.py`` gives the
+operation -> kernel sequences). Validated against SPU itself: ``tests/cost_models/mpc/spu_fixture.json``
+(SPU's own per-kernel profiles, three parties as processes over brpc) and ``test_spu.py``.
 
-Kernel costs (rounds, bits each party sends per element, ``K`` = ring bits) are SPU's own cost
-table, ``secretflow/spu docs/reference/complexity.md`` ("dumped from the source code ... could be
-used as a formal cost model"), ABY3 section:
+Kernels (``secretflow/spu`` ``src/libspu/mpc/aby3/``; bytes are totals over the 3 parties per
+element; a ``rotate`` sends one share to the next party: 8 bytes from each of the 3 parties):
 
-==========  ==================  =======================
-kernel      rounds              bits sent per element
-==========  ==================  =======================
-a2p         1                   K
-mul_aa      1                   K
-mmul_aa     1                   K per *output* element
-trunc_a     3                   4K (``TruncAPr``, the one ``aby3/protocol.cc`` registers)
-and_bb      1                   K
-a2b         log2(K) + 2         log2(K) K + 2K
-==========  ==================  =======================
-
-and, for the kernels the table leaves out (``libspu/mpc/aby3/``):
-
-* ``b2a`` (``conversion.cc`` ``B2ASelector``): up to 8 bits by 3-party OT, 2 rounds and 4K bits
-  (``B2AByOT`` comment); wider values by a parallel prefix adder, 3 + log2(K) rounds and
-  2 K log2(K) + 3K bits (``B2AByPPA`` comment).
-* ``msb_a2b`` (``conversion.cc`` ``MsbA2B``): a rotate plus the carry of a prefix adder, the same
-  structure as ``a2b``; priced as ``a2b``.
-* ``mul_a1b`` (``arithmetic.cc`` ``MulA1B``, multiply by a shared bit): 2 rounds, recorded as
-  ``8 * numel * 8`` bytes, i.e. 8K bits per element.
-
-Operations are SPU's ``libspu/kernel/hal`` sequences executed one kernel after another (SPU's
-interpreter runs the ops of a program in order), every fixed-point product being ``mul_aa`` then
-``trunc_a`` (``fxp_base.cc`` ``f_mul``) and every product with a public non-integer ``trunc_a`` only.
-Unlike CrypTen's 2PC, division by a public constant is **not** free here (3 rounds). This is a
-kernel-level accounting of those sequences, not a replay of an SPU run: SPU can fuse or reorder some
-kernels, so treat its totals as estimates (same order as PUMA's published 3PC numbers, docs/mpc.md).
+============  ======  ======================================================================
+kernel        rounds  bytes (all parties) per element
+============  ======  ======================================================================
+mul_aa        1       24: ``arithmetic.cc`` ``MulAA``, one ``rotate``
+mmul_aa       1       24 per *output* element (``MatMulAA``: one ``rotate`` of the product)
+trunc_a       2       16 + 3w, w = 4 (FM32) for shifts <= 32 bits: ``TruncAPr2`` (the one
+                      ``protocol.cc`` registers under ``ENABLE_PRECISE_ABY3_TRUNCPR``): P2 sends
+                      the adjusted ``c1`` (w) while P0 and P1 exchange ``x+a``, ``y+b`` (w each,
+                      ``PrivateMul``, ``getTruncField``), then P0 and P1 exchange the 2-to-3
+                      re-sharing (8 each)
+msb_a2b       8       108: ``conversion.cc`` ``MsbA2B``: a ``rotate`` (24), then the carry of a
+                      64-bit adder: one AND on 64 bits and 6 levels of two ANDs on 32, 16, 8,
+                      4, 2, 1 bits (stored in 4, 2, 1, 1, 1, 1 bytes): 3 x (8 + 20)
+a2b           8       336: ``A2B``: a ``rotate`` (24) and a 64-bit parallel prefix adder
+                      (``wrap_add_bb``: one AND and 6 levels of two ANDs, all 64-bit: 3 x 104)
+and_bb        1       3 x bytes of the narrower operand (``AndBB``: one ``rotate``)
+mul_a1b       2       64: two 3-party OTs (sender 16, helper 8, receiver forwards 8, each)
+b2a <= 8 bit  2       24 b + 8: ``B2AByOT`` (``B2ASelector``): helper 8 b, sender 16 b, receiver 8
+b2a > 8 bit   10      368: ``B2AByPPA``: ``rotate`` (24), the 64-bit adder (312), a reveal to P0
+                      (8), a ``rotate`` (24); 1 + 7 + 1 + 1 rounds
+p2a           1       24: ``P2A`` (one ``rotate`` of a zero share)
+============  ======  ======================================================================
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from .cost import ZERO, Cost
-from .protocols import Protocol, register
+from .cost import Cost
+from .protocols import register
+from .spu import SpuProtocol, storage_bytes
 
 __all__ = ["Aby3", "ABY3_3PC"]
 
+W = 8  # bytes of one FM64 ring element
+
+
+def carry_and_bytes(ring_bits: int = 64) -> int:
+    """Bytes one party's ANDs open in ``MsbA2B``'s carry circuit: one AND on ``K`` bits, then per
+    level two ANDs on ``K/2, K/4, ..., 1`` bits (each at least one byte)."""
+    total = storage_bytes(ring_bits)
+    width = ring_bits // 2
+    while width >= 1:
+        total += 2 * storage_bytes(width)
+        width //= 2
+    return total
+
+
+def ppa_and_bytes(ring_bits: int = 64) -> int:
+    """Bytes one party's ANDs open in a ``K``-bit parallel prefix adder: one AND, then log2 K levels
+    of two ANDs, all ``K`` bits wide."""
+    levels = ring_bits.bit_length() - 1
+    return storage_bytes(ring_bits) * (1 + 2 * levels)
+
 
 @dataclass(frozen=True, kw_only=True)
-class Aby3(Protocol):
-    """SPU ABY3 (3PC replicated sharing) with PUMA's approximations; ``ring_bits`` is K."""
-
-    ring_bits: int = 64  # FM64 (puma 3pc.json "field": "FM64")
-    fraction_bits: int = 18  # SPU's default fxp_fraction_bits for FM64
-    exp_iters: int = 5  # puma 3pc.json "fxp_exp_iters": 5 (Taylor (1 + x/2^5)^(2^5))
-    goldschmidt_iters: int = 2  # SPU default fxp_div_goldschmidt_iters
+class Aby3(SpuProtocol):
+    """SPU's ABY3 (3PC replicated sharing) with SPU's default configuration."""
 
     name = "aby3-3pc"
     parties = 3
-    description = ("SPU ABY3 3PC replicated sharing (semi-honest, honest majority), FM64, 18 fractional bits, "
-                   "PUMA's approximations; kernel costs from SPU's complexity table")
+    description = ("SPU 0.9.5 ABY3 3PC replicated sharing (semi-honest, honest majority), FM64, 18 fractional "
+                   "bits, SPU's default approximations; kernel costs from SPU's source, validated on SPU's own counters")
     sources = (
-        "secretflow/spu docs/reference/complexity.md (ABY3 kernel rounds and bits)",
-        "secretflow/spu libspu/mpc/aby3/{conversion,arithmetic,protocol}.cc (b2a, msb, mul_a1b, TruncAPr)",
-        "secretflow/spu libspu/kernel/hal/{fxp_base,fxp_approx}.cc (f_mul, reciprocal, exp_taylor, rsqrt, tanh)",
-        "AntCPLab/puma_benchmarks puma_bert_benchmarks (3pc.json; hack_softmax, hack_gelu)",
-        "references/mpc_and_sparse.md §3.3",
+        "secretflow/spu src/libspu/mpc/aby3/{arithmetic,conversion,boolean,protocol}.cc (kernel messages)",
+        "secretflow/spu src/libspu/kernel/hal/{fxp_base,fxp_approx,ring}.cc, kernel/hlo/reduce.cc (sequences)",
+        "tests/cost_models/mpc/spu_fixture.json (SPU 0.9.5's counters, measured)",
     )
 
-    # ------------------------------------------------------------------ kernels (per n elements)
-
-    @property
-    def _log_k(self) -> int:
-        return int(math.log2(self.ring_bits))
-
-    def _k(self, rounds: int, k_multiple: float, n: int, work: float | None = None) -> Cost:
-        bits = k_multiple * self.ring_bits * n
-        return Cost(rounds, bits, (4 * k_multiple * n) if work is None else work)
-
-    def a2p(self, n: int) -> Cost:
-        return self._k(1, 1, n)
+    def _rot(self, n: int) -> int:
+        """Bytes of one ``rotate`` of ``n`` ring elements (every party sends one share)."""
+        return 3 * W * n
 
     def mul_aa(self, n: int) -> Cost:
-        return self._k(1, 1, n, 3 * n)
+        return self._k("mul_aa", 1, self._rot(n), 3 * n)
 
-    def trunc(self, n: int) -> Cost:
-        return self._k(3, 4, n)
+    def square_a(self, n: int) -> Cost:  # ABY3 registers no square kernel: _square is _mul(x, x)
+        return self.mul_aa(n)
 
-    def and_bb(self, n: int) -> Cost:
-        return self._k(1, 1, n)
+    def mmul_aa(self, m: int, k: int, n: int) -> Cost:
+        return self._k("mmul_aa", 1, self._rot(m * n), 3 * m * k * n)
+
+    def trunc_a(self, n: int, bits: int | None = None) -> Cost:
+        w = storage_bytes(32) if (bits or self.fraction_bits) <= 32 else W
+        return self._k("trunc_a", 2, (2 * W + 3 * w) * n, 4 * n)
+
+    def msb_a2b(self, n: int) -> Cost:
+        return self._k("msb_a2b", 8, self._rot(n) + 3 * carry_and_bytes(self.ring_bits) * n, 30 * n)
 
     def a2b(self, n: int) -> Cost:
-        return self._k(self._log_k + 2, self._log_k + 2, n)
+        return self._k("a2b", 8, self._rot(n) + 3 * ppa_and_bytes(self.ring_bits) * n, 30 * n)
 
-    msb = a2b
-
-    def b2a(self, n: int, bits: int) -> Cost:
-        if bits <= 8:
-            return self._k(2, 4, n)
-        return self._k(3 + self._log_k, 2 * self._log_k + 3, n)
+    def and_bb(self, n: int, nbits: int) -> Cost:
+        return self._k("and_bb", 1, 3 * storage_bytes(nbits) * n, 2 * n)
 
     def mul_a1b(self, n: int) -> Cost:
-        return self._k(2, 8, n)
+        return self._k("mul_a1b", 2, 2 * (2 * W + W + W) * n, 8 * n)
 
-    # ------------------------------------------------------------------ hal building blocks
+    def b2a(self, n: int, nbits: int) -> Cost:
+        if nbits <= 8:
+            return self._k("b2a", 2, (3 * W * nbits + W) * n, 4 * nbits * n)
+        return self._k("b2a", 10, (2 * self._rot(1) + 3 * ppa_and_bytes(self.ring_bits) + W) * n, 40 * n)
 
-    def f_mul(self, n: int) -> Cost:
-        """Fixed-point secret product: ``mul_aa`` then ``trunc_a``."""
-        return self.mul_aa(n) + self.trunc(n)
-
-    def f_mul_public(self, n: int) -> Cost:
-        """Product with a public non-integer (``mul_ap`` is local) then ``trunc_a``."""
-        return self.trunc(n)
-
-    def less(self, n: int) -> Cost:
-        """``x < y`` (``_less``): the most significant bit of ``x - y``; a shared bit."""
-        return self.msb(n)
-
-    def mux(self, n: int) -> Cost:
-        """``_mux(bit, a, b) = b + bit * (a - b)`` with a shared bit: ``mul_a1b``."""
-        return self.mul_a1b(n)
-
-    def prefix_or(self, n: int) -> Cost:
-        """``_prefix_or`` on an arithmetic value: ``a2b`` then log2(K) OR levels (one AND each)."""
-        return self.a2b(n) + self._log_k * self.and_bb(n)
-
-    def polynomial(self, n: int, degree: int) -> Cost:
-        """``detail::polynomial`` of ``degree`` with public coefficients: ``1 * x`` truncated, ``degree - 1``
-        fixed-point products for the powers, then one truncation of the sum."""
-        return self.f_mul_public(n) + (degree - 1) * self.f_mul(n) + self.trunc(n)
-
-    def exp(self, n: int) -> Cost:
-        """``exp_taylor``: ``trunc(x, iters) + 1`` then ``iters`` fixed-point squares."""
-        return self.trunc(n) + self.exp_iters * self.f_mul(n)
-
-    def reciprocal(self, n: int, *, positive: bool = False) -> Cost:
-        """``reciprocal_goldschmidt`` (``fxp_base.cc``): sign by msb and mux (unless known positive),
-        ``highestOneBit`` (prefix-or), bit-reversed factor converted to arithmetic (b2a of 2f bits),
-        the normalised value, ``e = 1 - c w``, Goldschmidt iterations (``r = r (1 + e)`` and, but for
-        the last, ``e = e^2``), ``r * factor`` and the sign mux."""
-        cost = ZERO if positive else self.msb(n) + self.mux(n)
-        cost = cost + self.prefix_or(n) + self.b2a(n, 2 * self.fraction_bits)
-        cost = cost + self.f_mul(n) + self.f_mul(n)  # c = b * factor; e = 1 - c * w
-        cost = cost + (2 * self.goldschmidt_iters - 1) * self.f_mul(n) + self.f_mul(n)
-        return cost if positive else cost + self.mux(n)
-
-    def rsqrt(self, n: int) -> Cost:
-        """``f_rsqrt`` (``fxp_approx.cc``): ``z = highestOneBit(x) << 1``; the guess on ``u = x * bitrev(z)``
-        (b2a of 2f bits, product, truncation) by a degree-4 polynomial; the compensation
-        ``mux(parity bit, c0, c1) * bitrev(a)`` (1-bit b2a; b2a of f bits and a product); the final
-        product and truncation."""
-        f = self.fraction_bits
-        guess = self.b2a(n, 2 * f) + self.mul_aa(n) + self.trunc(n) + self.polynomial(n, 4)
-        comp = self.b2a(n, 1) + self.b2a(n, (f // 2) * 2) + self.mul_aa(n)
-        return self.prefix_or(n) + guess + comp + self.mul_aa(n) + self.trunc(n)
-
-    def tanh(self, n: int) -> Cost:
-        """``tanh_chebyshev``: clamp to [-5, 5] (two comparisons and muxes), ``0.2 x``, 9 Chebyshev
-        polynomials (one square and 8 products), their public combination (``f_mmul``: a truncation)."""
-        clamp = 2 * (self.less(n) + self.mux(n))
-        return clamp + self.f_mul_public(n) + 9 * self.f_mul(n) + self.trunc(n)
-
-    def gelu(self, n: int) -> Cost:
-        """PUMA's ``hack_gelu``: 3 comparisons, x^2, x^3, x^4, x^6 (4 products), 7 public coefficient
-        products, 3 selections of the pieces by shared bits."""
-        return 3 * self.less(n) + 4 * self.f_mul(n) + 7 * self.f_mul_public(n) + 3 * self.mux(n)
-
-    def max(self, rows: int, m: int, *, with_index: bool = False) -> Cost:
-        """Row maximum by a tree of ``ceil(log2 m)`` levels, each a comparison and a mux on the pairs
-        (plus a mux of the indices for argmax)."""
-        cost = ZERO
-        cur = m
-        while cur > 1:
-            half = cur // 2
-            level = self.less(rows * half) + self.mux(rows * half)
-            if with_index:
-                level = level + self.mux(rows * half)
-            cost = cost + level
-            cur = half + cur % 2
-        return cost
-
-    # ------------------------------------------------------------------ Protocol interface
-
-    def elementwise(self, op: str, n: int) -> Cost:
-        if op in ("mul", "square"):
-            return self.f_mul(n)
-        if op in ("div_public", "scaling"):
-            return self.f_mul_public(n)
-        if op == "gt":
-            return self.less(n)
-        if op == "relu":  # select(x > 0, x, 0)
-            return self.less(n) + self.mux(n)
-        if op == "exp":
-            return self.exp(n)
-        if op == "reciprocal":
-            return self.reciprocal(n)
-        if op == "inv_sqrt":
-            return self.rsqrt(n)
-        if op == "sigmoid":  # SPU's default sigmoid_mode MM1: 0.5 + 0.125 x
-            return self.f_mul_public(n)
-        if op == "silu":
-            return self.f_mul_public(n) + self.f_mul(n)
-        if op == "tanh":
-            return self.tanh(n)
-        if op in ("gelu_erf", "gelu_tanh"):  # PUMA replaces either form by its piecewise polynomial
-            return self.gelu(n)
-        if op == "gelu_quad":  # 0.125 x^2 + 0.25 x + 0.5: a square and two public products
-            return self.f_mul(n) + 2 * self.f_mul_public(n)
-        raise KeyError(op)
-
-    def rowwise(self, op: str, rows: int, m: int) -> Cost:
-        n = rows * m
-        if op == "max":
-            return self.max(rows, m)
-        if op == "argmax":
-            return self.max(rows, m, with_index=True)
-        divide = self.reciprocal(rows) + self.f_mul(n)  # x * bcast(1 / s)
-        if op == "softmax":  # hack_softmax: max, exp(x - max) * (x - max > -14), sum, divide
-            return self.max(rows, m) + self.less(n) + self.exp(n) + self.mux(n) + divide
-        if op == "relu_softmax":
-            return self.less(n) + self.mux(n) + divide
-        if op == "quad2":
-            return self.f_mul(n) + divide
-        if op in ("layernorm", "rmsnorm"):
-            mean = self.f_mul_public(rows) if op == "layernorm" else ZERO
-            # centred square, variance = sum * (1/m), rsqrt, normalise, * gamma (+ beta is local)
-            return (mean + self.f_mul(n) + self.f_mul_public(rows) + self.rsqrt(rows) + self.f_mul(n)
-                    + self.f_mul(n))
-        raise KeyError(op)
-
-    def matmul(self, op: str, b: int, m: int, k: int, n: int) -> Cost:
-        out = b * m * n
-        if op == "matmul_public":  # mmul_ap is local; the product is truncated
-            return self.trunc(out) + Cost(0, 0, b * m * k * n)
-        return Cost(1, self.ring_bits * out, 2 * b * m * k * n) + self.trunc(out)
-
-    def linear_attention(self, b: int, tokens: int, head_dim: int) -> Cost:
-        return (self.matmul("matmul", b, head_dim, tokens, head_dim)
-                + self.matmul("matmul", b, tokens, head_dim, head_dim) + self.f_mul_public(b * tokens * head_dim))
+    def p2a(self, n: int) -> Cost:
+        return self._k("p2a", 1, self._rot(n), n)
 
 
 ABY3_3PC = register(Aby3())

@@ -145,7 +145,7 @@ class CrypTen2PC(Protocol):
     sources = (
         "facebookresearch/CrypTen 0.4.1: crypten/mpc/primitives/{beaver,arithmetic,binary,circuit,converters}.py, "
         "crypten/common/functions/{approximations,maximum,logic,power,sampling}.py, configs/default.yaml",
-        "references/mpc_and_sparse.md §2-§3 (measured per-primitive table)",
+        "docs/sources.md MPC §2-§3 (measured per-primitive table)",
         "tests/cost_models/mpc/data/crypten_0.4.1_counts.json (CrypTen's counters, measured)",
     )
 

@@ -1,6 +1,6 @@
 """Whole-model MPC cost: a transformer's secure inference as a list of priced operations.
 
-The reference convention is MPCViT's CrypTen setting (references/mpc_and_sparse.md §1, §3.1):
+The reference convention is MPCViT's CrypTen setting (docs/sources.md MPC §1, §3.1):
 batch 1, the input and **all weights secret-shared** (so every linear layer is a secret x secret
 matmul), and per block
 
@@ -26,7 +26,7 @@ the rest scaling. Two accountings of a mix (``mix``):
 
 * ``per_head`` (default): each head pays its share of the layer's attention function, rounds
   included: MPCViT's own latency model (its latency regulariser counts ReLU-softmax heads, and its
-  published latencies are linear in MU, references §1). Rounds can then be fractional.
+  published latencies are linear in MU, docs/sources.md MPC §1). Rounds can then be fractional.
 * ``batched``: what one CrypTen run does when each layer computes its ReLU-softmax heads as one
   batch: full rounds in every layer with any such head, bytes in proportion to the heads.
 """
@@ -129,10 +129,10 @@ def resolve_model(model: Any) -> tuple[ModelSpec, str]:
     path = Path(text)
     if path.suffix == ".safetensors" or path.exists():
         try:
-            from workloads import load
+            from workloads import load  # lazy: a file path needs the trace reader only then
         except ImportError:
             try:
-                from workloads.trace import load
+                from workloads.trace import load  # lazy: as above
             except ImportError:
                 raise HwsimError(f"{path}: reading trace files needs workloads.load, which is not available") from None
         return resolve_model(load(path))

@@ -1,7 +1,7 @@
 """Networks between the parties, and the latency of a cost on one.
 
 ``latency = rounds x (rtt + per-round overhead) + sent bytes / bandwidth + local ops / compute rate``
-(references/mpc_and_sparse.md §3.2). ``sent bytes`` is what one party sends (half of CrypTen's
+(docs/sources.md MPC §3.2). ``sent bytes`` is what one party sends (half of CrypTen's
 logged send + receive bytes); links are full duplex, so a party's sends and receives overlap.
 
 A network is a preset name (:data:`NETWORK_PRESETS`) or a TOML file with the keys of
@@ -86,7 +86,7 @@ NETWORK_PRESETS: dict[str, Network] = {
             bandwidth_gbit_per_s=8.0,
             rtt_ms=0.5,
             source="SHAFT (NDSS'25) third-party reproduction's LAN setting: 1 GB/s, 0.5 ms "
-            "(references/mpc_and_sparse.md §3.4 V10)",
+            "(docs/sources.md MPC §3.4 V10)",
         ),
         Network(
             name="wan",
@@ -94,7 +94,7 @@ NETWORK_PRESETS: dict[str, Network] = {
             bandwidth_gbit_per_s=3.2,
             rtt_ms=4.0,
             source="SHAFT (NDSS'25) third-party reproduction's WAN setting: 400 MB/s, 4 ms "
-            "(references/mpc_and_sparse.md §3.4 V10)",
+            "(docs/sources.md MPC §3.4 V10)",
         ),
         Network(
             name="mpcvit",
@@ -105,7 +105,7 @@ NETWORK_PRESETS: dict[str, Network] = {
             source="fitted by `hwsim reproduce mpcvit` (cost_models.mpc.reproduce.fit_round_ms) to the 8 "
             "published CIFAR-10 latencies of MPCViT's README with CrypTen-exact counts; bandwidth and "
             "compute are not identifiable from those numbers and are set so their terms stay below 1% "
-            "(references/mpc_and_sparse.md §1, §3.2)",
+            "(docs/sources.md MPC §1, §3.2)",
         ),
     ]
 }

@@ -2,18 +2,24 @@
 
 MPCViT (Zeng et al., ICCV 2023; ``PKU-SEC-Lab/mpcvit`` README "Main results") reports seconds per
 CIFAR-10 inference of its 7-layer ViT (``vit-cifar``) under CrypTen 2PC. Its code has no latency
-measurement and its setup section was not available (references/mpc_and_sparse.md §1), so the
+measurement and its setup section was not available (docs/sources.md MPC §1), so the
 network is fitted: the published latencies behave as round-bound, so one time per round is fitted
 (least squares on the relative errors of all eight rows) with a fixed 10 Gbit/s link and a fast
 compute rate whose terms stay below 1 %. The fitted value is the ``mpcvit`` network preset
 (:func:`fit_round_ms` recomputes it; a test checks the two agree).
 
 The second group of rows checks the accounting itself: the CrypTen rounds and bytes of the four
-homogeneous models, as measured with CrypTen 0.4.1's own counters (references §3.1 and
-``tests/cost_models/mpc/data``), beside this model's.
+homogeneous models, as measured with CrypTen 0.4.1's own counters (docs/sources.md MPC §3.1 and
+``tests/cost_models/mpc/data``), beside this model's. The third does the same for the SPU protocols:
+one layer of the ReLU-Softmax ViT, measured with SPU 0.9.5's own counters
+(``tests/cost_models/mpc/spu_fixture.json``), beside this model's.
 """
 
 from __future__ import annotations
+
+import dataclasses
+
+from workloads.models import MODEL_SPECS
 
 from .model import estimate
 from .network import NETWORK_PRESETS, Network, load_network
@@ -21,7 +27,7 @@ from .network import NETWORK_PRESETS, Network, load_network
 __all__ = ["MPCVIT_CIFAR10", "MPCVIT_COUNTS", "mpcvit_rows", "fit_round_ms"]
 
 #: (row label, attention, paper latency in s): MPCViT README "Main results", CIFAR-10.
-#: MPCFormer is 2Quad attention with the erf GeLU kept (the only reading its latency fits, references §1).
+#: MPCFormer is 2Quad attention with the erf GeLU kept (the only reading its latency fits, docs/sources.md MPC §1).
 MPCVIT_CIFAR10: tuple[tuple[str, str, float], ...] = (
     ("Softmax ViT", "softmax", 112.23),
     ("ReLU-Softmax ViT", "relu_softmax", 71.82),
@@ -34,12 +40,19 @@ MPCVIT_CIFAR10: tuple[tuple[str, str, float], ...] = (
 )
 
 #: (attention, rounds, GB): CrypTen 0.4.1's own counters for the four homogeneous CIFAR ViTs
-#: (references/mpc_and_sparse.md §3.1; one party, send + receive, 1 GB = 1e9 bytes).
+#: (docs/sources.md MPC §3.1; one party, send + receive, 1 GB = 1e9 bytes).
 MPCVIT_COUNTS: tuple[tuple[str, int, float], ...] = (
     ("softmax", 1372, 0.440),
     ("relu_softmax", 903, 0.329),
     ("scaling", 567, 0.270),
     ("quad2", 847, 0.276),
+)
+
+#: (protocol, total bytes over the parties, send actions per party): SPU 0.9.5's counters for one
+#: vit-cifar layer, ReLU-softmax attention, erf GeLU (spu_fixture.json, "vit-cifar-1layer-relu_softmax").
+MPCVIT_SPU_LAYER: tuple[tuple[str, int, tuple[int, ...]], ...] = (
+    ("aby3-3pc", 216555584, (458, 455, 476)),
+    ("semi2k-2pc", 166268668, (320, 320)),
 )
 
 _MODEL = "vit-cifar"
@@ -74,11 +87,21 @@ def mpcvit_rows(network: Network | str = "mpcvit") -> list[dict]:
                      "source": "MPCViT README"})
     for attention, rounds, gbytes in MPCVIT_COUNTS:
         r = estimate(_MODEL, protocol="crypten-2pc", network=net, attention=attention, activation=_ACTIVATION)
-        src = "CrypTen 0.4.1 counters (references §3.1)"
+        src = "CrypTen 0.4.1 counters (docs/sources.md MPC §3.1)"
         rows.append({"quantity": f"CrypTen rounds, {attention} ViT", "paper": rounds, "ours": r.rounds,
                      "unit": "rounds", "source": src})
         rows.append({"quantity": f"CrypTen bytes, {attention} ViT", "paper": gbytes, "ours": r.bytes / 1e9,
                      "unit": "GB", "source": src})
+    one_layer = dataclasses.replace(MODEL_SPECS[_MODEL], layers=1)
+    for protocol, total, actions in MPCVIT_SPU_LAYER:
+        r = estimate(one_layer, protocol=protocol, network=net, attention="relu_softmax", activation=_ACTIVATION)
+        parties = len(actions)
+        src = "SPU 0.9.5 counters (spu_fixture.json)"
+        rows.append({"quantity": f"SPU {protocol} bytes (all parties), one ReLU-Softmax ViT layer", "paper": total / 1e9,
+                     "ours": r.cost.sent_bytes * parties / 1e9, "unit": "GB", "source": src})
+        if parties == 2:  # two parties: SPU's send actions per party are the rounds
+            rows.append({"quantity": f"SPU {protocol} rounds, one ReLU-Softmax ViT layer", "paper": actions[0],
+                         "ours": r.rounds, "unit": "rounds", "source": src})
     for row in rows:
         row["ratio"] = row["ours"] / row["paper"]
     return rows

@@ -19,7 +19,7 @@ from .app import app
 for _mod in sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name.endswith("_cmds")):
     importlib.import_module(f"{__name__}.{_mod}")
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "bare_json"]
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -28,9 +28,23 @@ def _fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
+def bare_json(argv: list[str]) -> list[str]:
+    """Spell a bare ``--json`` (last, or before another option) as ``--json -`` (JSON on stdout)."""
+    out = []
+    for i, a in enumerate(argv):
+        out.append(a)
+        if a == "--json" and (i + 1 == len(argv) or (argv[i + 1].startswith("-") and argv[i + 1] != "-")):
+            out.append("-")
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; bad input ends with one ``hwsim: error: ...`` line on stderr and exit status 2."""
     command = typer.main.get_command(app)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # --quiet is global: accepted anywhere on the line, as if given before the command
+    quiet = [a for a in argv if a in ("--quiet", "-q")]
+    argv = bare_json(quiet[:1] + [a for a in argv if a not in ("--quiet", "-q")])
     try:
         rc = command.main(args=argv, prog_name="hwsim", standalone_mode=False)
     except HwsimError as e:

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..config import check_pair, design_presets, dump_toml, load_design, load_policy, policy_presets
-from .app import SetOption, app, console, rich_table
+from .app import JsonOption, print_version, SetOption, app, console, emit_json, json_to_stdout, rich_table
 
 show_app = typer.Typer(
     help="Print a resolved design or policy as TOML (units and sources as comments); it loads back equal.",
@@ -16,18 +16,22 @@ show_app = typer.Typer(
 app.add_typer(show_app, name="show")
 
 
+def _list(title: str, presets: dict[str, str], json_out) -> None:
+    emit_json(json_out, [{"name": name, "description": desc} for name, desc in presets.items()])
+    if not json_to_stdout(json_out):
+        console.print(rich_table(title, ["name", "description"], [[n, d] for n, d in presets.items()]))
+
+
 @app.command("designs")
-def designs_cmd() -> None:
+def designs_cmd(json_out: JsonOption = None) -> None:
     """List the design presets (hardware) with one-line descriptions."""
-    rows = [[name, desc] for name, desc in design_presets().items()]
-    console.print(rich_table("Design presets (hwsim show design NAME)", ["name", "description"], rows))
+    _list("Design presets (hwsim show design NAME)", design_presets(), json_out)
 
 
 @app.command("policies")
-def policies_cmd() -> None:
+def policies_cmd(json_out: JsonOption = None) -> None:
     """List the policy presets (pruning / quantization algorithm) with one-line descriptions."""
-    rows = [[name, desc] for name, desc in policy_presets().items()]
-    console.print(rich_table("Policy presets (hwsim show policy NAME)", ["name", "description"], rows))
+    _list("Policy presets (hwsim show policy NAME)", policy_presets(), json_out)
 
 
 @show_app.command("design")
@@ -45,7 +49,8 @@ def show_policy(
     set_: SetOption = [],
     design: Annotated[
         Optional[str],
-        typer.Option(help="Also check that this design (NAME|FILE) supports everything the policy uses."),
+        typer.Option("--design", "-d", metavar="NAME|FILE",
+                     help="Also check that this design supports everything the policy uses."),
     ] = None,
 ) -> None:
     """Print a policy (preset or TOML file, plus --set overrides) as TOML."""
@@ -57,9 +62,5 @@ def show_policy(
 
 @app.command("version")
 def version_cmd() -> None:
-    """Print the hwsim version and the git revision of its source tree."""
-    from .. import __version__
-    from ..outputs import git_revision
-
-    rev = git_revision()
-    print(f"hwsim {__version__}" + (f" (git {rev})" if rev else ""))
+    """Print the hwsim version and the git revision of its source tree (also: hwsim --version)."""
+    print_version(True)

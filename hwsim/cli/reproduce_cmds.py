@@ -19,11 +19,11 @@ when absent; an optional ``source`` says where the paper number comes from). The
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Mapping, Optional, Sequence
+from typing import Annotated, Any, Mapping, Sequence
 
 import typer
 
-from .app import app, console, rich_table
+from .app import JsonOption, app, console, emit_json, json_to_stdout, rich_table
 
 __all__ = ["reproduce_app", "print_reproduction", "reproduction_document", "JsonOption", "format_number"]
 
@@ -32,11 +32,6 @@ reproduce_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(reproduce_app, name="reproduce")
-
-JsonOption = Annotated[
-    Optional[Path],
-    typer.Option("--json", metavar="FILE", help="Also write the table as JSON rows {quantity, paper, ours, ratio, unit}."),
-]
 
 
 def format_number(x: Any) -> str:
@@ -79,8 +74,6 @@ def print_reproduction(title: str, rows: Sequence[Mapping[str, Any]], *, json_pa
     ``setting`` (e.g. the network or design used) goes into the JSON; ``notes`` are printed under the
     table. Returns the JSON document (see :func:`reproduction_document`).
     """
-    from ..outputs import write_json
-
     doc = reproduction_document(title, rows, setting=setting, inputs=inputs, configs=configs, seed=seed)
     has_source = any("source" in r for r in doc["rows"])
     columns = ["quantity", "paper", "ours", "ratio", "unit"] + (["source"] if has_source else [])
@@ -89,11 +82,11 @@ def print_reproduction(title: str, rows: Sequence[Mapping[str, Any]], *, json_pa
          "-" if r["ratio"] is None else f"{r['ratio']:.3f}", r["unit"]] + ([r.get("source", "")] if has_source else [])
         for r in doc["rows"]
     ]
-    console.print(rich_table(title, columns, table_rows))
-    for note in notes:
-        console.print(note)
-    if json_path is not None:
-        write_json(json_path, doc)
+    if not json_to_stdout(json_path):
+        console.print(rich_table(title, columns, table_rows))
+        for note in notes:
+            console.print(note)
+    if emit_json(json_path, doc) is not None:
         console.print(f"wrote {json_path}")
     return doc
 

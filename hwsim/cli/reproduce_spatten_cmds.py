@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from .app import progress_enabled
 from .reproduce_cmds import JsonOption, print_reproduction, reproduce_app
 
 
@@ -21,8 +22,8 @@ def spatten_cmd(
     simulates the bert-base shape under spatten-bert, and compares the top-k engine with a
     Batcher merge sorter. See docs/spatten.md for how each row is measured and why rows differ.
     """
-    from ..spatten.reproduce import spatten_rows
+    from ..reproduce.spatten import spatten_rows
 
-    rows, notes = spatten_rows(seed=seed, bert_tokens=bert_tokens, progress=True)
+    rows, notes = spatten_rows(seed=seed, bert_tokens=bert_tokens, progress=progress_enabled())
     print_reproduction("SpAtten (HPCA 2021)", rows, json_path=json_path, notes=notes,
                        setting={"design": "spatten", "bert_tokens": bert_tokens}, seed=seed)

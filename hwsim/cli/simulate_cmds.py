@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from .app import SetOption, app, console, rich_table
+from .app import (JsonOption, PlotFormatOption, SetOption, app, check_plot_format, console, emit_json,
+                  hidden, json_to_stdout, note, progress_enabled, rich_table, status_enabled, use_alias, warn)
 
 
 @app.command("simulate")
@@ -20,16 +21,20 @@ def simulate_cmd(
     design: Annotated[str, typer.Option("--design", "-d", metavar="NAME|FILE", help="Design preset or TOML.")] = "spatten",
     policy: Annotated[Optional[str], typer.Option(
         "--policy", "-p", metavar="NAME|FILE",
-        help="Policy preset or TOML [default: spatten-bert for encoders, spatten-gpt2 for decoders; "
-        "ignored for a CSV, which carries its own decisions].")] = None,
+        help="Policy preset or TOML \\[default: spatten-bert for encoders, spatten-gpt2 for decoders; one the "
+        "design runs (none for -d dense) when it cannot run those; ignored for a CSV, which carries its own "
+        "decisions].")] = None,
     set_: SetOption = [],
     tokens: Annotated[Optional[int], typer.Option(help="Tokens of a bundled workload (prompt tokens for decoders).")] = None,
     generate: Annotated[Optional[int], typer.Option(help="Generated tokens of a bundled decoder workload.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the top-k pivots (and of replayed scores).")] = 0,
-    out: Annotated[Optional[Path], typer.Option(
-        "--out", "-o", metavar="DIR", help="Write summary.json, layers.csv, heads.csv (and plots) here.")] = None,
-    json_file: Annotated[Optional[Path], typer.Option("--json", metavar="FILE", help="Write the summary as JSON.")] = None,
-    plot: Annotated[bool, typer.Option("--plot", help="Also write PNG plots (into --out, default the current folder).")] = False,
+    out_dir: Annotated[Optional[Path], typer.Option(
+        "--out-dir", metavar="DIR", help="Write summary.json, layers.csv, heads.csv (and plots) here.")] = None,
+    out_old: Annotated[Optional[Path], hidden("--out", "-o", metavar="DIR")] = None,
+    json_file: JsonOption = None,
+    plot: Annotated[bool, typer.Option("--plot", help="Also write plots (into --out-dir, default the current "
+                                                     "folder).")] = False,
+    plot_format: PlotFormatOption = "png",
     heads_table: Annotated[bool, typer.Option("--heads", help="Print the per-layer x head table too.")] = False,
     from_: Annotated[Optional[Path], typer.Option(
         "--from", metavar="SUMMARY.json", help="Rerun the run a summary.json records (design, policy, workload, "
@@ -40,13 +45,18 @@ def simulate_cmd(
     Overrides apply to the design: `--set topk.lanes=1`; prefix `policy.` to override the
     policy: `--set policy.local_v.keep=0.1`.
     """
-    from .. import load_design, load_policy
+    import workloads
+
+    from .. import load_design
     from ..spatten import simulate
     from ..spatten.report import plot as plot_result
     from ..spatten.report import summary_rows, write_outputs
-    from ..outputs import write_json
-    from ..spatten.workload import default_policy, is_replay, load_workload, workload_name
+    from ..errors import HwsimError
+    from ..spatten.workload import default_policy, is_replay, workload_name
+    from .policy_checks import fit_warnings, override_warnings, resolve_policy
 
+    out_dir = use_alias(out_old, "-o/--out", "--out-dir", out_dir)
+    check_plot_format(plot_format)
     design_sets = [s for s in set_ if not s.startswith("policy.")]
     policy_sets = [s[len("policy."):] for s in set_ if s.startswith("policy.")]
     if from_ is not None:  # the recorded run, with the options given on this command line on top
@@ -64,32 +74,45 @@ def simulate_cmd(
         design = design if "design" in given else run.design
         policy = policy if "policy" in given else run.policy
     des = load_design(design, design_sets)
-    wl = load_workload(workload, tokens=tokens, generate=generate)
+    wl = workloads.resolve(workload, tokens=tokens, generate=generate, progress=status_enabled())
     replay = is_replay(wl)
-    pol = None if replay else load_policy(policy or default_policy(wl), policy_sets)
-    result = simulate(wl, des, pol, seed=seed, progress=True)
+    pol = None
+    if replay:
+        if policy is not None or policy_sets:
+            raise HwsimError(f"--policy / --set policy.*: {workload_name(wl)} is a SpAtten CSV replay, which "
+                             f"carries its own pruning and quantization decisions; expected no policy")
+    else:
+        pol = resolve_policy(des, policy, default_policy(wl), policy_sets, note)
+        for line in override_warnings(pol, policy_sets) + fit_warnings(pol, wl.layers, workload_name(wl)):
+            warn(line)
+    result = simulate(wl, des, pol, seed=seed, progress=progress_enabled())
     from ..sweep.provenance import run_record
 
     result.summary["provenance"]["run"] = run_record(des, pol, workload, tokens=tokens, generate=generate, seed=seed,
                                                      digest=wl.digest)
-    console.print(rich_table(f"SpAtten simulation ({'replay of ' if replay else ''}{workload_name(wl)})",
-                             ["quantity", "value", "unit"], [list(r) for r in summary_rows(result)]))
-    if result.layers and result.layers[0]["attention_rel_error_ratio"] is not None:
-        cols = ["layer", "tokens_kept_fraction", "heads_kept_fraction", "attention_rel_error_ratio",
-                "prob_mass_kept_fraction"]
-        console.print(rich_table("Per layer: what was kept and what it cost in fidelity", cols,
+    tables = not json_to_stdout(json_file)
+    if tables:
+        console.print(rich_table(f"SpAtten simulation ({'replay of ' if replay else ''}{workload_name(wl)})",
+                                 ["quantity", "value", "unit"], [list(r) for r in summary_rows(result)]))
+    if tables and result.layers and result.layers[0]["attention_rel_error_ratio"] is not None:
+        cols = {"layer": "layer", "tokens_kept_fraction": "tokens kept", "heads_kept_fraction": "heads kept",
+                "values_kept_fraction": "V kept (of keys)", "attention_rel_error_ratio": "attention error (rel. L2)",
+                "prob_mass_kept_fraction": "probability mass kept", "latency_cycles": "latency (cycles)"}
+        cols = {k: v for k, v in cols.items() if k in result.layers[0]}
+        console.print(rich_table("Per layer: what was kept and what it cost in fidelity", list(cols.values()),
                                  [[f"{row[c]:.4g}" if isinstance(row[c], float) else row[c] for c in cols]
                                   for row in result.layers]))
-    if heads_table:
-        cols = ["layer", "head", "query_rows", "keys_attended_tokens", "values_used_vectors", "requant_rows",
-                "dram_k_msb_bytes", "dram_v_bytes", "bound_by"]
-        console.print(rich_table("Per layer x head", cols, [[h[c] for c in cols] for h in result.heads]))
+    if tables and heads_table:
+        cols = {"layer": "layer", "head": "head", "query_rows": "query rows", "keys_attended_tokens": "keys attended",
+                "values_used_vectors": "V vectors used", "requant_rows": "LSB re-fetch rows",
+                "dram_k_msb_bytes": "DRAM K MSB (bytes)", "dram_v_bytes": "DRAM V (bytes)", "bound_by": "bound by"}
+        console.print(rich_table("Per layer x head", list(cols.values()), [[h[c] for c in cols] for h in result.heads]))
     written = []
-    if out is not None:
-        written += write_outputs(result, out, plots=plot)
+    if out_dir is not None:
+        written += write_outputs(result, out_dir, plots=plot, plot_format=plot_format)
     elif plot:
-        written += plot_result(result, Path("."))
-    if json_file is not None:
-        written.append(write_json(json_file, result.to_json()))
+        written += plot_result(result, Path("."), plot_format=plot_format)
+    written.append(emit_json(json_file, result.to_json()))
     for p in written:
-        console.print(f"wrote {p}")
+        if p is not None and tables:
+            console.print(f"wrote {p}")

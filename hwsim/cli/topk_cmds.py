@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from ..errors import HwsimError
-from .app import app, console, rich_table
+from .app import JsonOption, app, console, emit_json, json_to_stdout, progress_enabled, rich_table
 
 SCORE_KINDS = ("uniform", "ties")
 
@@ -32,7 +31,7 @@ def topk_cmd(
     trials: Annotated[int, typer.Option(help="Random rows to select from (count).")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the random rows and of the pivot LFSR.")] = 0,
     scores: Annotated[str, typer.Option(help="Score distribution: uniform (all width-bit values) or ties (0..15).")] = "uniform",
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the numbers to this JSON file.")] = None,
+    json_out: JsonOption = None,
 ) -> None:
     """Cycles of the top-k engine on random rows: distribution, elements/cycle, and baselines.
 
@@ -43,7 +42,7 @@ def topk_cmd(
     """
     import numpy as np
 
-    from ..outputs import provenance, write_json
+    from ..outputs import provenance
     from ..units.topk import TopKParams, select_batch_detail
     from ..units.topk.authors import authors_quickselect_cycles
     from ..units.topk.sorter import MergeSorterModel
@@ -68,7 +67,7 @@ def topk_cmd(
     chunk = 10000
     from rich.progress import Progress
 
-    with Progress(console=console, transient=True, disable=trials <= chunk) as progress:
+    with Progress(console=console, transient=True, disable=trials <= chunk or not progress_enabled()) as progress:
         task = progress.add_task("selecting", total=trials)
         for lo in range(0, trials, chunk):
             rows = min(chunk, trials - lo)
@@ -97,22 +96,26 @@ def topk_cmd(
             for name, v in models.items()]
     title = (f"Top-k engine {params.describe()}: n={n}, k={k}, {trials} random rows ({scores} scores), "
              f"{det['rounds'].mean():.1f} rounds on average")
-    console.print(rich_table(title, ["model", "mean_cycles", "std_cycles", "p50_cycles", "p95_cycles", "max_cycles",
-                                     "elements_per_cycle", "comparators"], rows))
-    for name, v in models.items():
-        console.print(f"  {name}: {v['what']}")
     ratio = sorter_cycles / models["engine: total"]["mean_cycles"]
     ratio_qs = sorter_cycles / models["engine: quick-select"]["mean_cycles"]
-    console.print(f"throughput vs the Batcher sorter: {ratio:.2f}x (whole request), {ratio_qs:.2f}x (quick-select "
-                  f"phase only); paper: 1.4x at n = 1024, median k (spatten.md §3.1)")
     am = models["authors' model: quick-select"]
-    console.print(f"authors' model at this n, k: {am['mean_cycles']:.0f} +- {am['std_cycles']:.0f} cycles; "
-                  "spatten.md §3.4 lists 262 +- 70 for n = 1024, k = 512, P = 16")
+    if not json_to_stdout(json_out):
+        console.print(rich_table(title, ["model", "mean (cycles)", "std (cycles)", "median (cycles)", "p95 (cycles)",
+                                         "max (cycles)", "elements per cycle", "comparators"], rows))
+        for name, v in models.items():
+            console.print(f"  {name}: {v['what']}")
+        console.print(f"throughput vs the Batcher sorter: {ratio:.2f}x (whole request), {ratio_qs:.2f}x "
+                      "(quick-select phase only); paper: 1.4x at n = 1024, median k (Wang, Zhang and Han, SpAtten, "
+                      "HPCA 2021, §3.1)")
+        console.print(f"authors' model at this n, k: {am['mean_cycles']:.0f} +- {am['std_cycles']:.0f} cycles; "
+                      "docs/topk.md lists 262 +- 70 for n = 1024, k = 512, P = 16 (the authors' "
+                      "TopKLatencyModel.scala)")
     if json_out is not None:
-        write_json(json_out, {"params": {"n": n, "k": k, "lanes": lanes, "in_lanes": in_lanes, "width": width,
+        written = emit_json(json_out, {"params": {"n": n, "k": k, "lanes": lanes, "in_lanes": in_lanes, "width": width,
                                          "max_n": max_n, "trials": trials, "scores": scores},
                               "models": models, "sorter_over_engine_ratio": ratio,
                               "sorter_over_quickselect_ratio": ratio_qs,
                               "rounds_mean": float(det["rounds"].mean()),
                               "provenance": provenance(seed=seed)})
-        console.print(f"wrote {json_out}")
+        if written is not None:
+            console.print(f"wrote {json_out}")

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import HwsimError
-from .app import app, console, rich_table
+from .app import JsonOption, app, console, emit_json, hidden, json_to_stdout, rich_table, status_enabled, use_alias
 
 trace_app = typer.Typer(
     help="Trace a bundled workload into a .safetensors trace file (format v1), or inspect one with "
@@ -40,8 +40,9 @@ TextOption = Annotated[
 @trace_app.callback()
 def trace_cmd(
     ctx: typer.Context,
-    model: Annotated[Optional[str], typer.Option("--model", "-m", metavar="NAME",
-                                                 help="Bundled workload (see 'hwsim workloads').")] = None,
+    workload: Annotated[Optional[str], typer.Option("--workload", "-w", metavar="NAME",
+                                                    help="Bundled workload (see 'hwsim workloads').")] = None,
+    model: Annotated[Optional[str], hidden("--model", "-m", metavar="NAME")] = None,
     tokens: TokensOption = None,
     generate: GenerateOption = None,
     text: TextOption = None,
@@ -59,23 +60,24 @@ def trace_cmd(
     """
     if ctx.invoked_subcommand is not None:
         return
+    model = use_alias(model, "--model", "--workload", workload)
     if model is None or output is None:
-        missing = "--model" if model is None else "-o/--output"
-        raise HwsimError(f"hwsim trace: {missing} is required (e.g. hwsim trace --model minilm -o minilm.safetensors; "
-                         f"see 'hwsim trace --help')")
+        missing = "--workload" if model is None else "-o/--output"
+        raise HwsimError(f"hwsim trace: {missing} is required (e.g. hwsim trace --workload minilm -o "
+                         f"minilm.safetensors; see 'hwsim trace --help')")
     if output.suffix != ".safetensors":
         raise HwsimError(f"-o {output}: expected a file name ending in .safetensors")
     import workloads
 
     if model not in workloads.WORKLOADS:
-        raise HwsimError(f"--model {model!r}: unknown; expected one of {', '.join(workloads.WORKLOADS)}")
+        raise HwsimError(f"--workload {model!r}: unknown; expected one of {', '.join(workloads.WORKLOADS)}")
     t0 = time.perf_counter()
     if cache:
-        trace = workloads.get(model, tokens=tokens, generate=generate, text=text)
+        trace = workloads.get(model, tokens=tokens, generate=generate, text=text, progress=status_enabled())
     else:
         from workloads.bundled import trace_bundled
 
-        trace = trace_bundled(model, tokens=tokens, generate=generate, text=text)
+        trace = trace_bundled(model, tokens=tokens, generate=generate, text=text, progress=status_enabled())
     trace.save(output)
     seconds = time.perf_counter() - t0
     rows = [["file", str(output)], ["size", f"{output.stat().st_size / 1e6:.1f} MB"],
@@ -105,15 +107,17 @@ def _summary_rows(trace) -> list[list[str]]:
 
 @trace_app.command("info")
 def info_cmd(
-    workload: Annotated[str, typer.Argument(metavar="FILE|NAME|CSV",
-                                            help="A .safetensors trace, a bundled name, or a SpAtten workload CSV.")],
+    workload_arg: Annotated[Optional[str], typer.Argument(
+        metavar="[FILE|NAME|CSV]", help="The workload, as a positional argument (same as --workload).")] = None,
+    workload: Annotated[Optional[str], typer.Option(
+        "--workload", "-w", metavar="FILE|NAME|CSV",
+        help="A .safetensors trace, a bundled name, or a SpAtten workload CSV.")] = None,
     tokens: TokensOption = None,
     generate: GenerateOption = None,
     text: TextOption = None,
     top_fraction: Annotated[float, typer.Option("--top-fraction", min=0.0, max=1.0,
                                                 help="Share of keys whose probability mass is reported.")] = 0.1,
-    json_out: Annotated[Optional[Path], typer.Option("--json", metavar="FILE",
-                                                     help="Also write everything shown as JSON.")] = None,
+    json_out: JsonOption = None,
 ) -> None:
     """Describe a workload: model, mode, sizes, and per layer how concentrated attention is.
 
@@ -123,21 +127,27 @@ def info_cmd(
     For a SpAtten CSV: kept key/value fractions, LSB re-fetch fraction and top-k events per layer.
     """
     import workloads
-    from ..outputs import write_json
 
+    if workload is not None and workload_arg is not None:
+        raise HwsimError(f"hwsim trace info: give the workload once (positional {workload_arg!r} or --workload "
+                         f"{workload!r})")
+    workload = workload or workload_arg
+    if workload is None:
+        raise HwsimError("hwsim trace info: --workload is required (e.g. hwsim trace info --workload minilm)")
     w = workloads.resolve(workload, tokens=tokens, generate=generate, text=text)
+    show = not json_to_stdout(json_out)
     if isinstance(w, workloads.ReplayWorkload):
-        report = _replay_report(w)
+        report = _replay_report(w, show)
     else:
-        report = _trace_report(w, top_fraction)
-    if json_out is not None:
-        write_json(json_out, report)
+        report = _trace_report(w, top_fraction, show)
+    emit_json(json_out, report)
 
 
-def _trace_report(t, top_fraction: float) -> dict:
+def _trace_report(t, top_fraction: float, show: bool = True) -> dict:
     if not 0 < top_fraction <= 1:
         raise HwsimError(f"--top-fraction {top_fraction}: expected a value in (0, 1]")
-    console.print(rich_table(f"Workload {t.name}", ["field", "value"], _summary_rows(t)))
+    if show:
+        console.print(rich_table(f"Workload {t.name}", ["field", "value"], _summary_rows(t)))
     rows, layers = [], []
     pct = f"{top_fraction * 100:g}%"
     for layer in range(t.layers):
@@ -146,16 +156,17 @@ def _trace_report(t, top_fraction: float) -> dict:
         layers.append({"layer": layer, **{k: v.tolist() for k, v in c.items()}})
         rows.append([layer, t.layer_heads(layer)[0], f"{mass.mean():.3f}", f"{mass.min():.3f} - {mass.max():.3f}",
                      f"{c['entropy_nats'].mean():.2f}", f"{c['entropy_fraction'].mean():.2f}"])
-    console.print(rich_table(
-        "Attention concentration per layer (means over heads and queries)",
-        ["layer", "heads", f"mass in top {pct} of keys", "range over heads", "entropy (nats)",
-         "entropy / ln(keys seen)"], rows))
+    if show:
+        console.print(rich_table(
+            "Attention concentration per layer (means over heads and queries)",
+            ["layer", "heads", f"mass in top {pct} of keys (fraction)", "range over heads", "entropy (nats)",
+             "entropy / ln(keys seen) (ratio)"], rows))
     return {"workload": t.name, "digest": t.digest, "manifest": {k: v for k, v in t.manifest.items()
                                                                  if k != "op_graph"},
             "op_count": len(t.op_graph), "top_fraction": top_fraction, "layers": layers}
 
 
-def _replay_report(w) -> dict:
+def _replay_report(w, show: bool = True) -> dict:
     L = w.sentence_length
     summary = [
         ["file", str(w.path)],
@@ -170,12 +181,14 @@ def _replay_report(w) -> dict:
         ["LSB re-fetch", f"{w.requant_fraction():.3f} of rows"],
         ["top-k events", str(len(w.topk_events()))],
     ]
-    console.print(rich_table("SpAtten replay workload", ["field", "value"], summary))
     per_layer = w.per_layer()
-    console.print(rich_table("Per layer", ["layer", "rows", "keys kept", "values kept", "LSB re-fetch", "top-k events"],
-                             [[r["layer"], r["rows"], f"{r['kept_key_fraction']:.3f}",
-                               f"{r['kept_value_fraction']:.3f}", f"{r['requant_fraction']:.3f}", r["topk_events"]]
-                              for r in per_layer]))
+    if show:
+        console.print(rich_table("SpAtten replay workload", ["field", "value"], summary))
+        console.print(rich_table("Per layer", ["layer", "rows", "keys kept (fraction)", "values kept (fraction)",
+                                               "LSB re-fetch (fraction of rows)", "top-k events"],
+                                 [[r["layer"], r["rows"], f"{r['kept_key_fraction']:.3f}",
+                                   f"{r['kept_value_fraction']:.3f}", f"{r['requant_fraction']:.3f}", r["topk_events"]]
+                                  for r in per_layer]))
     return {"file": str(w.path), "digest": w.digest, "config": w.config, "rows": w.rows,
             "iterations": w.iterations, "layers": w.layers, "heads": w.heads, "dense": w.dense,
             "kept_key_fraction": w.kept_key_fraction(), "kept_value_fraction": w.kept_value_fraction(),
@@ -183,17 +196,23 @@ def _replay_report(w) -> dict:
 
 
 @app.command("workloads")
-def workloads_cmd() -> None:
+def workloads_cmd(json_out: JsonOption = None) -> None:
     """List the bundled workloads every command accepts by name, with their default sizes."""
     import workloads
 
-    rows = []
+    rows, docs = [], []
     for name, s in workloads.WORKLOADS.items():
+        docs.append({"name": name, "model": s.source, "mode": s.mode, "layers": s.layers, "heads": s.heads,
+                     "kv_heads": s.kv_heads, "hidden": s.hidden, "tokens": s.tokens,
+                     "generate_tokens": s.generate_tokens, "real": s.real,
+                     "text": workloads.default_text(name) if s.real else None})
         tokens = f"{s.tokens}" + (f" + {s.generate_tokens}" if s.generate_tokens else "")
         kind = f"real, text {workloads.default_text(name)}" if s.real else "synthetic (random weights)"
         rows.append([name, s.source, s.mode, f"{s.layers} x {s.heads}" + (f" (kv {s.kv_heads})" if s.kv_heads
                                                                           != s.heads else ""),
                      s.hidden, tokens, kind])
-    console.print(rich_table("Bundled workloads (hwsim trace --model NAME; any command's workload argument)",
-                             ["name", "model", "mode", "layers x heads", "hidden", "tokens (prompt + generated)",
-                              "kind"], rows))
+    if not json_to_stdout(json_out):
+        console.print(rich_table("Bundled workloads (hwsim trace --workload NAME; any command's --workload)",
+                                 ["name", "model", "mode", "layers x heads", "hidden size", "tokens (prompt + "
+                                  "generated)", "kind"], rows))
+    emit_json(json_out, docs)

@@ -1,7 +1,7 @@
 """The hardware of a SpAtten-style accelerator as one frozen, validated object.
 
 Defaults are the paper's full design (SpAtten, Wang et al., HPCA 2021, Table "Architectural Setups",
-summarised in ``references/spatten.md`` §2.2 and §10.1). Presets (``spatten``, ``spatten-eighth``,
+summarised in `docs/sources.md (SpAtten)` §2.2 and §10.1). Presets (``spatten``, ``spatten-eighth``,
 ``dense``) are TOML files in ``hwsim/config/presets/designs`` that override some of these defaults.
 """
 
@@ -22,7 +22,7 @@ class QKArray(Config):
     multipliers: Annotated[int, power_of_two(1, 8192)] = Field(
         512,
         description="12-bit multipliers in the array (count); keys/cycle = multipliers / head_dim. "
-        "Source: SpAtten Table 'Architectural Setups' (512), spatten.md §2.2.",
+        "Source: SpAtten Table 'Architectural Setups' (512), docs/sources.md SpAtten §2.2.",
     )
 
 
@@ -32,7 +32,7 @@ class PVArray(Config):
     multipliers: Annotated[int, power_of_two(1, 8192)] = Field(
         512,
         description="12-bit multipliers in the array (count); V vectors/cycle = multipliers / head_dim. "
-        "Source: SpAtten Table 'Architectural Setups' (512), spatten.md §2.2.",
+        "Source: SpAtten Table 'Architectural Setups' (512), docs/sources.md SpAtten §2.2.",
     )
 
 
@@ -46,19 +46,19 @@ class Softmax(Config):
         128, description="Input FIFO depth (entries). Source: SpAtten Table 'Architectural Setups' (128)."
     )
     dequant_cycles: Annotated[int, int_between(0, 1000)] = Field(
-        7, description="Dequantisation stage latency (cycles). Source: authors' bert.cpp model, spatten.md §7.1."
+        7, description="Dequantisation stage latency (cycles). Source: authors' bert.cpp model, docs/sources.md SpAtten §7.1."
     )
     exp_cycles: Annotated[int, int_between(0, 1000)] = Field(
-        21, description="Exponent stage latency (cycles). Source: authors' bert.cpp model, spatten.md §7.1."
+        21, description="Exponent stage latency (cycles). Source: authors' bert.cpp model, docs/sources.md SpAtten §7.1."
     )
     accumulate_cycles: Annotated[int, int_between(0, 1000)] = Field(
-        23, description="Accumulation stage latency (cycles). Source: authors' bert.cpp model, spatten.md §7.1."
+        23, description="Accumulation stage latency (cycles). Source: authors' bert.cpp model, docs/sources.md SpAtten §7.1."
     )
     divide_cycles: Annotated[int, int_between(0, 1000)] = Field(
-        29, description="Division stage latency (cycles). Source: authors' bert.cpp model, spatten.md §7.1."
+        29, description="Division stage latency (cycles). Source: authors' bert.cpp model, docs/sources.md SpAtten §7.1."
     )
     quant_cycles: Annotated[int, int_between(0, 1000)] = Field(
-        7, description="Re-quantisation stage latency (cycles). Source: authors' bert.cpp model, spatten.md §7.1."
+        7, description="Re-quantisation stage latency (cycles). Source: authors' bert.cpp model, docs/sources.md SpAtten §7.1."
     )
 
     @property
@@ -80,12 +80,12 @@ class TopK(Config):
     lanes: Annotated[int, power_of_two(1, 64)] = Field(
         16,
         description="Comparators per comparator array = elements partitioned per cycle (count). "
-        "Source: SpAtten Table 'Architectural Setups' (16), spatten.md §3.1.",
+        "Source: SpAtten Table 'Architectural Setups' (16), docs/sources.md SpAtten §3.1.",
     )
     in_lanes: Annotated[int, power_of_two(1, 64)] = Field(
         8,
         description="Scores accepted per cycle on the input stream (count) = Q x K output rate 512/64. "
-        "Source: released RTL TopK.scala parallelism, spatten.md §3.3.",
+        "Source: released RTL TopK.scala parallelism, docs/sources.md SpAtten §3.3.",
     )
     max_n: Annotated[int, int_between(1, 1 << 22)] = Field(
         1024,
@@ -101,7 +101,7 @@ class TopK(Config):
         description="false: the engine of rtl/topk.py, one request at a time (fill, quick-select, filter). "
         "true: a design option beyond the RTL: fill, quick-select and filter as three pipeline stages "
         "(double-buffered), so consecutive local-V requests overlap; the authors' latency model charges "
-        "only the quick-select rounds (spatten.md §3.4).",
+        "only the quick-select rounds (docs/sources.md SpAtten §3.4).",
     )
 
 
@@ -111,7 +111,7 @@ class Sram(Config):
     key_bytes: Annotated[int, int_between(1, 1 << 30)] = Field(
         196608,
         description="Key SRAM size (bytes) = 2 (double buffer) x 1024 tokens x 64 dims x 12 bit / 8; "
-        "the paper's '196 KB'. Source: SpAtten §5 Design Choice Explorations, spatten.md §2.2.",
+        "the paper's '196 KB'. Source: SpAtten §5 Design Choice Explorations, docs/sources.md SpAtten §2.2.",
     )
     value_bytes: Annotated[int, int_between(1, 1 << 30)] = Field(
         196608,
@@ -133,7 +133,7 @@ class Hbm(Config):
     interleave_bytes: Annotated[int, power_of_two(1, 4096)] = Field(
         32,
         description="Address interleave granule across channels (bytes); also the transaction size. "
-        "Source: released RTL SpAtten.scala Crossbar, channel = addr[5 + log2(ch) - 1 : 5], spatten.md §2.2.",
+        "Source: released RTL SpAtten.scala Crossbar, channel = addr[5 + log2(ch) - 1 : 5], docs/sources.md SpAtten §2.2.",
     )
 
     read_latency_ns: Annotated[float, between(0.0, 1e4)] = Field(
@@ -155,7 +155,7 @@ class Features(Config):
     head_pruning: bool = Field(True, description="Cascade head pruning (head importance + top-k). SpAtten §3.")
     local_v_pruning: bool = Field(True, description="Local V pruning after softmax. SpAtten §3.")
     progressive_quantization: bool = Field(
-        True, description="MSB fetch, max-probability check, LSB re-fetch. SpAtten §3.4, spatten.md §5."
+        True, description="MSB fetch, max-probability check, LSB re-fetch. SpAtten §3.4, docs/sources.md SpAtten §5."
     )
 
 
@@ -172,7 +172,7 @@ class Design(Config):
         1.0, description="Clock frequency (GHz). Source: SpAtten §5, 1 GHz in TSMC 40 nm."
     )
     datapath_bits: Annotated[int, int_between(4, 32)] = Field(
-        12, description="On-chip datapath and SRAM word width (bits). Source: SpAtten §4, spatten.md §2.2."
+        12, description="On-chip datapath and SRAM word width (bits). Source: SpAtten §4, docs/sources.md SpAtten §2.2."
     )
     technology_nm: Annotated[int, int_between(5, 180)] = Field(
         40, description="Process node for energy and area (nm). Source: SpAtten §5, TSMC 40 nm."
@@ -189,7 +189,3 @@ class Design(Config):
     def hbm_bytes_per_cycle(self) -> float:
         """Peak off-chip bytes per clock cycle (bytes/cycle)."""
         return self.hbm.bandwidth_gbytes_per_s / self.clock_ghz
-
-    def keys_per_cycle(self, head_dim: int) -> int:
-        """Keys the Q x K array consumes per cycle for a head dimension (keys/cycle)."""
-        return max(1, self.qk.multipliers // head_dim)

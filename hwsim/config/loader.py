@@ -9,7 +9,6 @@ file (or the ``--set`` argument), the dotted key and what was expected.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import tomllib
 from importlib import resources
@@ -20,6 +19,7 @@ import tomlkit
 from pydantic import BaseModel, ValidationError
 
 from ..errors import HwsimError
+from ..outputs import json_hash
 from .base import Config, Expected
 from .design import Design
 from .policy import Policy, check_compatible
@@ -303,5 +303,4 @@ def dump_toml(config: Config) -> str:
 
 def config_hash(config: Config) -> str:
     """Return a short stable hash of a config's values (16 hex digits of SHA-256 of canonical JSON)."""
-    blob = json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return json_hash(config.model_dump(mode="json"))

@@ -3,7 +3,7 @@
 A policy says *what* the algorithm does (how many tokens and heads each layer keeps, how many V
 vectors each query fetches, how K/V are quantised); a design says what the hardware can do.
 :func:`check_compatible` rejects a policy that asks the design for something it lacks.
-Sources: SpAtten (Wang et al., HPCA 2021) §3-§5, summarised in ``references/spatten.md`` §4-§5.
+Sources: SpAtten (Wang et al., HPCA 2021) §3-§5, summarised in `docs/sources.md (SpAtten)` §4-§5.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class PruningSchedule(Config):
 
     ``linear`` is the paper's schedule: the first ``front_unpruned_fraction`` of the layers keep
     everything, the remaining layers keep a fraction interpolated linearly from ``keep_start`` to
-    ``keep_end`` (the paper chooses r_start + r_end = 2 r_avg, SpAtten §5, spatten.md §4.1).
+    ``keep_end`` (the paper chooses r_start + r_end = 2 r_avg, SpAtten §5, docs/sources.md SpAtten §4.1).
     ``explicit`` lists one keep ratio per layer; a list whose length differs from the model's
     layer count is resampled by relative depth (layer l of n uses entry floor(l * len / n)).
     Keep ratios are fractions of the layer's original tokens (or heads) and never increase with
@@ -39,11 +39,14 @@ class PruningSchedule(Config):
     schedule: Literal["linear", "explicit"] = Field("linear", description="How keep ratios are given.")
     front_unpruned_fraction: FrontFraction = Field(
         0.15,
-        description="Leading fraction of layers left unpruned (fraction). Source: SpAtten §5, 15 % for tokens, "
-        "30 % for heads.",
+        description="Leading fraction of layers left unpruned (fraction) for `linear`; no effect when "
+        "schedule = 'explicit'. Source: SpAtten §5, 15 % for tokens, 30 % for heads.",
     )
-    keep_start: Fraction = Field(1.0, description="Keep ratio of the first pruned layer (fraction) for `linear`.")
-    keep_end: Fraction = Field(1.0, description="Keep ratio of the last layer (fraction) for `linear`.")
+    keep_start: Fraction = Field(
+        1.0, description="Keep ratio of the first pruned layer (fraction) for `linear`; no effect when "
+        "schedule = 'explicit'.")
+    keep_end: Fraction = Field(
+        1.0, description="Keep ratio of the last layer (fraction) for `linear`; no effect when schedule = 'explicit'.")
     keep_per_layer: KeepList | None = Field(
         None, description="Keep ratio of each layer (fractions) for `explicit`."
     )
@@ -93,7 +96,7 @@ class LocalV(Config):
     keep: Fraction = Field(
         0.2,
         description="Fraction of the surviving keys whose V is fetched (fraction). Source: the authors' GPT-2 "
-        "trace keeps 20 % (spatten.md §4.3).",
+        "trace keeps 20 % (docs/sources.md SpAtten §4.3).",
     )
 
 

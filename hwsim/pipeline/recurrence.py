@@ -30,13 +30,13 @@ __all__ = ["schedule", "schedule_reference", "bottleneck_stage"]
 
 
 @njit(cache=True)
-def _schedule(service, latency, overlap, t0):
+def _schedule(service, latency, overlap, t0, arrival):
     n_stages, n_rows = service.shape
     start = np.zeros((n_stages, n_rows), np.int64)
     done = np.zeros((n_stages, n_rows), np.int64)
     free = np.full(n_stages, t0, np.int64)
     for r in range(n_rows):
-        ready = t0
+        ready = t0 if arrival[r] < t0 else arrival[r]
         for s in range(n_stages):
             svc = service[s, r]
             st = ready if ready > free[s] else free[s]
@@ -58,7 +58,7 @@ def _schedule(service, latency, overlap, t0):
     return start, done
 
 
-def _arrays(service, latency, overlap):
+def _arrays(service, latency, overlap, arrival=None):
     service = np.ascontiguousarray(service, np.int64)
     latency = np.ascontiguousarray(latency, np.int64)
     if service.ndim != 2 or latency.shape != (service.shape[0],):
@@ -68,18 +68,25 @@ def _arrays(service, latency, overlap):
         raise ValueError("overlap must have the shape of service")
     if (service < 0).any() or (latency < 0).any() or (overlap < 0).any():
         raise ValueError("service, latency and overlap must be non-negative")
-    return service, latency, overlap
+    arrival = np.zeros(service.shape[1], np.int64) if arrival is None else np.ascontiguousarray(arrival, np.int64)
+    if arrival.shape != (service.shape[1],):
+        raise ValueError("arrival must be [rows]")
+    return service, latency, overlap, arrival
 
 
-def schedule(service: np.ndarray, latency: np.ndarray, t0: int = 0,
-             overlap: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Return (start, done) cycle arrays [stages, rows] of the in-order pipeline (see module doc)."""
-    service, latency, overlap = _arrays(service, latency, overlap)
-    return _schedule(service, latency, overlap, np.int64(t0))
+def schedule(service: np.ndarray, latency: np.ndarray, t0: int = 0, overlap: np.ndarray | None = None,
+             arrival: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return (start, done) cycle arrays [stages, rows] of the in-order pipeline (see module doc).
+
+    ``arrival[r]`` (optional) is the first cycle row ``r`` may enter stage 0 (``t0`` for every row
+    when omitted): rows offered over time, e.g. requests to one engine.
+    """
+    service, latency, overlap, arrival = _arrays(service, latency, overlap, arrival)
+    return _schedule(service, latency, overlap, np.int64(t0), arrival)
 
 
-def schedule_reference(service: np.ndarray, latency: np.ndarray, t0: int = 0,
-                       overlap: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def schedule_reference(service: np.ndarray, latency: np.ndarray, t0: int = 0, overlap: np.ndarray | None = None,
+                       arrival: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Step the same pipeline one cycle at a time; return (start, done) like :func:`schedule`.
 
     Hardware stepped: each stage serves rows strictly in order (a ``next_row`` pointer), has a
@@ -90,7 +97,7 @@ def schedule_reference(service: np.ndarray, latency: np.ndarray, t0: int = 0,
     announced to the first later stage it does not skip ``overlap`` cycles before its result is
     complete (a streaming consumer). For tests on small cases: cost O(cycles x stages).
     """
-    service, latency, overlap = _arrays(service, latency, overlap)
+    service, latency, overlap, arrival = _arrays(service, latency, overlap, arrival)
     n_stages, n_rows = service.shape
 
     def lead(s: int, row: int) -> int:  # overlap of the next stage that does not skip this row
@@ -102,7 +109,6 @@ def schedule_reference(service: np.ndarray, latency: np.ndarray, t0: int = 0,
     start = np.zeros((n_stages, n_rows), np.int64)
     done = np.zeros((n_stages, n_rows), np.int64)
     arrived = [set() for _ in range(n_stages + 1)]  # rows waiting in each stage's input FIFO
-    arrived[0] = set(range(n_rows))
     next_row = [0] * n_stages
     busy_until = [t0] * n_stages
     shift: list[list[tuple[int, int]]] = [[] for _ in range(n_stages)]  # (row, exit cycle)
@@ -114,6 +120,7 @@ def schedule_reference(service: np.ndarray, latency: np.ndarray, t0: int = 0,
 
     t = t0
     while len(arrived[n_stages]) < n_rows:
+        arrived[0].update(r for r in range(n_rows) if arrival[r] <= t)
         for s in range(n_stages):
             release(s)
             while next_row[s] < n_rows and next_row[s] in arrived[s] and busy_until[s] <= t:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..config import Design, Policy
+from ..errors import HwsimError
 from .replay import simulate_replay
 from .result import SimResult
 from .simulate import check_fits
@@ -16,7 +17,7 @@ def simulate(workload, design: Design, policy: Policy | None = None, *, seed: in
              log_events: bool = False, fidelity_rows: int = 16) -> SimResult:
     """Simulate a workload (a ``workloads.Trace`` or a ``ReplayWorkload``) on ``design``.
 
-    A trace needs a ``policy``; a replay carries its own decisions and ignores it. The simulation
+    A trace needs a ``policy``; a replay carries its own decisions and refuses one. The simulation
     runs on one core: BLAS is limited to one thread while it runs (many mid-sized products, where
     threads cost more than they give, above all on a shared machine); run design points in
     parallel processes instead (``hwsim sweep``).
@@ -25,6 +26,9 @@ def simulate(workload, design: Design, policy: Policy | None = None, *, seed: in
 
     with threadpool_limits(limits=1, user_api="blas"):
         if is_replay(workload):
+            if policy is not None:
+                raise HwsimError(f"a SpAtten CSV replay ({workload.path.name}) carries its own pruning and "
+                                 f"quantization decisions; expected no policy, got {policy.name!r}")
             return simulate_replay(workload, design, seed=seed, progress=progress, log_events=log_events)
         if policy is None:
             raise TypeError("simulate() of a trace needs a policy")

@@ -23,41 +23,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..config import Design, Policy
 from ..errors import HwsimError
-from ..units.quant import drop_lsbs, quantize_probs, quantize_symmetric
+from ..units import pv as pv_unit
+from ..units import qk as qk_unit
+from ..units.quant import QuantParams, dequantize, dequantize_msb, quantize_heads
 from ..units.softmax import needs_lsb, softmax_rows
 from ..units.topk import golden as topk_golden
+from .units import SpattenUnits
 
-__all__ = ["QuantPlan", "QLayer", "quantize_layer", "HeadRows", "LayerResult", "attend"]
-
-
-@dataclass(frozen=True)
-class QuantPlan:
-    """How a policy on a design stores Q/K/V (bits) and when LSBs are re-fetched."""
-
-    query_bits: int
-    key_bits: int  # bits fetched first (MSB plane when progressive)
-    key_lsb_bits: int  # extra LSB bits re-fetched on demand (0 unless progressive)
-    value_bits: int
-    prob_bits: int  # fixed-point probabilities for prob x V (datapath width)
-    threshold: float  # max-probability threshold of the LSB re-fetch (progressive only)
-
-    @property
-    def progressive(self) -> bool:
-        """Whether LSBs of K may be re-fetched."""
-        return self.key_lsb_bits > 0
-
-    @classmethod
-    def of(cls, design: Design, policy: Policy) -> "QuantPlan":
-        """Resolve the stored bit-widths of ``policy`` on ``design``."""
-        q = policy.quantization
-        width = design.datapath_bits
-        if q.mode == "none":
-            return cls(width, width, 0, width, width, 1.0)
-        if q.mode == "static":
-            return cls(q.query_bits, q.key_bits, 0, q.value_bits, width, 1.0)
-        return cls(q.query_bits, q.key_bits, q.lsb_bits, q.value_bits, width, q.threshold)
+__all__ = ["QLayer", "quantize_layer", "HeadRows", "LayerResult", "attend", "keep_count"]
 
 
 @dataclass
@@ -72,21 +46,11 @@ class QLayer:
     v_scale: np.ndarray
 
 
-def _quantize_heads(x: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
-    codes = np.empty(x.shape, np.int16)
-    scales = np.empty(x.shape[0], np.float64)
-    for h in range(x.shape[0]):
-        c, s = quantize_symmetric(x[h], bits)
-        codes[h] = c
-        scales[h] = s
-    return codes, scales
-
-
-def quantize_layer(q: np.ndarray, k: np.ndarray, v: np.ndarray, plan: QuantPlan) -> QLayer:
+def quantize_layer(q: np.ndarray, k: np.ndarray, v: np.ndarray, quant: QuantParams) -> QLayer:
     """Quantize one layer's float Q [heads, T, D], K and V [kv_heads, T, D] per head tensor."""
-    qc, qs = _quantize_heads(q, plan.query_bits)
-    kc, ks = _quantize_heads(k, plan.key_bits + plan.key_lsb_bits)
-    vc, vs = _quantize_heads(v, plan.value_bits)
+    qc, qs = quantize_heads(q, quant.query_bits)
+    kc, ks = quantize_heads(k, quant.key_total_bits)
+    vc, vs = quantize_heads(v, quant.value_bits)
     return QLayer(qc, qs, kc, ks, vc, vs)
 
 
@@ -103,6 +67,13 @@ class HeadRows:
     topk_filter: np.ndarray  # of which filter cycles (the rest are quick-select rounds)
     abs_out_sum: float  # sum of |attention output| (head importance increment)
     v_pos: np.ndarray  # sorted positions whose V this head's rows use (union over its rows)
+
+    @classmethod
+    def stack(cls, heads: list["HeadRows"]) -> "HeadRows":
+        """The rows of several heads as one (row arrays concatenated in order; head and V set of the first)."""
+        cat = lambda name: np.concatenate([getattr(h, name) for h in heads])  # noqa: E731
+        return cls(heads[0].head, cat("n_keys"), cat("requant"), cat("n_values"), cat("topk_cycles"),
+                   cat("topk_fill"), cat("topk_filter"), sum(h.abs_out_sum for h in heads), heads[0].v_pos)
 
 
 @dataclass
@@ -136,11 +107,8 @@ def attend(
     group_size: int,
     causal: bool,
     scale: float,
-    plan: QuantPlan,
+    units: SpattenUnits,
     local_v_keep: float | None,
-    lanes: int,
-    width: int,
-    seed: int,
     fidelity_rows: int = 16,
 ) -> LayerResult:
     """Run the attention of one layer for queries ``q_pos`` over alive keys ``k_pos``.
@@ -148,8 +116,8 @@ def attend(
     ``raw`` holds the layer's unquantized (q, k, v) for the dense reference (k and v float32). ``heads_alive`` is a
     bool mask over query heads; pruned heads produce no output (and count as zero output in the
     fidelity). Positions are token indices; with ``causal`` a query sees keys at positions <= its
-    own. Local-V top-k selections and cycles come from :mod:`hwsim.units.topk.golden` on the row's
-    probabilities (``width``-bit front end, ``lanes`` comparators).
+    own. Scores, probabilities, selections and outputs come from the golden view of each unit in
+    ``units`` (local-V top-k on the row's probabilities on the engine ``units.topk``).
     """
     q_pos = np.asarray(q_pos, np.int64)
     k_pos = np.asarray(k_pos, np.int64)
@@ -167,6 +135,7 @@ def attend(
     result = LayerResult(heads=[], token_importance=importance, k_pos=k_pos)
     sample = _row_sample(nq, fidelity_rows)
     raw_q, raw_k, raw_v = raw
+    plan = units.quant
     lsb = plan.key_lsb_bits
     groups: dict[int, list[int]] = {}
     for h in np.flatnonzero(heads_alive):
@@ -175,59 +144,62 @@ def attend(
     sampled: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for g, members in groups.items():
         k_codes = ql.k[g, k_pos]
-        k_full = k_codes.astype(np.float32) * np.float32(ql.k_scale[g])
-        k_first = drop_lsbs(k_codes, lsb).astype(np.float32) * np.float32(ql.k_scale[g]) if lsb else k_full
-        v_deq = ql.v[g, k_pos].astype(np.float32) * np.float32(ql.v_scale[g])
-        v_used = np.zeros(nk, bool)
-        any_requant = False
-        for h in members:
-            qd = ql.q[h, q_pos].astype(np.float32) * np.float32(ql.q_scale[h])
-            scores = (qd @ k_first.T) * np.float32(scale)
-            if valid is not None:
-                scores[~valid] = -np.inf
-            probs = softmax_rows(scores)
-            if plan.progressive:
-                requant = needs_lsb(probs, plan.threshold)
-                if requant.any():
-                    any_requant = True
-                    full = (qd[requant] @ k_full.T) * np.float32(scale)
-                    if valid is not None:
-                        full[~valid[requant]] = -np.inf
-                    probs[requant] = softmax_rows(full)
-            else:
-                requant = np.zeros(nq, bool)
-            importance[k_pos] += probs.sum(axis=0, dtype=np.float64)
-            if local_v_keep is not None and nq:
-                n_values = np.maximum(1, np.ceil(local_v_keep * n_keys - 1e-9)).astype(np.int64)
-                select = n_values < n_keys
-                keep = valid.copy() if valid is not None else np.ones((nq, nk), bool)
-                cycles = np.zeros(nq, np.int64)
-                fill = np.zeros(nq, np.int64)
-                filt = np.zeros(nq, np.int64)
-                if select.any():
-                    codes = topk_golden.quantize_scores(probs[select], width)
-                    mask, detail = topk_golden.select_batch_detail(
-                        codes, n_values[select], lanes=lanes, seed=seed, n_valid=n_keys[select]
-                    )
-                    keep[select] = mask
-                    cycles[select] = detail["cycles"]
-                    fill[select] = detail["fill_cycles"]
-                    filt[select] = detail["filter_cycles"]
-                n_values = np.where(select, n_values, n_keys)
-            else:
-                keep = valid if valid is not None else None
-                n_values = n_keys.copy()
-                cycles = np.zeros(nq, np.int64)
-                fill = np.zeros(nq, np.int64)
-                filt = np.zeros(nq, np.int64)
-            kept_probs = probs if keep is None else np.where(keep, probs, np.float32(0))
-            out = quantize_probs(kept_probs, plan.prob_bits) @ v_deq
-            head_used = keep.any(axis=0) if keep is not None else np.full(nk, nq > 0)
-            v_used |= head_used
-            result.heads.append(HeadRows(h, n_keys, requant, n_values, cycles, fill, filt, float(np.abs(out).sum()),
-                                         k_pos[head_used]))
+        k_full = dequantize(k_codes, ql.k_scale[g])
+        k_first = dequantize_msb(k_codes, ql.k_scale[g], lsb) if lsb else k_full
+        v_deq = dequantize(ql.v[g, k_pos], ql.v_scale[g])
+        m = len(members)
+        # the group's heads in one pass: [heads, rows, keys] (each head a 2-D slice, as the array sees it)
+        qd = dequantize(ql.q[members][:, q_pos], ql.q_scale[members][:, None, None])
+        probs = qk_unit.scores(qd, k_first, scale)
+        if valid is not None:
+            probs[:, ~valid] = -np.inf
+        probs = softmax_rows(probs, inplace=True)
+        if plan.progressive:
+            requant = needs_lsb(probs, plan.threshold)  # [heads, rows]
+            any_requant = bool(requant.any())
+            if any_requant:
+                full = qk_unit.scores(qd[requant], k_full, scale)
+                if valid is not None:
+                    full[~np.broadcast_to(valid, (m, nq, nk))[requant]] = -np.inf
+                probs[requant] = softmax_rows(full, inplace=True)
+        else:
+            requant = np.zeros((m, nq), bool)
+            any_requant = False
+        sums = probs.sum(axis=1, dtype=np.float64)
+        for i in range(m):
+            importance[k_pos] += sums[i]
+        cycles = np.zeros((m, nq), np.int64)
+        fill = np.zeros((m, nq), np.int64)
+        filt = np.zeros((m, nq), np.int64)
+        if local_v_keep is not None and nq:
+            per_row = np.maximum(1, np.ceil(local_v_keep * n_keys - 1e-9)).astype(np.int64)
+            select = per_row < n_keys
+            keep = np.broadcast_to(valid if valid is not None else True, (m, nq, nk)).copy()
+            if select.any():
+                rows = np.broadcast_to(select, (m, nq))
+                codes = topk_golden.quantize_scores(probs[rows], units.topk.width)
+                mask, detail = topk_golden.select_batch_detail(
+                    codes, np.tile(per_row[select], m), lanes=units.topk.lanes, seed=units.topk.seed,
+                    in_lanes=units.topk.in_lanes, n_valid=np.tile(n_keys[select], m)
+                )
+                keep[rows] = mask
+                cycles[rows] = detail["cycles"]
+                fill[rows] = detail["fill_cycles"]
+                filt[rows] = detail["filter_cycles"]
+            n_values = np.where(select, per_row, n_keys)
+            kept_probs = np.where(keep, probs, np.float32(0))
+        else:
+            keep = None if valid is None else np.broadcast_to(valid, (m, nq, nk))
+            n_values = n_keys
+            kept_probs = probs  # masked (causal) keys already carry probability 0
+        out = pv_unit.output(kept_probs, v_deq, units.pv)
+        used = keep.any(axis=1) if keep is not None else np.full((m, nk), nq > 0)
+        v_used = used.any(axis=0)
+        for i, h in enumerate(members):
+            result.heads.append(HeadRows(h, n_keys, requant[i], n_values.copy(), cycles[i], fill[i], filt[i],
+                                         float(np.abs(out[i]).sum()), k_pos[used[i]]))
             if sample.size:
-                sampled[h] = (out[sample], kept_probs[sample] > 0)
+                sampled[h] = (out[i][sample], kept_probs[i][sample] > 0)
         result.group_v_used[g] = k_pos[v_used]
         result.group_requant[g] = any_requant
     if sample.size:  # pruned heads (absent from ``sampled``) count as zero output
@@ -247,8 +219,7 @@ def _fidelity(res: LayerResult, outs, q, k, v, q_pos, k_pos, causal, scale) -> N
     """
     heads, rows, dim = q.shape
     ctx = int(q_pos.max()) + 1 if causal else k.shape[0]
-    s = (np.asarray(q, np.float32).reshape(heads * rows, dim) @ k[:ctx].T) * np.float32(scale)
-    s = s.reshape(heads, rows, ctx)
+    s = qk_unit.scores(np.asarray(q, np.float32).reshape(heads * rows, dim), k[:ctx], scale).reshape(heads, rows, ctx)
     if causal:
         s[:, np.arange(ctx)[None, :] > q_pos[:, None]] = -np.inf
     p = softmax_rows(s)

@@ -26,9 +26,11 @@ from ..config import Design, Policy
 from ..errors import HwsimError
 from ..units.hbm import vector_bytes
 from ..units.topk import golden as topk_golden
-from .functional import HeadRows, QuantPlan
+from .functional import HeadRows
 from .result import SimResult, Tally
 from .timing import TOPK_STAGES, Machine, RowWork, Timeline
+from .units import SpattenUnits
+from .workload import replay_columns
 
 __all__ = ["simulate_replay"]
 
@@ -54,17 +56,40 @@ def _bits(value: int, datapath: int) -> int:
     return datapath if value < 0 else int(value)
 
 
+def _check_capacity(name: str, cols, units: SpattenUnits, design_name: str) -> None:
+    """Raise HwsimError naming the design key when a row's data does not fit the design.
+
+    A row holds its kept keys in one half of the key SRAM and its kept V vectors in one half of
+    the value SRAM (double-buffered) at the datapath width, and its scores in the top-k engine and
+    the softmax FIFO; hwsim does not tile.
+    """
+    per_vec = units.sram_vector_bytes
+    checks = (
+        ("key_fetch", "kept keys", "sram.key_bytes", (units.key_sram_bytes // 2) // max(1, per_vec)),
+        ("value_fetch", "kept V vectors", "sram.value_bytes", (units.value_sram_bytes // 2) // max(1, per_vec)),
+        ("L", "scores", "topk.max_n", units.topk.max_n),
+        ("key_fetch", "scores", "softmax.fifo_depth x softmax.parallelism", units.softmax.row_capacity),
+    )
+    for col, what, key, limit in checks:
+        over = cols[col] > limit
+        if over.any():
+            i = int(np.argmax(over))
+            need = int(cols[col][i])
+            extra = f" ({need * per_vec} bytes; {key} / 2 holds {limit * per_vec})" if key.startswith("sram") else ""
+            raise HwsimError(f"{name} line {int(cols['line'][i])}: {need} {what}{extra} exceed design "
+                             f"{design_name!r}: {key} allows at most {limit} (hwsim does not tile)")
+
+
 def simulate_replay(wl, design: Design, *, seed: int = 0, progress: bool = False,
                     log_events: bool = False) -> SimResult:
     """Replay workload ``wl`` (from :func:`workloads.spatten_csv.load`) on ``design``."""
-    from .workload import replay_columns
-
     cols = replay_columns(wl)
     shape = _ReplayShape(wl, cols)
     name = shape.name
     width = design.datapath_bits
     d = shape.head_dim
-    machine = Machine.of(design, d)
+    units = SpattenUnits.from_design(design, d, seed=seed)
+    machine = Machine(units)
     for col in ("key_bits", "value_bits", "query_bits"):
         bits = cols[col]
         # the query is held in registers (SpAtten Table "Architectural Setups"): any whole-byte width
@@ -81,20 +106,24 @@ def simulate_replay(wl, design: Design, *, seed: int = 0, progress: bool = False
         i = int(np.argmin(lsb_ok))
         raise HwsimError(f"{name} line {int(cols['line'][i])}: key_bits + auto_requant_incre = "
                          f"{int(cols['key_bits'][i] + cols['lsb_bits'][i])} exceeds datapath_bits ({width})")
-    if (cols["requant"] != 0).any() and not design.features.progressive_quantization:
-        raise HwsimError(f"{name}: rows re-fetch LSBs but design {design.name!r} has no progressive quantization")
-    if (cols["value_fetch"] < cols["key_fetch"]).any() and not design.features.local_v_pruning:
-        raise HwsimError(f"{name}: rows prune V locally but design {design.name!r} has no local V pruning")
-    if int(cols["L"].max()) > design.topk.max_n:
-        raise HwsimError(f"{name}: sentence length {int(cols['L'].max())} exceeds the top-k engine's capacity "
-                         f"{design.topk.max_n} (topk.lanes x topk.fifo_depth)")
+    needs = (
+        ("re-fetch LSBs", cols["requant"] != 0, "progressive_quantization"),
+        ("prune V locally", cols["value_fetch"] < cols["key_fetch"], "local_v_pruning"),
+        ("prune tokens", (cols["key_fetch"] < cols["L"]) | (cols["topk"] > 0), "token_pruning"),
+    )
+    for what, rows, feature in needs:
+        if rows.any() and not getattr(design.features, feature):
+            i = int(np.argmax(rows))
+            raise HwsimError(f"{name} line {int(cols['line'][i])}: rows {what} but design {design.name!r} sets "
+                             f"features.{feature} = false")
+    _check_capacity(name, cols, units, design.name)
 
     policy = Policy(name="replay", description=f"decisions replayed from {name}")
-    plan = QuantPlan(width, width, 0, width, width, 1.0)
-    tally = Tally(shape, design, policy, plan)
+    tally = Tally(shape, design, policy, units.quant)
     timeline = Timeline(machine, log_events=log_events)
     rng_pos = np.random.default_rng(seed)
-    lanes, in_lanes, w = design.topk.lanes, design.topk.in_lanes, design.topk.width_bits
+    engine = units.topk
+    lanes, in_lanes, w = engine.lanes, engine.in_lanes, engine.width
     order = np.lexsort((cols["head"], cols["layer"], cols["iteration"]))
     key_sets: dict[tuple[int, int], np.ndarray] = {}
     dense_flops = 0
@@ -109,6 +138,7 @@ def simulate_replay(wl, design: Design, *, seed: int = 0, progress: bool = False
         if (it, layer) != current:
             if rows:
                 layer_done = timeline.generate(rows, after=layer_done)
+                tally.mark_when(layer_done, current[1], "generation")
                 rows = []
             if current is not None and it != current[0]:
                 timeline.drain()  # the next iteration's token comes out of this one
@@ -127,7 +157,7 @@ def simulate_replay(wl, design: Design, *, seed: int = 0, progress: bool = False
         topk_cycles = topk_fill = topk_filter = 0
         if vf < kf:
             scores = np.random.default_rng([seed, it, layer, head]).integers(0, 1 << w, size=(1, kf))
-            sel, detail = topk_golden.select_batch_detail(scores, np.array([vf]), lanes=lanes, seed=seed,
+            sel, detail = topk_golden.select_batch_detail(scores, np.array([vf]), lanes=lanes, seed=engine.seed,
                                                           in_lanes=in_lanes)
             topk_cycles, topk_fill = int(detail["cycles"][0]), int(detail["fill_cycles"][0])
             topk_filter = int(detail["filter_cycles"][0])
@@ -145,22 +175,22 @@ def simulate_replay(wl, design: Design, *, seed: int = 0, progress: bool = False
                             v_fetch.busy, int(service[-1, 0]), kf))
         tally.rows(layer, hr, service)
         tally.fetches(layer, head, q=(q_fetch, 1), k=k_fetch, v=v_fetch, lsb=lsb)
-        tally.replayed_row(layer, kf / L, vf / max(kf, 1))
+        tally.replayed_row(layer, kf / L, vf / max(kf, 1), dense_vectors=1 + 2 * L)
         dense_flops += 4 * d * L
         if cols["topk"][i] > 0:
             if rows:
-                timeline.generate(rows, after=layer_done)
+                tally.mark_when(timeline.generate(rows, after=layer_done), layer, "generation")
             rows = []
             layer_done = None
             k = int(cols["topk"][i])
             if not 1 <= k <= L:
                 raise HwsimError(f"{name} line {int(cols['line'][i])}: topk = {k}; expected 1 to {L}")
             scores = np.random.default_rng([seed, it, layer, 1 << 20]).integers(0, 1 << w, size=L)
-            _, cyc = topk_golden.select(scores, k, lanes=lanes, seed=seed, in_lanes=in_lanes)
+            _, cyc = topk_golden.select(scores, k, lanes=lanes, seed=engine.seed, in_lanes=in_lanes)
             timeline.select(int(cyc), it, layer, "token")
             tally.selection(int(cyc))
     if rows:
-        timeline.generate(rows, after=layer_done)
+        tally.mark_when(timeline.generate(rows, after=layer_done), current[1], "generation")
     timeline.drain()
     tally.stage_end("generation", timeline.now)
     tally.dense_flops_override = dense_flops

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..outputs import atomic_write, write_csv, write_json
+from ..outputs import write_csv, write_figure, write_json
 from .result import KINDS, UNITS, SimResult
 
-__all__ = ["summary_rows", "write_outputs", "plot"]
+__all__ = ["summary_rows", "write_outputs", "plot", "title_of", "workload_label"]
 
 
 def _fmt(x: float, digits: int = 4) -> str:
@@ -33,7 +33,7 @@ def summary_rows(r: SimResult) -> list[tuple[str, str, str]]:
         ("DRAM traffic", _fmt(s["dram_bytes"]), "bytes"),
     ]
     for kind in KINDS:
-        rows.append((f"  {kind}", _fmt(s["dram_bytes_by_kind"][kind]), "bytes"))
+        rows.append((f"  {_KIND_NAMES[kind]}", _fmt(s["dram_bytes_by_kind"][kind]), "bytes"))
     rows += [
         ("energy", _fmt(s["energy_pj"]["total"] / 1e6), "uJ"),
         ("  logic / SRAM / DRAM", " / ".join(_fmt(s["energy_pj"][k] / 1e6) for k in ("logic", "sram", "dram")), "uJ"),
@@ -54,67 +54,152 @@ def summary_rows(r: SimResult) -> list[tuple[str, str, str]]:
     return rows
 
 
-def write_outputs(r: SimResult, out_dir: str | Path, *, plots: bool) -> list[Path]:
+def write_outputs(r: SimResult, out_dir: str | Path, *, plots: bool, plot_format: str = "png") -> list[Path]:
     """Write summary.json, layers.csv, heads.csv (and plots) into ``out_dir``; return the paths."""
     out = Path(out_dir)
     paths = [write_json(out / "summary.json", r.to_json()), write_csv(out / "layers.csv", r.layers),
              write_csv(out / "heads.csv", r.heads)]
     if plots:
-        paths += plot(r, out)
+        paths += plot(r, out, plot_format=plot_format)
     return paths
 
 
-def plot(r: SimResult, out_dir: str | Path) -> list[Path]:
-    """Write three PNG plots: cycles per layer stacked by bounding unit, DRAM bytes by kind, kept tokens."""
-    import io
+def workload_label(name: str) -> str:
+    """A workload's name for a title: a bundled name as it is, an authors' CSV as 'authors' trace STEM'."""
+    if name.endswith(".csv"):
+        return f"authors' trace {Path(name).stem.removeprefix('summary-')}"
+    return name
 
+
+def title_of(r: SimResult) -> str:
+    """'WORKLOAD, design D, policy P' (a replay's policy: the decisions in its file)."""
+    s = r.summary
+    policy = "decisions replayed from the file" if s["policy"] == "replay" else f"policy {s['policy']}"
+    return f"{workload_label(s['workload'])}, design {s['design']}, {policy}"
+
+
+#: Colours of the units and DRAM kinds, the same in every plot.
+_UNIT_COLOURS = {"hbm": "tab:orange", "qk": "tab:blue", "softmax": "tab:green", "pq": "tab:olive",
+                 "topk": "tab:red", "pv": "tab:purple"}
+_UNIT_NAMES = {"hbm": "HBM fetch", "qk": "Q x K array", "softmax": "softmax", "pq": "progressive-quant check",
+               "topk": "top-k engine (local V)", "pv": "prob x V array"}
+_KIND_NAMES = {"q": "Q", "k_msb": "K (MSBs)", "k_lsb": "K (LSB re-fetch)", "v": "V"}
+_KIND_COLOURS = {"q": "tab:gray", "k_msb": "tab:blue", "k_lsb": "tab:cyan", "v": "tab:purple"}
+
+
+def plot(r: SimResult, out_dir: str | Path, *, plot_format: str = "png") -> list[Path]:
+    """Write three plots (PNG at 200 dpi, or svg/pdf): latency, DRAM traffic and what was kept, per layer.
+
+    ``cycles_by_layer``: each layer's latency (summarization and generation apart; the bars sum to
+    the end-to-end latency), split in proportion to the units' busy cycles in that layer.
+    ``dram_by_kind``: DRAM bytes per layer stacked by kind, beside dense attention's Q, K and V at
+    12 bits and at fp32. ``kept_by_layer``: tokens, heads and V kept, and the fidelity they cost.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import numpy as np
 
     out = Path(out_dir)
-    paths = []
-    s = r.summary
-    title = f"{s['workload']} on {s['design']} ({s['policy']})"
-
-    def save(fig, name):
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
-        plt.close(fig)
-        paths.append(atomic_write(out / name, buf.getvalue()))
-
-    layers = [row["layer"] for row in r.layers]
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    bottom = [0] * len(layers)
-    for u in UNITS:
-        vals = [row[f"bound_{u}_cycles"] for row in r.layers]
-        if any(vals):
-            ax.bar(layers, vals, bottom=bottom, label=u)
-            bottom = [b + v for b, v in zip(bottom, vals)]
-    ax.set_xlabel("layer")
-    ax.set_ylabel("busy cycles of the bounding unit")
-    ax.set_title(title, fontsize=9)
-    ax.legend(title="bounded by", fontsize=8)
-    fig.tight_layout()
-    save(fig, "cycles_by_layer.png")
-
-    fig, ax = plt.subplots(figsize=(5, 3.6))
-    kinds = list(KINDS)
-    ax.bar(kinds, [s["dram_bytes_by_kind"][k] / 1e6 for k in kinds], color="tab:orange")
-    ax.set_ylabel("DRAM traffic (MB)")
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    save(fig, "dram_by_kind.png")
-
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    ax.plot(layers, [row["tokens_kept_fraction"] for row in r.layers], marker="o", label="tokens")
-    ax.plot(layers, [row["heads_kept_fraction"] for row in r.layers], marker="s", label="heads")
-    ax.set_ylim(0, 1.05)
-    ax.set_xlabel("layer")
-    ax.set_ylabel("kept fraction")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    save(fig, "kept_by_layer.png")
+    title = title_of(r)
+    rows = r.layers
+    x = np.array([row["layer"] for row in rows])
+    paths = [
+        write_figure(_cycles_figure(plt, np, r, x, title), out / f"cycles_by_layer.{plot_format}", fmt=plot_format),
+        write_figure(_dram_figure(plt, np, r, x, title), out / f"dram_by_kind.{plot_format}", fmt=plot_format),
+        write_figure(_kept_figure(plt, np, r, x, title), out / f"kept_by_layer.{plot_format}", fmt=plot_format),
+    ]
     return paths
+
+
+def _cycles_figure(plt, np, r, x, title):
+    rows = r.layers
+    stages = [st for st in ("summarization", "generation") if any(row[f"{st}_latency_cycles"] for row in rows)]
+    stages = stages or ["summarization"]
+    fig, axes = plt.subplots(1, len(stages), figsize=(6.4 * len(stages), 4.2), squeeze=False)
+    busy = np.array([[row[f"{u}_busy_cycles"] for u in UNITS] for row in rows], dtype=float)
+    share = busy / np.maximum(busy.sum(axis=1, keepdims=True), 1)
+    for ax, st in zip(axes[0], stages):
+        lat = np.array([row[f"{st}_latency_cycles"] for row in rows], dtype=float)
+        bottom = np.zeros_like(lat)
+        for j, u in enumerate(UNITS):
+            part = lat * share[:, j]
+            if part.any():
+                ax.bar(x, part / 1e3, bottom=bottom / 1e3, color=_UNIT_COLOURS[u], label=_UNIT_NAMES[u])
+                bottom += part
+        ax.set_xlabel("layer")
+        ax.set_ylabel("latency (10^3 cycles)")
+        ax.set_xticks(x)
+        ax.set_title(f"{st}: {lat.sum():,.0f} cycles", fontsize=9)
+    total = r.summary["latency_cycles"]
+    axes[0][-1].legend(title="share of busy cycles", fontsize=7, title_fontsize=7, loc="upper right")
+    fig.suptitle(f"{title}\nper-layer latency (sums to the end-to-end {total:,} cycles), split in proportion "
+                 "to each unit's busy cycles", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _dram_figure(plt, np, r, x, title):
+    rows = r.layers
+    fig, ax = plt.subplots(figsize=(max(6.4, 0.55 * len(rows) + 2), 4.2))
+    w = 0.28
+    bottom = np.zeros(len(rows))
+    for k in KINDS:
+        v = np.array([row[f"dram_{k}_bytes"] for row in rows], dtype=float) / 1e6
+        if v.any():
+            ax.bar(x - w, v, w, bottom=bottom, color=_KIND_COLOURS[k], label=f"simulated: {_KIND_NAMES[k]}")
+            bottom += v
+    d12 = np.array([row["dense_12bit_dram_bytes"] for row in rows], dtype=float) / 1e6
+    d32 = np.array([row["dense_fp32_dram_bytes"] for row in rows], dtype=float) / 1e6
+    ax.bar(x, d12, w, color="lightgray", edgecolor="black", linewidth=0.5, label="dense attention, 12-bit Q/K/V")
+    ax.bar(x + w, d32, w, color="white", edgecolor="black", hatch="//", linewidth=0.5,
+           label="dense attention, fp32 Q/K/V")
+    ax.set_xticks(x)
+    ax.set_xlabel("layer")
+    ax.set_ylabel("DRAM traffic (MB = 10^6 bytes)")
+    ax.set_ylim(0, max(d32.max(initial=0), bottom.max(initial=0)) * 1.05 or 1)
+    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.14))
+    sim = r.summary["dram_bytes"]
+    dense = d12.sum() * 1e6
+    ratio = f", {dense / sim:.1f}x less than dense 12-bit" if sim else ""
+    ax.set_title(f"{title}\nDRAM traffic per layer: {sim / 1e6:,.2f} MB simulated vs {dense / 1e6:,.2f} MB dense "
+                 f"12-bit{ratio} (HBM bus bytes)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _kept_figure(plt, np, r, x, title):
+    rows = r.layers
+    err = [row["attention_rel_error_ratio"] for row in rows]
+    fidelity = all(e is not None for e in err)
+    fig, (ax, bx) = plt.subplots(2, 1, figsize=(6.8, 5.6 if fidelity else 4.4), sharex=True,
+                                 height_ratios=(1, 1) if fidelity else (3, 1))
+    for key, label, marker, colour in (("tokens_kept_fraction", "tokens kept", "o", "tab:blue"),
+                                       ("heads_kept_fraction", "heads kept", "s", "tab:orange"),
+                                       ("values_kept_fraction", "V kept (of attended keys)", "^", "tab:purple")):
+        ax.plot(x, [row[key] for row in rows], marker=marker, label=label, color=colour)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("kept (fraction)")
+    handles = ax.get_legend_handles_labels()[0]
+    ax.set_title(f"{title}\nwhat each layer kept, and the attention fidelity it cost", fontsize=9)
+    if fidelity:
+        bx.plot(x, err, marker="o", color="tab:red", label="attention output error (relative L2)")
+        bx.set_ylabel("relative L2 error (ratio)", color="tab:red")
+        bx.set_ylim(0, max(max(err) * 1.2, 1e-3))
+        cx = bx.twinx()
+        cx.plot(x, [row["prob_mass_kept_fraction"] for row in rows], marker="s", color="tab:green",
+                label="probability mass kept")
+        cx.set_ylim(0, 1.05)
+        cx.set_ylabel("probability mass kept (fraction)", color="tab:green")
+        handles += bx.get_legend_handles_labels()[0] + cx.get_legend_handles_labels()[0]
+    else:
+        bx.text(0.5, 0.5, "no fidelity: a replayed trace carries kept counts, not Q/K/V", ha="center", va="center",
+                transform=bx.transAxes, fontsize=8)
+        bx.set_yticks([])
+        bx.set_ylabel("fidelity")
+    bx.set_xlabel("layer")
+    bx.set_xticks(x)
+    fig.legend(handles, [h.get_label() for h in handles], fontsize=7, ncol=3, loc="lower center")
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig

@@ -15,6 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from cost_models.area import area_mm2
+from cost_models.energy import energy_pj, power_w
+
 from ..config import Design, Policy
 from ..outputs import provenance
 from .timing import STAGE_UNITS
@@ -43,6 +46,21 @@ class SimResult:
         """The JSON document ``hwsim simulate --json`` writes."""
         return {**self.summary, "layers": self.layers}
 
+    def to_dataframe(self, table: str = "layers"):
+        """The per-layer (``"layers"``) or per-layer x head (``"heads"``) table as a pandas DataFrame."""
+        import pandas as pd  # lazy: pandas costs ~0.3 s to import and only this method needs it
+
+        rows = {"layers": self.layers, "heads": self.heads}.get(table)
+        if rows is None:
+            raise ValueError(f"table must be 'layers' or 'heads', not {table!r}")
+        return pd.DataFrame(rows)
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (f"SimResult(workload={s['workload']!r}, design={s['design']!r}, policy={s['policy']!r}, "
+                f"latency_cycles={s['latency_cycles']}, dram_bytes={s['dram_bytes']}, "
+                f"layers={len(self.layers)}, heads={len(self.heads)}, events={len(self.events)})")
+
 
 class Tally:
     """Accumulates counts while :func:`simulate` runs; :meth:`result` turns them into a SimResult."""
@@ -67,6 +85,8 @@ class Tally:
         self.selection_cycles = 0
         self.stage_cycles: dict[str, int] = {}
         self._last_end = 0
+        self.latency: dict[tuple[int, str], int] = {}  # (layer, stage) -> cycles, from mark()
+        self._mark = 0
         self.dense_flops_override: int | None = None  # replay: dense FLOPs of the file's rows
 
     # ------------------------------------------------------------------ counting
@@ -147,19 +167,33 @@ class Tally:
         L["passes"] += 1
         L["token_keep_sum"] += tokens_alive / tokens_total
         L["head_keep_sum"] += heads_alive / heads_total
+        # dense attention fetches Q of every head and K, V of every KV head for every token (per step)
+        kv = self.trace.kv_heads
+        L["dense_vectors"] = L.get("dense_vectors", 0) + (
+            heads_total + 2 * kv * tokens_total if generation else tokens_total * (heads_total + 2 * kv))
         L["err_sq"] += res.err_sq
         L["ref_sq"] += res.ref_sq
         L["mass"] += res.mass_kept
         L["sampled"] += res.sampled_rows
 
-    def replayed_row(self, layer: int, token_keep: float, value_keep: float) -> None:
-        """Count one replayed row's kept fractions (replay measures no fidelity)."""
+    def replayed_row(self, layer: int, token_keep: float, value_keep: float, dense_vectors: int = 0) -> None:
+        """Count one replayed row's kept fractions (replay measures no fidelity) and its dense Q/K/V vectors."""
         L = self.per_layer.setdefault(layer, {
             "passes": 0, "token_keep_sum": 0.0, "head_keep_sum": 0.0, "err_sq": 0.0, "ref_sq": 0.0,
             "mass": 0.0, "sampled": 0})
         L["passes"] += 1
         L["token_keep_sum"] += token_keep
         L["head_keep_sum"] += 1.0
+        L["dense_vectors"] = L.get("dense_vectors", 0) + dense_vectors
+
+    def mark(self, layer: int, stage: str, now: int) -> None:
+        """Charge the cycles since the previous mark to ``layer`` in ``stage``; call as each layer completes."""
+        self.latency[(layer, stage)] = self.latency.get((layer, stage), 0) + max(0, int(now) - self._mark)
+        self._mark = max(self._mark, int(now))
+
+    def mark_when(self, event, layer: int, stage: str) -> None:
+        """Call :meth:`mark` when the simpy ``event`` (a layer's completion) fires."""
+        event.callbacks.append(lambda ev: self.mark(layer, stage, ev.env.now))
 
     def stage_end(self, name: str, now: int) -> None:
         """Record the cycles a stage (summarization, generation) took."""
@@ -181,9 +215,6 @@ class Tally:
 
     def result(self, timeline, *, seed: int) -> SimResult:
         """Assemble the SimResult (energy and area from :mod:`cost_models`)."""
-        from cost_models.area import area_mm2
-        from cost_models.energy import energy_pj, power_w
-
         design = self.design
         cycles = timeline.now
         seconds = cycles / (design.clock_ghz * 1e9)
@@ -200,9 +231,11 @@ class Tally:
         layers = []
         for layer, L in sorted(self.per_layer.items()):
             busy_by_unit = {u: 0 for u in UNITS}
-            for h in heads:
-                if h["layer"] == layer:
-                    busy_by_unit[h["bound_by"]] += h[f"{h['bound_by']}_busy_cycles"]
+            mine = [h for h in heads if h["layer"] == layer]
+            for h in mine:
+                busy_by_unit[h["bound_by"]] += h[f"{h['bound_by']}_busy_cycles"]
+            lat = {st: self.latency.get((layer, st), 0) for st in ("summarization", "generation")}
+            keys = sum(h["keys_attended_tokens"] for h in mine)
             layers.append({
                 "layer": layer,
                 "tokens_kept_fraction": L["token_keep_sum"] / L["passes"],
@@ -210,6 +243,13 @@ class Tally:
                 "attention_rel_error_ratio": math.sqrt(L["err_sq"] / L["ref_sq"]) if L["ref_sq"] else None,
                 "prob_mass_kept_fraction": L["mass"] / L["sampled"] if L["sampled"] else None,
                 **{f"bound_{u}_cycles": busy_by_unit[u] for u in UNITS},
+                "latency_cycles": sum(lat.values()),
+                **{f"{st}_latency_cycles": c for st, c in lat.items()},
+                **{f"{u}_busy_cycles": sum(h[f"{u}_busy_cycles"] for h in mine) for u in UNITS},
+                **{f"dram_{k}_bytes": sum(h[f"dram_{k}_bytes"] for h in mine) for k in KINDS},
+                "values_kept_fraction": sum(h["values_used_vectors"] for h in mine) / keys if keys else 1.0,
+                **{f"dense_{b}_dram_bytes": L.get("dense_vectors", 0) * self.d * bits // 8
+                   for b, bits in (("12bit", 12), ("fp32", 32))},
             })
         err = sum(L["err_sq"] for L in self.per_layer.values())
         ref = sum(L["ref_sq"] for L in self.per_layer.values())

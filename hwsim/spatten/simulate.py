@@ -33,31 +33,46 @@ import numpy as np
 from ..config import Design, Policy, check_pair
 from ..errors import HwsimError
 from ..units.hbm import vector_bytes
+from ..units.topk import TopKParams
 from ..units.topk import golden as topk_golden
-from .functional import QuantPlan, attend, keep_count, quantize_layer
+from .functional import HeadRows, attend, keep_count, quantize_layer
 from .result import SimResult, Tally
 from .timing import TOPK_STAGES, GroupWork, HeadWork, Machine, RowWork, Timeline
+from .units import SpattenUnits
 
 __all__ = ["simulate", "check_fits"]
 
 
 def check_fits(trace, design: Design) -> None:
-    """Raise HwsimError when the workload does not fit the design without tiling."""
+    """Raise HwsimError when the workload does not fit the design without tiling.
+
+    A K/V group's keys and values each sit in one half of the double-buffered key and value SRAM
+    at the datapath width; a row of scores must fit the top-k engine (``topk.max_n``) and the
+    softmax FIFO (``softmax.fifo_depth`` rows of ``softmax.parallelism``).
+    """
     d = trace.head_dim
-    per_token = vector_bytes(d, design.datapath_bits)
-    per_buffer = min(design.sram.key_bytes, design.sram.value_bytes) // 2  # double-buffered
-    if trace.tokens * per_token > per_buffer:
+    units = SpattenUnits.from_design(design, d)
+    per_token = units.sram_vector_bytes
+    n = trace.tokens
+    for kind, size in (("key", units.key_sram_bytes), ("value", units.value_sram_bytes)):
+        per_buffer = size // 2  # double-buffered
+        if n * per_token > per_buffer:
+            raise HwsimError(
+                f"workload {trace.name!r}: {n} tokens x {d} dims at {units.datapath_bits} bits need "
+                f"{n * per_token} bytes per {kind} SRAM buffer; design {design.name!r} has {per_buffer} "
+                f"(sram.{kind}_bytes / 2, double-buffered); expected at most {per_buffer // per_token} tokens "
+                f"(hwsim does not tile)"
+            )
+    if n > units.topk.max_n:
         raise HwsimError(
-            f"workload {trace.name!r}: {trace.tokens} tokens x {d} dims at {design.datapath_bits} bits need "
-            f"{trace.tokens * per_token} bytes per K/V SRAM buffer; design {design.name!r} has {per_buffer} "
-            f"(sram.key_bytes / 2, double-buffered); expected at most {per_buffer // per_token} tokens "
-            f"(hwsim does not tile)"
+            f"workload {trace.name!r}: {n} tokens exceed the top-k engine's capacity of {units.topk.max_n} "
+            f"scores (topk.max_n); expected at most {units.topk.max_n} tokens"
         )
-    top = design.topk.max_n
-    if trace.tokens > top:
+    fifo = units.softmax.row_capacity
+    if n > fifo:
         raise HwsimError(
-            f"workload {trace.name!r}: {trace.tokens} tokens exceed the top-k engine's capacity of {top} "
-            f"(topk.lanes x topk.fifo_depth); expected at most {top} tokens"
+            f"workload {trace.name!r}: rows of {n} scores exceed the softmax FIFO of {fifo} exponentials "
+            f"(softmax.fifo_depth x softmax.parallelism); expected at most {fifo} tokens"
         )
 
 
@@ -67,10 +82,10 @@ class _State:
     head_score: np.ndarray  # cumulative head importance per query head
 
 
-def _select(scores: np.ndarray, candidates: np.ndarray, k: int, design: Design, seed: int) -> tuple[np.ndarray, int]:
+def _select(scores: np.ndarray, candidates: np.ndarray, k: int, engine: TopKParams) -> tuple[np.ndarray, int]:
     """Top-k of ``candidates`` by ``scores`` on the token/head engine; return (kept, cycles)."""
-    codes = topk_golden.quantize_scores(scores[candidates], design.topk.width_bits)
-    idx, cycles = topk_golden.select(codes, k, lanes=design.topk.lanes, seed=seed, in_lanes=design.topk.in_lanes)
+    codes = topk_golden.quantize_scores(scores[candidates], engine.width)
+    idx, cycles = topk_golden.select(codes, k, lanes=engine.lanes, seed=engine.seed, in_lanes=engine.in_lanes)
     return candidates[idx], int(cycles)
 
 
@@ -83,12 +98,11 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
     """
     check_pair(design, policy)
     check_fits(trace, design)
-    plan = QuantPlan.of(design, policy)
     d = trace.head_dim
-    for name, bits in (("query", plan.query_bits), ("key", plan.key_bits), ("value", plan.value_bits)):
-        if (d * bits) % 8:
-            raise HwsimError(f"head dimension {d} at {bits}-bit {name}s is not a whole number of bytes")
-    machine = Machine.of(design, d)
+    units = SpattenUnits.from_design(design, d, policy=policy, seed=seed)
+    plan = units.quant
+    plan.check_head_dim(d)
+    machine = Machine(units)
     timeline = Timeline(machine, log_events=log_events)
     tally = Tally(trace, design, policy, plan)
     n_layers, n_heads, group = trace.layers, trace.heads, trace.heads // trace.kv_heads
@@ -96,7 +110,6 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
     causal = trace.mode == "decoder"
     state = _State(np.zeros(trace.tokens, np.float64), np.zeros(n_heads, np.float64))
     local_v = policy.local_v.keep if policy.local_v.enabled else None
-    topk_args = dict(lanes=design.topk.lanes, width=design.topk.width_bits, seed=seed)
     qb = vector_bytes(d, plan.query_bits)
     kb = vector_bytes(d, plan.key_bits)
     lb = vector_bytes(d, plan.key_lsb_bits) if plan.progressive else 0
@@ -114,12 +127,12 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
         if layer > 0:
             k_tok = keep_count(policy.token_pruning.keep(layer, n_layers), prompt)
             if policy.token_pruning.enabled and k_tok < alive.size:
-                alive, cyc = _select(state.tok_score, alive, k_tok, design, seed)
+                alive, cyc = _select(state.tok_score, alive, k_tok, units.topk)
                 timeline.select(cyc, -1, layer, "token")
                 tally.selection(cyc)
             k_head = keep_count(policy.head_pruning.keep(layer, n_layers), n_heads)
             if policy.head_pruning.enabled and k_head < heads_alive.sum():
-                kept, cyc = _select(state.head_score, np.flatnonzero(heads_alive), k_head, design, seed)
+                kept, cyc = _select(state.head_score, np.flatnonzero(heads_alive), k_head, units.topk)
                 heads_alive = np.zeros(n_heads, bool)
                 heads_alive[kept] = True
                 timeline.select(cyc, -1, layer, "head")
@@ -130,7 +143,7 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
         if steps:
             decoder_layers[layer] = (ql, raw)
         res = attend(ql, raw, q_pos=alive, k_pos=alive, heads_alive=heads_alive, group_size=group, causal=causal,
-                     scale=trace.scale, plan=plan, local_v_keep=local_v, fidelity_rows=fidelity_rows, **topk_args)
+                     scale=trace.scale, units=units, local_v_keep=local_v, fidelity_rows=fidelity_rows)
         state.tok_score += res.token_importance
         groups = []
         by_group: dict[int, list] = {}
@@ -154,6 +167,7 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
             groups.append(GroupWork(layer, g, fetch, heads, alive.size))
             tally.fetches(layer, members[0].head, q=(q_fetch, len(members)), k=k_fetch, v=v_fetch, lsb=lsb)
         timeline.summarize(groups)
+        tally.mark(layer, "summarization", timeline.now)
         tally.layer(layer, res, alive.size, int(heads_alive.sum()), prompt, n_heads)
         bar.update(1)
     timeline.drain()
@@ -172,46 +186,55 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
             cand = own if carry is None else np.intersect1d(carry, own)
             k_tok = keep_count(policy.token_pruning.keep(layer, n_layers), length)
             if policy.token_pruning.enabled and k_tok < cand.size:
-                cand, cyc = _select(state.tok_score, cand, k_tok, design, seed)
+                cand, cyc = _select(state.tok_score, cand, k_tok, units.topk)
                 timeline.select(cyc, step, layer, "token")
                 tally.selection(cyc)
                 layer_done = None
-            prev[layer] = cand[cand != pos]
+            prev[layer] = cand  # the step's own token stays a candidate for later steps
             carry = cand
             ql, raw = decoder_layers[layer]
             res = attend(ql, raw, q_pos=np.array([pos]), k_pos=cand, heads_alive=heads_alive, group_size=group,
-                         causal=True, scale=trace.scale, plan=plan, local_v_keep=local_v,
-                         fidelity_rows=fidelity_rows, **topk_args)
+                         causal=True, scale=trace.scale, units=units, local_v_keep=local_v,
+                         fidelity_rows=fidelity_rows)
             state.tok_score += res.token_importance
             rows = []
-            fetched_v: dict[int, np.ndarray] = {}
+            fetched_v: dict[int, np.ndarray] = {}  # kv group -> mask of the positions whose V it fetched
             lsb_done: set[int] = set()
             first_of_group: set[int] = set()
-            for hr in res.heads:
+            # every (layer, head) tensor has the same layout, so one transfer describes each group's K,
+            # LSB plane and every head's query (computed once per layer, charged per group or head)
+            k_all, q_one = machine.fetch(cand, kb), machine.fetch(np.array([pos]), qb)
+            lsb_all = machine.fetch(cand, lb) if plan.progressive else None
+            heads = res.heads
+            # the layer's rows (one per alive head) through the units' service times in one call
+            stacked = HeadRows.stack(heads)
+            service, _, _ = machine.row_services(stacked, 0)
+            passes = np.where(stacked.requant, 2, 1)
+            for i, hr in enumerate(heads):
                 g = hr.head // group
                 state.head_score[hr.head] += hr.abs_out_sum
-                k_fetch = machine.fetch(cand, kb) if g not in first_of_group else None
-                q_fetch = machine.fetch(np.array([pos]), qb)
+                k_fetch = k_all if g not in first_of_group else None
                 first_of_group.add(g)
                 lsb = None
                 if hr.requant[0] and g not in lsb_done:
-                    lsb = machine.fetch(cand, lb)
+                    lsb = lsb_all
                     lsb_done.add(g)
                 # V vectors this row uses that its group has not fetched yet at this step and layer
-                new_v = np.setdiff1d(hr.v_pos, fetched_v.get(g, np.empty(0, np.int64)), assume_unique=True)
-                fetched_v[g] = np.union1d(fetched_v.get(g, np.empty(0, np.int64)), new_v)
+                seen = fetched_v.setdefault(g, np.zeros(length, bool))
+                new_v = hr.v_pos[~seen[hr.v_pos]]  # v_pos is sorted, so new_v is too
+                seen[new_v] = True
                 v_fetch = machine.fetch(new_v, vb)
-                service, _, _ = machine.row_services(hr, 0)
+                col = service[:, i:i + 1]
                 rows.append(RowWork(step, layer, hr.head, (step, layer, g),
-                                    (k_fetch.busy if k_fetch else 0) + q_fetch.busy,
-                                    int(service[0, 0] // (2 if hr.requant[0] else 1)),
-                                    int(service[1, 0] // (2 if hr.requant[0] else 1)),
+                                    (k_fetch.busy if k_fetch else 0) + q_one.busy,
+                                    int(col[0, 0] // passes[i]), int(col[1, 0] // passes[i]),
                                     bool(hr.requant[0]), lsb.busy if lsb else 0,
-                                    tuple(int(c) for c in service[TOPK_STAGES, 0]), int(hr.topk_fill[0]),
-                                    v_fetch.busy, int(service[-1, 0]), cand.size))
-                tally.rows(layer, hr, service, passes_k=True)
-                tally.fetches(layer, hr.head, q=(q_fetch, 1), k=k_fetch, v=v_fetch, lsb=lsb)
+                                    tuple(int(c) for c in col[TOPK_STAGES, 0]), int(hr.topk_fill[0]),
+                                    v_fetch.busy, int(col[-1, 0]), cand.size))
+                tally.rows(layer, hr, col, passes_k=True)
+                tally.fetches(layer, hr.head, q=(q_one, 1), k=k_fetch, v=v_fetch, lsb=lsb)
             layer_done = timeline.generate(rows, after=layer_done)
+            tally.mark_when(layer_done, layer, "generation")
             tally.layer(layer, res, cand.size, int(heads_alive.sum()), length, n_heads, generation=True)
             bar.update(1)
         timeline.drain()  # the next step's token comes out of this one
@@ -234,4 +257,4 @@ def _progress(enabled: bool, total: int, name: str):
         return _NoBar()
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=f"simulating {name}", unit="layer", leave=False)
+    return tqdm(total=total, desc=f"simulating {name}", unit=" layer x step", leave=False)

@@ -32,84 +32,62 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
-from ..config import Design
 from ..pipeline import schedule
-from ..units.hbm import transfer, transfer_cycles
-from ..units.pv import PV_LATENCY_CYCLES
-from ..units.qk import QK_LATENCY_CYCLES, keys_per_cycle, qk_service_cycles
-from ..units.softmax import softmax_service_cycles
-from ..units.softmax.golden import PQ_DECISION_CYCLES
+from ..units import pv as pv_unit
+from ..units import qk as qk_unit
+from ..units import softmax as softmax_unit
+from ..units.hbm import Fetch, fetch
+from ..units.topk import STAGES as TOPK_STAGE_NAMES
+from ..units.topk import TopKUnit, stage_services
+from .units import SpattenUnits
 
 __all__ = ["Machine", "Fetch", "HeadWork", "GroupWork", "RowWork", "Timeline", "STAGES", "STAGE_UNITS", "TOPK_STAGES"]
 
 #: Stages of the per-row pipeline, in order. The local-V top-k engine is one stage (``topk``)
 #: unless ``design.topk.pipelined``: then its fill, quick-select and filter are three.
-STAGES = ("qk", "softmax", "pq", "topk_fill", "topk", "topk_filter", "pv")
+STAGES = ("qk", "softmax", "pq", *TOPK_STAGE_NAMES, "pv")
 #: The unit each stage belongs to (the RTL module names).
 STAGE_UNITS = ("qk", "softmax", "pq", "topk", "topk", "topk", "pv")
 _TOPK = STAGES.index("topk")
 #: Row indices of the local-V engine's stages in a service array.
-TOPK_STAGES = [STAGES.index(s) for s in ("topk_fill", "topk", "topk_filter")]
+TOPK_STAGES = [STAGES.index(s) for s in TOPK_STAGE_NAMES]
 
 
 @dataclass(frozen=True)
 class Machine:
-    """The design's timing constants for one head dimension (all in cycles or per-cycle rates)."""
+    """The timing view of a design's units: per-row service cycles and transfers (cycles, rates)."""
 
-    keys_per_cycle: int
-    values_per_cycle: int
-    softmax_parallelism: int
-    qk_latency: int
-    softmax_latency: int
-    pv_latency: int
-    channels: int
-    interleave_bytes: int
-    channel_bytes_per_cycle: float
-    hbm_latency: int
-    topk_engines: int
-    topk_pipelined: bool
-    sram_bytes: int  # key SRAM capacity (bytes): K of the groups in flight must fit
-    sram_bytes_per_key: int  # one key vector at the datapath width (bytes)
+    units: SpattenUnits
 
-    @classmethod
-    def of(cls, design: Design, head_dim: int) -> "Machine":
-        """Derive the timing constants of ``design`` for heads of ``head_dim`` elements."""
-        return cls(
-            keys_per_cycle=keys_per_cycle(design.qk.multipliers, head_dim, unit="Q x K"),
-            values_per_cycle=keys_per_cycle(design.pv.multipliers, head_dim, unit="prob x V"),
-            softmax_parallelism=design.softmax.parallelism,
-            qk_latency=QK_LATENCY_CYCLES,
-            softmax_latency=design.softmax.latency_cycles + PQ_DECISION_CYCLES,
-            pv_latency=PV_LATENCY_CYCLES,
-            channels=design.hbm.channels,
-            interleave_bytes=design.hbm.interleave_bytes,
-            channel_bytes_per_cycle=design.hbm.channel_gbytes_per_s / design.clock_ghz,
-            hbm_latency=int(math.ceil(design.hbm.read_latency_ns * design.clock_ghz)),
-            topk_engines=design.topk.engines,
-            topk_pipelined=design.topk.pipelined,
-            sram_bytes=design.sram.key_bytes,
-            sram_bytes_per_key=head_dim * design.datapath_bits // 8,
-        )
+    @property
+    def qk_latency(self) -> int:
+        return self.units.qk.latency_cycles
 
-    def fetch(self, positions: np.ndarray, vec_bytes: int) -> "Fetch":
-        """Describe the HBM transfer of the vectors at ``positions`` (sorted) of ``vec_bytes`` each."""
-        counts, bus, payload = transfer(positions, vec_bytes, interleave_bytes=self.interleave_bytes,
-                                        channels=self.channels)
-        busy = transfer_cycles(counts, interleave_bytes=self.interleave_bytes,
-                               channel_bytes_per_cycle=self.channel_bytes_per_cycle, latency_cycles=0)
-        return Fetch(busy, bus, payload)
+    @property
+    def softmax_latency(self) -> int:
+        return self.units.softmax.latency_cycles
 
-    def topk_phases(self, cycles, fill, filt) -> np.ndarray:
-        """Service of the local-V engine's stages [topk_fill, topk, topk_filter] per row (cycles).
+    @property
+    def pv_latency(self) -> int:
+        return self.units.pv.latency_cycles
 
-        The RTL's engine is one stage busy for the whole request; a pipelined engine
-        (``design.topk.pipelined``) has its fill, quick-select rounds and filter as three.
-        """
-        cycles, fill, filt = (np.asarray(x, np.int64) for x in (cycles, fill, filt))
-        if self.topk_pipelined:
-            return np.stack([fill, cycles - fill - filt, filt])
-        zero = np.zeros_like(cycles)
-        return np.stack([zero, cycles, zero])
+    @property
+    def hbm_latency(self) -> int:
+        return self.units.hbm.latency_cycles
+
+    @property
+    def sram_bytes(self) -> int:
+        """Key SRAM capacity (bytes): K of the groups in flight must fit."""
+        return self.units.key_sram_bytes
+
+    @property
+    def sram_bytes_per_key(self) -> int:
+        """One key vector at the datapath width (bytes)."""
+        return self.units.sram_vector_bytes
+
+    def fetch(self, positions: np.ndarray, vec_bytes: int) -> Fetch:
+        """The HBM transfer of the vectors at ``positions`` (sorted) of ``vec_bytes`` each."""
+        return fetch(positions, vec_bytes, self.units.hbm)
 
     def row_services(self, hr, lsb_busy_first: int):
         """Service cycles [stage, row], latencies [stage] and overlaps [stage, row] of a head's rows.
@@ -120,30 +98,22 @@ class Machine:
         softmax unit emits them, so the engine's first stage may start that many cycles before the
         row's probabilities are complete.
         """
+        u = self.units
         requant = hr.requant
         passes = np.where(requant, 2, 1)
-        qk = qk_service_cycles(hr.n_keys, self.keys_per_cycle) * passes
-        sm = softmax_service_cycles(hr.n_keys, self.softmax_parallelism) * passes
+        qk = qk_unit.service_cycles(hr.n_keys, u.qk) * passes
+        sm = softmax_unit.service_cycles(hr.n_keys, u.softmax) * passes
         pq = np.where(requant, self.qk_latency + self.softmax_latency, 0).astype(np.int64)
         if lsb_busy_first and requant.any():
             pq[int(np.argmax(requant))] += lsb_busy_first + self.hbm_latency
-        pv = qk_service_cycles(hr.n_values, self.values_per_cycle)
-        topk = self.topk_phases(hr.topk_cycles, hr.topk_fill, hr.topk_filter)
+        pv = pv_unit.service_cycles(hr.n_values, u.pv)
+        topk = stage_services(hr.topk_cycles, hr.topk_fill, hr.topk_filter, pipelined=u.topk_pipelined)
         service = np.vstack([qk, sm, pq, topk, pv]).astype(np.int64)
         latency = np.array([self.qk_latency, self.softmax_latency, 0, 0, 0, 0, self.pv_latency], np.int64)
         overlap = np.zeros_like(service)
-        first = _TOPK - 1 if self.topk_pipelined else _TOPK
+        first = _TOPK - 1 if u.topk_pipelined else _TOPK
         overlap[first] = np.minimum(np.asarray(hr.topk_fill, np.int64), sm // passes + self.softmax_latency)
         return service, latency, overlap
-
-
-@dataclass(frozen=True)
-class Fetch:
-    """One HBM transfer: cycles the channels are busy, bytes on the bus, bytes asked for."""
-
-    busy: int
-    bus_bytes: int
-    payload_bytes: int
 
 
 @dataclass
@@ -202,9 +172,11 @@ class Timeline:
         env = self.env
         self.hbm = simpy.Resource(env, 1)
         self.units = {u: simpy.Resource(env, 1) for u in ("qk", "softmax", "pv")}
-        self.topk_select = simpy.Resource(env, 1)  # token/head selection engine
-        # local-V engine: its own with two engines, else the same as the selection engine
-        self.topk_local = simpy.Resource(env, 1) if self.machine.topk_engines > 1 else self.topk_select
+        # the engines as the top-k unit assigns them: token/head selections on one, local V on
+        # the other (or on the same one when design.topk.engines = 1)
+        engines = TopKUnit(env, self.machine.units.topk, engines=self.machine.units.topk_engines)
+        self.topk_select = engines.engine_for("token").resource
+        self.topk_local = engines.engine_for("local_v").resource
         # a pipelined local-V engine: its fill and filter stages are units of their own
         self.topk_stages = {"topk_fill": simpy.Resource(env, 1), "topk": self.topk_local,
                             "topk_filter": simpy.Resource(env, 1)}

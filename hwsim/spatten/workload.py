@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 
+import workloads
+
 __all__ = ["load_workload", "is_replay", "workload_name", "default_policy", "replay_columns"]
 
 
 def load_workload(spec: str, *, tokens: int | None = None, generate: int | None = None):
     """Return a ``workloads.Trace`` or a ``workloads.ReplayWorkload`` for ``spec``."""
-    import workloads
-
     return workloads.resolve(spec, tokens=tokens, generate=generate)
 
 
 def is_replay(wl) -> bool:
     """Whether ``wl`` is a SpAtten CSV replay (decisions come from the file)."""
-    from workloads import ReplayWorkload
-
-    return isinstance(wl, ReplayWorkload)
+    return isinstance(wl, workloads.ReplayWorkload)
 
 
 def workload_name(wl) -> str:

@@ -36,7 +36,7 @@ def test_replay_writes_tables_plots_and_json(tmp_path):
 
 def test_same_inputs_same_bytes(tmp_path):
     for name in ("a", "b"):
-        assert run_hwsim("simulate", "-w", str(DENSE_CSV), "-o", str(tmp_path / name)).returncode == 0
+        assert run_hwsim("simulate", "-w", str(DENSE_CSV), "--out-dir", str(tmp_path / name)).returncode == 0
     for f in ("summary.json", "heads.csv", "layers.csv"):
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
 
@@ -54,11 +54,18 @@ def test_real_workload(cache_env, tmp_path):
 @pytest.mark.parametrize("args,message", [
     (["-w", str(CSV), "--set", "datapath_bits=5"],
      "summary-gpt2-small-wikitext2-per8.csv line 2: key_bits = 6: design 'spatten' takes at most datapath_bits (5)"),
-    (["-w", str(CSV), "-d", "dense"], "rows re-fetch LSBs but design 'dense' has no progressive quantization"),
+    (["-w", str(CSV), "-d", "dense"],
+     "summary-gpt2-small-wikitext2-per8.csv line 2: rows re-fetch LSBs but design 'dense' sets "
+     "features.progressive_quantization = false"),
+    (["-w", str(CSV), "-d", "spatten-eighth"],
+     "line 2: 993 kept keys (95328 bytes; sram.key_bytes / 2 holds 12288) exceed design 'spatten-eighth': "
+     "sram.key_bytes allows at most 128 (hwsim does not tile)"),
+    (["-w", str(CSV), "--set", "policy.local_v.keep=0.1"],
+     "--policy / --set policy.*: summary-gpt2-small-wikitext2-per8.csv is a SpAtten CSV replay"),
     (["-w", "minilm", "--tokens", "64", "--set", "qk.multipliers=16"],
      "head dimension 32: the Q x K array of 16 multipliers cannot map it (expected a divisor of 16)"),
     (["-w", "minilm", "--tokens", "64", "--set", "sram.key_bytes=1024"],
-     "workload 'minilm': 64 tokens x 32 dims at 12 bits need 3072 bytes per K/V SRAM buffer"),
+     "workload 'minilm': 64 tokens x 32 dims at 12 bits need 3072 bytes per key SRAM buffer"),
     (["-w", "minilm", "--tokens", "64", "--set", "policy.local_v.keep=1.5"],
      "--set local_v.keep=1.5: local_v.keep: expected a number in (0, 1], got 1.5"),
     (["-w", "nothing.csv"], "nothing.csv"),

@@ -66,7 +66,7 @@ def test_rtl_synth_statistics(tmp_path):
 
 def test_rtl_test_with_waves(tmp_path):
     r = run_hwsim("rtl", "test", "topk", "--lanes", "2", "--width", "4", "--max-n", "20", "--in-lanes", "4",
-                  "--vectors", "40", "--waves", "-o", "build", "--json", "tb.json", cwd=tmp_path)
+                  "--vectors", "40", "--waves", "--out-dir", "build", "--json", "tb.json", cwd=tmp_path)
     assert r.returncode == 0, r.stderr + r.stdout
     assert "vectors: 40 run, 40 passed, 0 mismatched" in r.stdout
     assert "32 of 32 equal to the golden count" in r.stdout

@@ -38,7 +38,7 @@ def test_workloads_lists_every_bundled_name(env):
 def test_trace_writes_a_valid_file_without_touching_the_cache(env, tmp_path):
     out = tmp_path / "vit.safetensors"
     private = dict(env, HWSIM_CACHE_DIR=str(tmp_path / "cache"))
-    r = run_hwsim("trace", "--model", "vit-cifar", "--no-cache", "-o", str(out), env=private)
+    r = run_hwsim("trace", "--workload", "vit-cifar", "--no-cache", "-o", str(out), env=private)
     assert r.returncode == 0, r.stderr
     assert "hwsim: vit-cifar: tracing one forward pass over 65 tokens" in r.stderr  # progress on stderr
     import workloads
@@ -51,7 +51,7 @@ def test_trace_writes_a_valid_file_without_touching_the_cache(env, tmp_path):
 
 def test_trace_a_real_model_then_inspect_it(env, tmp_path):
     out = tmp_path / "minilm.safetensors"
-    r = run_hwsim("trace", "--model", "minilm", "--tokens", "32", "-o", str(out), env=env)
+    r = run_hwsim("trace", "--workload", "minilm", "--tokens", "32", "-o", str(out), env=env)
     assert r.returncode == 0, r.stderr
     assert "real (trained weights, real text)" in r.stdout and "pydoc" in r.stdout
     js = tmp_path / "info.json"
@@ -78,12 +78,16 @@ def test_trace_info_of_a_spatten_csv(env, tmp_path):
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["trace", "-o", "x.safetensors"], "--model is required"),
-    (["trace", "--model", "minilm"], "-o/--output is required"),
-    (["trace", "--model", "gpt5", "-o", "x.safetensors"], "--model 'gpt5': unknown; expected one of minilm"),
-    (["trace", "--model", "minilm", "-o", "x.pt"], "-o x.pt: expected a file name ending in .safetensors"),
-    (["trace", "--model", "minilm", "--generate", "3", "-o", "x.safetensors"], "minilm is an encoder"),
-    (["trace", "--model", "vit-tiny", "--text", "pydoc", "-o", "x.safetensors"], "vit-tiny is shape-only"),
+    (["trace", "-o", "x.safetensors"], "--workload is required"),
+    (["trace", "--workload", "minilm"], "-o/--output is required"),
+    (["trace", "--workload", "gpt5", "-o", "x.safetensors"], "--workload 'gpt5': unknown; expected one of minilm"),
+    (["trace", "--model", "gpt5", "-o", "x.safetensors"], "--workload 'gpt5': unknown"),  # the old spelling
+    (["trace", "-w", "minilm", "--model", "minilm", "-o", "x.safetensors"], "--model and --workload name the same"),
+    (["trace", "-w", "minilm", "-o", "x.pt"], "-o x.pt: expected a file name ending in .safetensors"),
+    (["trace", "--workload", "minilm", "--generate", "3", "-o", "x.safetensors"], "minilm is an encoder"),
+    (["trace", "--workload", "vit-tiny", "--text", "pydoc", "-o", "x.safetensors"], "vit-tiny is shape-only"),
+    (["trace", "info"], "--workload is required"),
+    (["trace", "info", "minilm", "-w", "minilm"], "give the workload once"),
     (["trace", "info", "nothing-here.safetensors"], "nothing-here.safetensors: no such file"),
     (["trace", "info", "bert-huge"], "unknown workload 'bert-huge'"),
     (["trace", "info", "x.csv", "--tokens", "3"], "do not apply to a SpAtten replay CSV"),

@@ -41,7 +41,7 @@ def test_calibration_lands_exactly_on_the_paper_area(spatten, monkeypatch):
     factor = A.calibrate(spatten)
     assert A.area_mm2(spatten, calibration=factor)["total"] == pytest.approx(18.71, rel=1e-12)
     monkeypatch.setattr(A, "AREA_CALIBRATION", 7.0)
-    assert A.calibrate() == factor  # defaults to the spatten preset; independent of the constant
+    assert A.calibrate(spatten) == factor  # independent of the constant
     assert A.area_mm2(spatten)["total"] == pytest.approx(7.0 * _area(spatten)["total"], rel=1e-12)
 
 

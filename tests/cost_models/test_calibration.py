@@ -14,7 +14,7 @@ from cost_models.area import PAPER_AREA_MM2, area_mm2
 from cost_models.energy import PAPER_POWER_W
 from hwsim import load_design
 from hwsim.spatten import simulate
-from hwsim.spatten.reproduce import FEATURES_CSV, workload_csv
+from hwsim.reproduce.spatten import FEATURES_CSV, workload_csv
 
 
 def test_reference_run_lands_on_the_papers_power_split():

@@ -1,4 +1,4 @@
-"""SpAtten authors' workload CSVs: both files load with the figures of references/spatten.md §4.3; bad rows fail by line."""
+"""SpAtten authors' workload CSVs: both files load with the figures of docs/sources.md SpAtten §4.3; bad rows fail by line."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def test_all_features_trace_matches_the_reference_analysis():
     assert w.config.startswith("configs/gpt2/wikitext2/gpt2_pp11+") and w.config.endswith(".yml")
     assert int(w.sentence_length.min()) == 993 and int(w.sentence_length.max()) == 1024
     assert not w.dense and w.pruned
-    # references/spatten.md §4.3: keys 27.6 %, values 5.5 % of dense, LSB re-fetch in 7.0 % of rows.
+    # docs/sources.md SpAtten §4.3: keys 27.6 %, values 5.5 % of dense, LSB re-fetch in 7.0 % of rows.
     assert w.kept_key_fraction() == pytest.approx(0.276, abs=5e-4)
     assert w.kept_value_fraction() == pytest.approx(0.055, abs=5e-4)
     assert int(w.requant.sum()) == 323 and w.requant_fraction() == pytest.approx(0.070, abs=5e-4)

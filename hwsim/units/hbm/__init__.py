@@ -1,5 +1,7 @@
-"""HBM and the Q-K-V fetcher: which 32-byte transactions a fetch needs and how long the channels take."""
+"""HBM and the Q-K-V fetcher: :class:`HbmParams`, the transactions a fetch needs and how long the channels take."""
 
 from .golden import transfer, transfer_cycles, vector_bytes
+from .params import HbmParams
+from .timing import NO_FETCH, Fetch, fetch
 
-__all__ = ["transfer", "transfer_cycles", "vector_bytes"]
+__all__ = ["HbmParams", "Fetch", "NO_FETCH", "fetch", "transfer", "transfer_cycles", "vector_bytes"]

@@ -1,5 +1,7 @@
-"""Linear symmetric quantization, MSB/LSB planes, and the bit-width converter."""
+"""Linear symmetric quantization, MSB/LSB planes and the bit-width converter: :class:`QuantParams`."""
 
-from .golden import dequantize, drop_lsbs, quantize_probs, quantize_symmetric
+from .golden import dequantize, dequantize_msb, drop_lsbs, quantize_heads, quantize_probs, quantize_symmetric
+from .params import QuantParams
 
-__all__ = ["quantize_symmetric", "dequantize", "drop_lsbs", "quantize_probs"]
+__all__ = ["QuantParams", "quantize_symmetric", "quantize_heads", "dequantize", "dequantize_msb", "drop_lsbs",
+           "quantize_probs"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["quantize_symmetric", "dequantize", "drop_lsbs", "quantize_probs"]
+__all__ = ["quantize_symmetric", "quantize_heads", "dequantize", "drop_lsbs", "dequantize_msb", "quantize_probs"]
 
 
 def quantize_symmetric(x: np.ndarray, bits: int) -> tuple[np.ndarray, float]:
@@ -33,6 +33,15 @@ def quantize_symmetric(x: np.ndarray, bits: int) -> tuple[np.ndarray, float]:
     return q, scale
 
 
+def quantize_heads(x: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Quantize each head tensor ``x[h]`` with its own scale; return (int16 codes, float64 scales [heads])."""
+    codes = np.empty(x.shape, np.int16)
+    scales = np.empty(x.shape[0], np.float64)
+    for h in range(x.shape[0]):
+        codes[h], scales[h] = quantize_symmetric(x[h], bits)
+    return codes, scales
+
+
 def dequantize(q: np.ndarray, scale: float) -> np.ndarray:
     """Return ``q * scale`` as float32."""
     return q.astype(np.float32) * np.float32(scale)
@@ -41,6 +50,11 @@ def dequantize(q: np.ndarray, scale: float) -> np.ndarray:
 def drop_lsbs(q: np.ndarray, lsb_bits: int) -> np.ndarray:
     """Return ``q`` as seen when only its MSB plane is fetched: the ``lsb_bits`` low bits zero."""
     return (q >> lsb_bits) << lsb_bits
+
+
+def dequantize_msb(q: np.ndarray, scale: float, lsb_bits: int) -> np.ndarray:
+    """Return the float32 values the datapath sees when only the MSB plane of ``q`` is fetched."""
+    return dequantize(drop_lsbs(q, lsb_bits) if lsb_bits else q, scale)
 
 
 def quantize_probs(p: np.ndarray, bits: int) -> np.ndarray:

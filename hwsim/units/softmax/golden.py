@@ -17,26 +17,30 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["softmax_rows", "softmax_service_cycles", "needs_lsb", "PQ_DECISION_CYCLES"]
+from ..common import ceil_div
+from .params import PQ_DECISION_CYCLES, SoftmaxParams
 
-#: Cycles the requantization decision adds after the last probability (bert.cpp "requant 1").
-PQ_DECISION_CYCLES = 1
+__all__ = ["softmax_rows", "service_cycles", "needs_lsb", "PQ_DECISION_CYCLES"]
 
 
-def softmax_rows(scores: np.ndarray) -> np.ndarray:
-    """Return row-wise softmax of float scores (``-inf`` = masked) as float32; all-masked rows give 0."""
+def softmax_rows(scores: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+    """Return row-wise softmax of float scores (``-inf`` = masked) as float32; all-masked rows give 0.
+
+    With ``inplace`` a float32 ``scores`` array is overwritten with the result (no temporary of its size).
+    """
     s = np.asarray(scores, np.float32)
     m = np.max(s, axis=-1, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0).astype(np.float32)
-    e = np.exp(s - m)
+    m = np.where(np.isfinite(m), m, np.float32(0.0)).astype(np.float32)
+    e = np.subtract(s, m, out=s if inplace else None)
+    np.exp(e, out=e)
     z = np.sum(e, axis=-1, keepdims=True)
-    return np.divide(e, z, out=np.zeros_like(e), where=z > 0)
+    z[z <= 0] = 1  # an all-masked row: its exponentials are all 0 and stay 0
+    return np.divide(e, z, out=e)
 
 
-def softmax_service_cycles(n: np.ndarray, parallelism: int) -> np.ndarray:
-    """Cycles each row occupies the softmax unit: ``ceil(n / parallelism)``."""
-    n = np.asarray(n, np.int64)
-    return (n + parallelism - 1) // parallelism
+def service_cycles(n, params: SoftmaxParams) -> np.ndarray:
+    """Cycles each row of ``n`` scores occupies the softmax unit: ``ceil(n / parallelism)``."""
+    return ceil_div(n, params.parallelism)
 
 
 def needs_lsb(probs: np.ndarray, threshold: float) -> np.ndarray:

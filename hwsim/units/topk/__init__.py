@@ -27,13 +27,15 @@ from .golden import (
     zero_eliminate_layers,
 )
 from .params import TopKParams
-from .timing import KINDS, TopKRequest, TopKUnit, fill_cycles, schedule, service_cycles
+from .timing import KINDS, STAGES, TopKRequest, TopKUnit, fill_cycles, schedule, service_cycles, stage_services
 
 __all__ = [
     "TopKParams",
     "TopKUnit",
     "TopKRequest",
     "KINDS",
+    "STAGES",
+    "stage_services",
     "schedule",
     "fill_cycles",
     "service_cycles",

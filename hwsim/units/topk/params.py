@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...errors import HwsimError
+from ..common import check_int
 
 __all__ = ["TopKParams", "LFSR_BITS", "LFSR_TAPS", "LFSR_STEPS_PER_DRAW", "check_power_of_two", "lfsr_init"]
 
@@ -24,12 +25,6 @@ def check_power_of_two(name: str, value: object, lo: int = 1, hi: int = 64) -> i
     """Return ``value`` if it is a power of two from ``lo`` to ``hi``, else raise :class:`HwsimError`."""
     if type(value) is not int or not (lo <= value <= hi and value & (value - 1) == 0):
         raise HwsimError(f"{name} must be a power of two from {lo} to {hi}, not {value!r}")
-    return value
-
-
-def _check_int(name: str, value: object, lo: int, hi: int) -> int:
-    if type(value) is not int or not lo <= value <= hi:
-        raise HwsimError(f"{name} must be an integer from {lo} to {hi}, not {value!r}")
     return value
 
 
@@ -71,10 +66,10 @@ class TopKParams:
 
     def __post_init__(self) -> None:
         check_power_of_two("Top-k lanes", self.lanes)
-        _check_int("Top-k score width", self.width, 2, 32)
-        _check_int("Top-k max_n", self.max_n, 1, MAX_N_LIMIT)
+        check_int("Top-k score width", self.width, 2, 32)
+        check_int("Top-k max_n", self.max_n, 1, MAX_N_LIMIT)
         check_power_of_two("Top-k in_lanes", self.in_lanes)
-        _check_int("Top-k seed", self.seed, 0, MAX_SEED)
+        check_int("Top-k seed", self.seed, 0, MAX_SEED)
 
     @classmethod
     def from_design(cls, design, *, seed: int = 0) -> "TopKParams":

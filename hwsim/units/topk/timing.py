@@ -38,13 +38,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from numba import njit
 
 from ...errors import HwsimError
+from ...pipeline import schedule as pipeline_schedule
 from .golden import select_batch_detail, select_params
 from .params import TopKParams
 
-__all__ = ["KINDS", "TopKUnit", "TopKEngine", "TopKRequest", "fill_cycles", "schedule", "service_cycles"]
+__all__ = ["KINDS", "TopKUnit", "TopKEngine", "TopKRequest", "fill_cycles", "schedule", "service_cycles",
+           "stage_services", "STAGES"]
+
+#: The engine's phases as pipeline stages: fill, quick-select rounds, filter.
+STAGES = ("topk_fill", "topk", "topk_filter")
 
 #: Kinds of selection; "token" and "head" share engine 0, "local_v" uses engine 1 when there are two.
 KINDS = ("token", "head", "local_v")
@@ -65,20 +69,18 @@ def service_cycles(scores_2d, ks, params: TopKParams, *, n_valid=None) -> tuple[
     return keep, det["cycles"], det["fill_cycles"]
 
 
-@njit(cache=True)
-def _schedule(arrival, fill, cycles, t0):
-    n = arrival.shape[0]
-    start = np.empty(n, np.int64)
-    accepted = np.empty(n, np.int64)
-    done = np.empty(n, np.int64)
-    free = t0
-    for i in range(n):
-        s = arrival[i] if arrival[i] > free else free
-        start[i] = s
-        accepted[i] = s + fill[i]
-        done[i] = s + cycles[i]
-        free = done[i]
-    return start, accepted, done
+def stage_services(cycles, fill, filt, *, pipelined: bool) -> np.ndarray:
+    """Occupancy of the engine's stages :data:`STAGES` per request, ``[3, requests]`` (cycles).
+
+    The engine of ``rtl/topk.py`` is one stage busy for the whole request (``cycles`` on
+    ``topk``); a pipelined engine (``design.topk.pipelined``, beyond the RTL) has its fill,
+    quick-select rounds and filter as three stages, so consecutive requests overlap.
+    """
+    cycles, fill, filt = (np.asarray(x, np.int64) for x in (cycles, fill, filt))
+    if pipelined:
+        return np.stack([fill, cycles - fill - filt, filt])
+    zero = np.zeros_like(cycles)
+    return np.stack([zero, cycles, zero])
 
 
 def schedule(arrival, fill, cycles, t0: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -99,7 +101,9 @@ def schedule(arrival, fill, cycles, t0: int = 0) -> tuple[np.ndarray, np.ndarray
         raise HwsimError("arrival must be non-decreasing (requests are served in order)")
     if ((f < 1) | (c <= f)).any():
         raise HwsimError("every request needs 1 <= fill < cycles")
-    return _schedule(a, f, c, np.int64(t0))
+    # one engine = a one-stage in-order pipeline whose requests arrive over time
+    start, done = pipeline_schedule(c[None, :], np.zeros(1, np.int64), t0, arrival=a)
+    return start[0], start[0] + f, done[0]
 
 
 @dataclass(eq=False)

@@ -52,7 +52,7 @@ MODELS = [
 BIG_MODELS = [("bert-base-1layer", "bert", "post_ln", "layernorm", 1, 768, 12, 12, 3072, 512)]
 MODEL_VARIANTS = [("softmax", "gelu_erf"), ("relu_softmax", "gelu_erf"), ("scaling", "gelu_erf"),
                   ("quad2", "gelu_erf"), ("softmax", "gelu_quad"), ("softmax", "relu"), ("linear", "gelu_tanh")]
-QUAD2_SHIFT = 5.0  # MPCFormer 2Quad: (x + c)^2 / sum((x + c)^2), c = 5 (references/mpc_and_sparse.md §2)
+QUAD2_SHIFT = 5.0  # MPCFormer 2Quad: (x + c)^2 / sum((x + c)^2), c = 5 (docs/sources.md MPC §2)
 EPS = 1e-5
 
 

@@ -46,7 +46,7 @@ def test_whole_model_equals_crypten_counter(case):
     ("softmax", 1372, 0.440), ("relu_softmax", 903, 0.329), ("scaling", 567, 0.270), ("quad2", 847, 0.276),
 ])
 def test_mpcvit_cifar_totals_of_the_reference(attention, rounds, gbytes):
-    """references/mpc_and_sparse.md §3.1: the four homogeneous MPCViT CIFAR ViTs (erf GeLU kept)."""
+    """docs/sources.md MPC §3.1: the four homogeneous MPCViT CIFAR ViTs (erf GeLU kept)."""
     r = estimate("vit-cifar", protocol="crypten-2pc", attention=attention, activation="gelu_erf")
     assert r.rounds == rounds
     assert round(r.bytes / 1e9, 3) == gbytes

@@ -14,7 +14,7 @@ def test_presets_state_bandwidth_rtt_and_source():
     assert (lan.bandwidth_gbit_per_s, lan.rtt_ms) == (8.0, 0.5)
     assert (wan.bandwidth_gbit_per_s, wan.rtt_ms) == (3.2, 4.0)
     for n in NETWORK_PRESETS.values():
-        assert "references/mpc_and_sparse.md" in n.source
+        assert "docs/sources.md MPC §" in n.source
 
 
 def test_latency_is_rounds_times_rtt_plus_bytes_over_bandwidth_plus_compute():

@@ -65,3 +65,16 @@ def test_overlap_lets_a_streaming_consumer_start_early():
     latency = np.array([2, 0])
     assert schedule(service, latency)[0][1, 0] == 6
     assert schedule(service, latency, overlap=np.array([[0], [4]]))[0][1, 0] == 2
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_rows_arriving_over_time_match_reference(seed):
+    rng = np.random.default_rng(100 + seed)
+    stages, rows = int(rng.integers(1, 4)), int(rng.integers(1, 10))
+    service = rng.integers(0, 6, size=(stages, rows))
+    latency = rng.integers(0, 4, size=stages)
+    arrival = np.sort(rng.integers(0, 30, size=rows))
+    got = schedule(service, latency, 2, arrival=arrival)
+    ref = schedule_reference(service, latency, 2, arrival=arrival)
+    assert np.array_equal(got[0], ref[0]) and np.array_equal(got[1], ref[1])
+    assert (got[0][0] >= np.maximum(arrival, 2)).all()

@@ -144,10 +144,18 @@ def test_bad_inputs():
     with pytest.raises(HwsimError) as info:
         run(big)
     assert str(info.value) == (
-        "workload 'tiny-encoder': 1100 tokens x 64 dims at 12 bits need 105600 bytes per K/V SRAM buffer; "
+        "workload 'tiny-encoder': 1100 tokens x 64 dims at 12 bits need 105600 bytes per key SRAM buffer; "
         "design 'spatten' has 98304 (sram.key_bytes / 2, double-buffered); expected at most 1024 tokens "
         "(hwsim does not tile)"
     )
+    small = TinyTrace(layers=1, heads=1, tokens=64)
+    with pytest.raises(HwsimError, match=r"per value SRAM buffer; design 'spatten' has 3072 \(sram.value_bytes / 2"):
+        run(small, design=load_design("spatten", ["sram.value_bytes=6144"]))
+    with pytest.raises(HwsimError, match=r"rows of 64 scores exceed the softmax FIFO of 32 exponentials "
+                                         r"\(softmax.fifo_depth x softmax.parallelism\)"):
+        run(small, design=load_design("spatten", ["softmax.fifo_depth=4"]))
+    with pytest.raises(HwsimError, match=r"capacity of 32 scores \(topk.max_n\)"):
+        run(small, design=load_design("spatten", ["topk.max_n=32"]))
     odd = TinyTrace(layers=1, heads=1, tokens=8, head_dim=48)
     with pytest.raises(HwsimError, match="head dimension 48: the Q x K array of 512 multipliers cannot map it"):
         run(odd)
@@ -164,3 +172,33 @@ def test_a_pipelined_topk_engine_overlaps_requests():
     # the same work: the engine's busy cycles and everything functional are unchanged
     assert piped["events"] == serial["events"]
     assert piped["attention_rel_error_ratio"] == serial["attention_rel_error_ratio"]
+
+
+def test_local_v_selection_honours_the_input_width():
+    """Regression: the local-V top-k once ran 8 scores wide whatever ``topk.in_lanes`` said."""
+    trace = TinyTrace(layers=2, heads=2, tokens=40, mode="decoder", generate=3)
+    off = ["token_pruning.enabled=false"]
+    narrow = run(trace, "spatten-gpt2", design=load_design("spatten", ["topk.in_lanes=1"]), overrides=off)
+    wide = run(trace, "spatten-gpt2", design=load_design("spatten", ["topk.in_lanes=8"]), overrides=off)
+    assert narrow["selection_cycles"] == wide["selection_cycles"] == 0
+    assert narrow["events"]["topk_compare_cycles"] > wide["events"]["topk_compare_cycles"]
+    assert narrow["latency_cycles"] > wide["latency_cycles"]
+
+
+def test_result_tables_and_repr():
+    r = run(TinyTrace(layers=2, heads=2, tokens=16), "spatten-bert")
+    layers, heads = r.to_dataframe("layers"), r.to_dataframe("heads")
+    assert list(layers["layer"]) == [0, 1] and len(heads) == 4
+    assert set(heads["bound_by"]) <= {"hbm", "qk", "softmax", "pq", "topk", "pv"}
+    assert repr(r).startswith("SimResult(workload='tiny-encoder', design='spatten', policy='spatten-bert', ")
+    assert len(repr(r)) < 200
+    with pytest.raises(ValueError, match="table must be 'layers' or 'heads'"):
+        r.to_dataframe("rows")
+
+
+def test_dense_generation_fetches_every_causal_key():
+    """Regression: each generated token once left the candidates of later steps (fewer K bytes than dense)."""
+    trace = TinyTrace(layers=3, heads=2, tokens=48, mode="decoder", generate=4)
+    r = run(trace, "none")
+    # K of 44 prompt tokens, then 45, 46, 47, 48 keys at the four steps; 2 K/V heads x 3 layers; 96 B a key
+    assert r["dram_bytes_by_kind"]["k_msb"] == 2 * 3 * 96 * (44 + 45 + 46 + 47 + 48)

@@ -109,7 +109,7 @@ def test_seed_changes_pivots_not_selection():
 
 
 def test_median_cost_is_near_the_authors_model():
-    # spatten.md §3.4: n = 1024, k = 512, P = 16: about 262 +- 70 cycles of quick-select at
+    # docs/sources.md SpAtten §3.4: n = 1024, k = 512, P = 16: about 262 +- 70 cycles of quick-select at
     # ceil(m/P) + 3 per round; ours charges ceil(m/P) + 4 per round.
     rng = np.random.default_rng(0)
     x = rng.integers(0, 2**31, size=(300, 1024))
@@ -130,7 +130,7 @@ def test_lfsr_is_maximal_length():
 
 
 def test_zero_eliminator_example_layers():
-    # spatten.md §3.3: [a,0,b,0,c,d,0,e] -> [a,b,0,0,c,d,e,0] -> [a,b,c,d,e,0,0,0]
+    # docs/sources.md SpAtten §3.3: [a,0,b,0,c,d,0,e] -> [a,b,0,0,c,d,e,0] -> [a,b,c,d,e,0,0,0]
     v = np.array([1, 0, 2, 0, 3, 4, 0, 5])
     keep = v != 0
     layers, valid, count = zero_eliminate_layers(v, keep)

@@ -2,7 +2,7 @@
 
 Every "ours" number comes from a run made here: replays of the authors' GPT-2-Small traces
 (``shared/data/spatten_workloads``), simulations of traced workloads, the area model and the
-top-k golden model. ``references/spatten.md`` §1 and §6 give the paper numbers; rows marked
+top-k golden model. docs/sources.md SpAtten §1 and §6 give the paper numbers; rows marked
 ``calibrated`` are fitted (energy and area factors, docs/energy-area.md), the rest are predictions.
 """
 
@@ -14,7 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
+import workloads
+from cost_models.area import area_mm2
+
 from ..config import load_design, load_policy
+from ..errors import HwsimError
+from ..paths import SHARED_ENV, shared_candidates
+from ..spatten import simulate
+from ..units.topk import golden
+from ..units.topk.sorter import MergeSorterModel
 
 __all__ = ["spatten_rows", "workload_csv", "without_progressive_quantization"]
 
@@ -26,9 +34,6 @@ DENSE_CSV = "summary-gpt2-small-wikitext2-per8-step1+dedic.csv"
 def workload_csv(name: str) -> Path:
     """Path of one of the authors' workload CSVs: in ``$HWSIM_SPATTEN_WORKLOADS``, else in
     ``data/spatten_workloads`` of the shared folder (:func:`hwsim.paths.shared_candidates`)."""
-    from ..errors import HwsimError
-    from ..paths import SHARED_ENV, shared_candidates
-
     candidates = []
     if os.environ.get(_DATA_ENV):
         candidates.append(Path(os.environ[_DATA_ENV]))
@@ -56,11 +61,6 @@ def _kv_payload(summary) -> float:
 
 def spatten_rows(*, seed: int = 0, bert_tokens: int = 128, progress: bool = False) -> tuple[list[dict], list[str]]:
     """Run every reproduction and return (rows, notes)."""
-    import workloads
-    from cost_models.area import area_mm2
-
-    from . import simulate
-
     full = load_design("spatten")
     one_lane = load_design("spatten", ["topk.lanes=1"])
     eighth = load_design("spatten-eighth")
@@ -81,11 +81,11 @@ def spatten_rows(*, seed: int = 0, bert_tokens: int = 128, progress: bool = Fals
     reduction = _kv_payload(gpt2_dense) / _kv_payload(gpt2)
     rows = [
         {"quantity": "KV DRAM reduction vs dense 12-bit (authors' GPT-2-Small trace)", "paper": 10.8,
-         "ours": reduction, "unit": "x", "source": "spatten.md §4.3 (from that trace)"},
+         "ours": reduction, "unit": "x", "source": "docs/sources.md SpAtten §4.3 (from that trace)"},
         {"quantity": "DRAM reduction, paper average of 30 benchmarks (ours: GPT-2-Small trace)", "paper": 10.0,
          "ours": reduction, "unit": "x", "source": "SpAtten abstract / §1"},
         {"quantity": "LSB re-fetch fraction (GPT-2-Small trace)", "paper": 0.070,
-         "ours": gpt2["lsb_refetch_fraction"], "unit": "fraction of rows", "source": "spatten.md §4.3"},
+         "ours": gpt2["lsb_refetch_fraction"], "unit": "fraction of rows", "source": "docs/sources.md SpAtten §4.3"},
         {"quantity": "end-to-end gain of 16-lane over 1-lane top-k (GPT-2 trace)", "paper": 3.0,
          "ours": gpt2_1["latency_cycles"] / gpt2["latency_cycles"], "unit": "x", "source": "SpAtten Fig. perfbreak"},
         {"quantity": "gain from progressive quantization vs static 12-bit K/V (GPT-2 trace)", "paper": 2.8,
@@ -120,10 +120,7 @@ def spatten_rows(*, seed: int = 0, bert_tokens: int = 128, progress: bool = Fals
 
 def _sorter_rows(seed: int) -> list[dict]:
     """The top-k engine against a Batcher odd-even merge sorter at n = 1024, median selection."""
-    from ..units.topk import golden
-    from ..units.topk.sorter import MergeSorterModel
-
-    n, k, trials = 1024, 512, 200
+    n, k, trials = 1024, 512, 1000  # as `hwsim topk --n 1024 --k 512 --trials 1000` (docs/topk.md)
     scores = np.random.default_rng(seed).integers(0, 1 << 12, size=(trials, n))
     _, cycles = golden.select_batch(scores, np.full(trials, k), lanes=16, seed=seed)
     ratio = MergeSorterModel(lanes=16, in_lanes=8).cycles(n, k) / float(cycles.mean())

@@ -1,0 +1,170 @@
+"""Regenerate the tables the docs show from the commands they name (``make docs``).
+
+A generated block in a markdown file sits between two markers::
+
+    <!-- generated: NAME (make docs; from `hwsim ...`) -->
+    ...
+    <!-- end generated: NAME -->
+
+``python docs/generate.py`` reruns every block's command (the installed ``hwsim`` in a subprocess,
+JSON on stdout) and rewrites what lies between its markers; ``--check`` rewrites nothing and exits 1
+naming each block that differs; ``--fast`` limits either to the blocks that take seconds (the
+drift test, ``tests/docs/test_drift.py``, runs those; the slow ones regenerate in ``make docs``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+DOCS = Path(__file__).resolve().parent
+
+__all__ = ["BLOCKS", "render", "update", "main"]
+
+
+def hwsim_json(*args: str) -> object:
+    """Run ``hwsim ARGS --json -`` and return the parsed JSON it prints."""
+    env = dict(os.environ, COLUMNS="200")
+    r = subprocess.run([sys.executable, "-m", "hwsim", "--quiet", *args, "--json", "-"], capture_output=True,
+                       text=True, env=env, cwd=DOCS.parent)
+    if r.returncode != 0:
+        raise SystemExit(f"docs/generate.py: hwsim {' '.join(args)} failed:\n{r.stderr}")
+    return json.loads(r.stdout)
+
+
+def _num(x, digits: int = 5) -> str:
+    if isinstance(x, bool) or x is None:
+        return str(x)
+    if isinstance(x, int) or (isinstance(x, float) and x.is_integer() and abs(x) < 1e15):
+        return f"{int(x):,}" if abs(x) >= 10000 else str(int(x))
+    return f"{x:.{digits}g}"
+
+
+def _table(header: list[str], rows: list[list[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def reproduction(doc: dict) -> str:
+    """A reproduction table: quantity, paper, ours, ratio, unit."""
+    rows = [[r["quantity"], _num(r["paper"]), _num(r["ours"]), "-" if r["ratio"] is None else f"{r['ratio']:.3f}",
+             r["unit"]] for r in doc["rows"]]
+    return _table(["quantity", "paper", "ours", "ratio", "unit"], rows)
+
+
+def presets(designs: list[dict], policies: list[dict]) -> str:
+    """The design and policy presets with their descriptions."""
+    return (_table(["design", "what"], [[f"`{d['name']}`", d["description"]] for d in designs]) + "\n\n"
+            + _table(["policy", "what"], [[f"`{p['name']}`", p["description"]] for p in policies]))
+
+
+def sorter(doc: dict) -> str:
+    """The top-k engine beside the authors' model and the Batcher sorter, plus the throughput ratios."""
+    p = doc["params"]
+    rows = [[name, f"{m['mean_cycles']:.1f}", f"{m['std_cycles']:.1f}", f"{m['p50_cycles']:.0f}",
+             f"{m['p95_cycles']:.0f}", f"{m['max_cycles']:.0f}", f"{p['n'] / m['mean_cycles']:.2f}", m["comparators"]]
+            for name, m in doc["models"].items()]
+    table = _table(["model", "mean (cycles)", "std (cycles)", "median (cycles)", "p95 (cycles)", "max (cycles)",
+                    "elements per cycle", "comparators"], rows)
+    return (f"{table}\n\nAt n = {p['n']}, k = {p['k']} ({p['trials']} random rows): "
+            f"**{doc['sorter_over_engine_ratio']:.2f}x** the sorter's throughput for the whole request, "
+            f"**{doc['sorter_over_quickselect_ratio']:.2f}x** for the quick-select phase alone.")
+
+
+def concentration(docs: dict[str, dict]) -> str:
+    """Mass in the top 10 % of keys per shape-only workload: the range of the per-layer means."""
+    rows = []
+    for name, d in docs.items():
+        means = [sum(layer["top_mass_fraction"]) / len(layer["top_mass_fraction"]) for layer in d["layers"]]
+        rows.append([f"`{name}`", f"{min(means):.3f} - {max(means):.3f}"])
+    return _table(["shape-only workload", "mass in the top 10 % of keys, per-layer means (fraction)"], rows)
+
+
+@dataclass(frozen=True)
+class Block:
+    """One generated block: the file it lives in, the commands it names, how to render, whether fast."""
+
+    doc: str
+    commands: tuple[tuple[str, ...], ...]
+    render: Callable[..., str]
+    fast: bool
+
+    def text(self) -> str:
+        return self.render(*(hwsim_json(*c) for c in self.commands))
+
+
+def _concentration_block() -> Block:
+    names = ("vit-cifar", "vit-tiny", "bert-base")
+    return Block("workloads.md", tuple(("trace", "info", "-w", n) for n in names),
+                 lambda *docs: concentration(dict(zip(names, docs))), fast=False)
+
+
+BLOCKS: dict[str, Block] = {
+    "presets": Block("configuration.md", (("designs",), ("policies",)), presets, fast=True),
+    "mpcvit": Block("mpc.md", (("reproduce", "mpcvit"),), reproduction, fast=True),
+    "sorter": Block("topk.md", (("topk", "--n", "1024", "--k", "512", "--lanes", "16", "--trials", "1000"),), sorter,
+                    fast=True),
+    "spatten": Block("spatten.md", (("reproduce", "spatten"),), reproduction, fast=False),
+    "concentration": _concentration_block(),
+}
+
+_MARK = re.compile(r"(<!-- generated: (?P<name>[\w-]+) [^>]*-->\n)(?P<body>.*?)(<!-- end generated: (?P=name) -->)",
+                   re.S)
+
+
+def render(name: str) -> str:
+    """The body of block ``name`` as the current code produces it (one trailing newline)."""
+    return BLOCKS[name].text().rstrip("\n") + "\n"
+
+
+def committed(name: str) -> str:
+    """The body of block ``name`` as the doc holds it."""
+    text = (DOCS / BLOCKS[name].doc).read_text()
+    for m in _MARK.finditer(text):
+        if m.group("name") == name:
+            return m.group("body")
+    raise SystemExit(f"docs/{BLOCKS[name].doc}: no generated block '{name}'")
+
+
+def update(name: str, body: str) -> bool:
+    """Put ``body`` between block ``name``'s markers; return whether the file changed."""
+    path = DOCS / BLOCKS[name].doc
+    text = path.read_text()
+    new = _MARK.sub(lambda m: m.group(1) + body + m.group(4) if m.group("name") == name else m.group(0), text)
+    if new != text:
+        path.write_text(new)
+    return new != text
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="change nothing; exit 1 when a block differs")
+    ap.add_argument("--fast", action="store_true", help="only the blocks that take seconds")
+    ap.add_argument("names", nargs="*", help="blocks to regenerate (default: all)")
+    args = ap.parse_args(argv)
+    names = args.names or [n for n, b in BLOCKS.items() if b.fast or not args.fast]
+    stale = []
+    for name in names:
+        if name not in BLOCKS:
+            raise SystemExit(f"docs/generate.py: unknown block {name!r}; expected one of {', '.join(BLOCKS)}")
+        body = render(name)
+        if args.check:
+            if body != committed(name):
+                stale.append(name)
+        elif update(name, body):
+            print(f"docs/{BLOCKS[name].doc}: regenerated {name}")
+    for name in stale:
+        print(f"docs/{BLOCKS[name].doc}: block '{name}' differs from what the code produces (run make docs)")
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

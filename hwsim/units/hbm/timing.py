@@ -1,0 +1,42 @@
+"""The fetcher + HBM inside the pipeline: one transfer's channel occupancy (timing view).
+
+The bytes and the per-channel granule counts come from the golden view
+(:func:`hwsim.units.hbm.golden.transfer`); this module turns them into the cycles the channels are
+busy, which the pipelines hold the HBM resource for (one transfer at a time over all channels, FIFO
+order), then wait :attr:`HbmParams.latency_cycles` for the data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .golden import transfer, transfer_cycles
+from .params import HbmParams
+
+__all__ = ["Fetch", "NO_FETCH", "fetch"]
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """One HBM transfer: cycles the channels are busy, bytes on the bus, bytes asked for."""
+
+    busy: int
+    bus_bytes: int
+    payload_bytes: int
+
+
+#: The empty transfer.
+NO_FETCH = Fetch(0, 0, 0)
+
+
+def fetch(positions: np.ndarray, vec_bytes: int, params: HbmParams) -> Fetch:
+    """The HBM transfer of the vectors at ``positions`` (sorted, unique) of ``vec_bytes`` bytes each."""
+    if vec_bytes <= 0 or len(positions) == 0:
+        return NO_FETCH
+    counts, bus, payload = transfer(positions, vec_bytes, interleave_bytes=params.interleave_bytes,
+                                    channels=params.channels)
+    busy = transfer_cycles(counts, interleave_bytes=params.interleave_bytes,
+                           channel_bytes_per_cycle=params.channel_bytes_per_cycle, latency_cycles=0)
+    return Fetch(busy, bus, payload)
