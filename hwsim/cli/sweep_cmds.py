@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import HwsimError
-from .app import app, console, err_console, rich_table
+from .app import app, console, err_console, hidden, rich_table, use_alias
 
 sweep_app = typer.Typer(help="Design-space sweeps: run a spec, print the Pareto front, plot.", no_args_is_help=True)
 app.add_typer(sweep_app, name="sweep")
@@ -26,8 +26,10 @@ def _names(text: str | None, option: str) -> list[str]:
 @sweep_app.command("run")
 def run_cmd(
     spec: Annotated[Path, typer.Argument(metavar="SPEC", help="Sweep spec (TOML).")],
-    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Output folder (holds sweep.sqlite).")],
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Local worker processes (default: the CPU count; "
+    out_dir: Annotated[Optional[Path], typer.Option("--out-dir", metavar="DIR",
+                                                    help="Output folder (holds sweep.sqlite); required.")] = None,
+    out_old: Annotated[Optional[Path], hidden("--out", "-o", metavar="DIR")] = None,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", help="Local worker processes (default: the CPU count; "
                                                 "1 runs in this process).")] = None,
     scheduler: Annotated[Optional[str], typer.Option(metavar="tcp://HOST:PORT",
                                                      help="Run on this Dask distributed scheduler.")] = None,
@@ -38,6 +40,9 @@ def run_cmd(
     """Evaluate every point of SPEC not yet stored in DIR (failed points are retried)."""
     from ..sweep import load_spec, run_sweep
 
+    out = use_alias(out_old, "-o/--out", "--out-dir", out_dir)
+    if out is None:
+        raise HwsimError("--out-dir: expected the output folder of the sweep (DIR)")
     if jobs is not None and jobs < 1:
         raise HwsimError(f"--jobs {jobs}: expected a positive integer")
     if dask_local is not None and dask_local < 1:
@@ -141,8 +146,9 @@ def plot_cmd(
     color: Annotated[Optional[str], typer.Option("--color", metavar="COL", help="Column that colours the points.")] = None,
     maximize: Annotated[Optional[str], typer.Option(metavar="COLS", help="Which of x, y the front maximises "
                                                     "(default: those the spec maximises; the rest are minimised).")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="STEM",
-                                                help="Output file stem (default: DIR/pareto_Y_vs_X).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE",
+                                                help="Output file stem, .png and .svg added (default: "
+                                                "DIR/pareto_Y_vs_X).")] = None,
 ) -> None:
     """Write PNG and SVG plots of Y against X with the Pareto front marked."""
     import matplotlib

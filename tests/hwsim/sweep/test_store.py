@@ -92,14 +92,14 @@ def test_cli_reports_failed_points_and_goes_on(write_spec, tmp_path):
 def test_changed_spec_is_refused_unless_extend(write_spec, tmp_path):
     spec = write_spec(SMALL_SPEC)
     out = tmp_path / "out"
-    assert run_hwsim("sweep", "run", str(spec), "-o", str(out), "-j", "1").returncode == 0
+    assert run_hwsim("sweep", "run", str(spec), "-o", str(out), "--jobs", "1").returncode == 0
     before = store_rows(out)
     changed = write_spec(SMALL_SPEC.replace("values = [2, 8, 32]", "values = [2, 8, 32, 64]"), "changed.toml")
-    r = run_hwsim("sweep", "run", str(changed), "-o", str(out), "-j", "1")
+    r = run_hwsim("sweep", "run", str(changed), "-o", str(out), "--jobs", "1")
     assert r.returncode == 2 and r.stderr.count("\n") == 1
     assert "holds the results of a different spec" in r.stderr and "pass --extend" in r.stderr
     assert store_rows(out) == before
-    r = run_hwsim("sweep", "run", str(changed), "-o", str(out), "-j", "1", "--extend")
+    r = run_hwsim("sweep", "run", str(changed), "-o", str(out), "--jobs", "1", "--extend")
     assert r.returncode == 0, r.stderr
     assert "24 points: 18 already done, 6 evaluated now" in r.stdout
     other = write_spec('evaluation = "mpc"\n', "mpc.toml")
