@@ -52,6 +52,7 @@ _STATE = {"quiet": False}
 ALIASES: dict[str, dict[str, str]] = {
     "trace": {"--model": "--workload", "-m": "--workload"},
     "simulate": {"--out": "--out-dir", "-o": "--out-dir"},
+    "sweep run": {"--out": "--out-dir", "-o": "--out-dir"},
     "rtl synth": {"--output": "--out-dir", "-o": "--out-dir"},
     "rtl test": {"--output": "--out-dir", "-o": "--out-dir"},
     "mpc": {"-p": "--protocol"},

@@ -13,6 +13,7 @@ from .app import (JsonOption, PlotFormatOption, SetOption, app, check_plot_forma
 
 @app.command("simulate")
 def simulate_cmd(
+    ctx: typer.Context,
     workload: Annotated[str, typer.Option(
         "--workload", "-w", metavar="NAME|FILE|CSV",
         help="A bundled workload (minilm, smollm2, bert-base, ...; see `hwsim workloads`), a trace file "
@@ -35,6 +36,9 @@ def simulate_cmd(
                                                      "folder).")] = False,
     plot_format: PlotFormatOption = "png",
     heads_table: Annotated[bool, typer.Option("--heads", help="Print the per-layer x head table too.")] = False,
+    from_: Annotated[Optional[Path], typer.Option(
+        "--from", metavar="SUMMARY.json", help="Rerun the run a summary.json records (design, policy, workload, "
+        "seed); options given beside it, and --set, apply on top.")] = None,
 ) -> None:
     """Simulate a workload on a SpAtten-style design; print cycles, DRAM bytes, energy, area, fidelity.
 
@@ -55,6 +59,20 @@ def simulate_cmd(
     check_plot_format(plot_format)
     design_sets = [s for s in set_ if not s.startswith("policy.")]
     policy_sets = [s for s in set_ if s.startswith("policy.")]
+    if from_ is not None:  # the recorded run, with the options given on this command line on top
+        from click.core import ParameterSource
+
+        from ..sweep.provenance import read_run
+
+        run = read_run(from_)
+        given = {p for p in ("workload", "design", "policy", "tokens", "generate", "seed")
+                 if ctx.get_parameter_source(p) == ParameterSource.COMMANDLINE}
+        workload = workload if "workload" in given else run.workload
+        tokens = tokens if {"workload", "tokens"} & given else run.tokens
+        generate = generate if {"workload", "generate"} & given else run.generate
+        seed = seed if "seed" in given else run.seed
+        design = design if "design" in given else run.design
+        policy = policy if "policy" in given else run.policy
     # check first: design, policy, their pair, sizes and destinations, before tracing or loading anything
     from ..config import check_pair
     from ..limits import MAX_SEED, check_count
@@ -83,6 +101,10 @@ def simulate_cmd(
         for line in override_warnings(pol, bare) + fit_warnings(pol, wl.layers, workload_name(wl)):
             warn(line)
     result = simulate(wl, des, pol, seed=seed, progress=progress_enabled())
+    from ..sweep.provenance import run_record
+
+    result.summary["provenance"]["run"] = run_record(des, pol, workload, tokens=tokens, generate=generate, seed=seed,
+                                                     digest=wl.digest)
     tables = not json_to_stdout(json_file)
     if tables:
         console.print(rich_table(f"SpAtten simulation ({'replay of ' if replay else ''}{workload_name(wl)})",

@@ -1,0 +1,228 @@
+"""What a sweep measures at one point: the evaluations ``topk``, ``simulate`` and ``mpc``.
+
+An evaluation declares its parameters (a strict config model), whether it takes a design and a
+policy, its output columns (units in the names) and :meth:`Evaluation.run`, a pure function of the
+resolved point: the same point gives the same row wherever it runs.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from ..config.base import Config, Fraction, int_between
+from ..errors import HwsimError
+
+__all__ = ["Evaluation", "EVALUATIONS", "get_evaluation", "TopkParams", "SimulateParams", "MpcParams"]
+
+
+class TopkParams(Config):
+    """Parameters of the ``topk`` evaluation: the selections the engine is timed on."""
+
+    n: Annotated[int, int_between(1, 1 << 22)] = Field(1024, description="Scores per selection (elements).")
+    k: Annotated[int, int_between(1, 1 << 22)] | None = Field(None, description="Scores kept (elements).")
+    k_fraction: Fraction = Field(0.5, description="k as a fraction of n when k is not given (fraction).")
+    trials: Annotated[int, int_between(1, 1 << 20)] = Field(64, description="Random rows per point (count).")
+    scores: Literal["uniform", "ties"] = Field("uniform", description="uniform width-bit scores or ties (0..15).")
+
+
+class SimulateParams(Config):
+    """Parameters of the ``simulate`` evaluation."""
+
+    fidelity_rows: Annotated[int, int_between(0, 1 << 20)] = Field(
+        16, description="Query rows per layer and head compared with dense attention (count).")
+
+
+class MpcParams(Config):
+    """Parameters of the ``mpc`` evaluation: ``cost_models.mpc.estimate``'s arguments."""
+
+    model: str = "vit-cifar"
+    protocol: str = "crypten-2pc"
+    network: str = "lan"
+    attention: str = "softmax"
+    mu: Annotated[float, Field(ge=0.0, le=1.0)] | None = Field(
+        None, description="ReLU-softmax head fraction of MPCViT's mixed attention (attention = 'mixed:MU').")
+    activation: str | None = None
+    tokens: Annotated[int, int_between(1, 1 << 20)] | None = None
+    mix: Literal["per_head", "batched"] = "per_head"
+
+
+class Evaluation:
+    """Base of the evaluations; subclasses set the class attributes and :meth:`run`."""
+
+    name = ""
+    params_model: type[Config] = Config
+    uses_design = True
+    uses_policy = False
+    uses_workloads = False
+    outputs: tuple[str, ...] = ()
+
+    def output_columns(self, spec) -> tuple[str, ...]:
+        """The output columns of every row (units in the names)."""
+        return self.outputs
+
+    def check_spec(self, spec, where: str) -> None:
+        """Raise a one-line HwsimError for a spec this evaluation cannot run."""
+        if self.uses_workloads and not spec.workloads:
+            raise HwsimError(f"{where}: workloads: the {self.name} evaluation needs at least one workload, "
+                             "e.g. workloads = [\"minilm\"]")
+        if not self.uses_workloads and spec.workloads:
+            raise HwsimError(f"{where}: workloads: the {self.name} evaluation takes no workload")
+        if not self.uses_policy and spec.policy is not None:
+            raise HwsimError(f"{where}: policy: the {self.name} evaluation takes no policy")
+        if not self.uses_design and (spec.design != "spatten" or spec.set):
+            raise HwsimError(f"{where}: design: the {self.name} evaluation takes no design (its settings are params)")
+        from ..config.loader import validate_config
+
+        validate_config(self.params_model, dict(spec.params), f"{where}: params", {})
+
+    def run(self, design, policy, params, workload, seed: int) -> dict[str, Any]:
+        """Evaluate one point; return ``{column: value}`` for every output column."""
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------------------------- topk
+
+
+class TopkEvaluation(Evaluation):
+    """The top-k engine's golden model on ``trials`` random rows, and its area.
+
+    Cycles are the golden model's exact counts (``hwsim.units.topk.golden``). ``stream_cycles``
+    serves the rows back to back: one after another on the engine of ``rtl/topk.py``, through the
+    three-stage pipeline (fill, quick-select, filter; ``hwsim.pipeline.schedule``) when
+    ``topk.pipelined``. Area: ``cost_models.area`` (the design's top-k engines, and the whole design).
+    """
+
+    name = "topk"
+    params_model = TopkParams
+    outputs = ("k_elements", "mean_cycles", "p95_cycles", "max_cycles", "fill_mean_cycles",
+               "quickselect_mean_cycles", "filter_mean_cycles", "mean_rounds", "stream_cycles",
+               "elements_per_cycle", "topk_area_mm2", "area_mm2", "elements_per_cycle_per_mm2")
+
+    def run(self, design, policy, params, workload, seed):
+        from cost_models.area import area_mm2
+
+        from ..pipeline import schedule
+        from ..units.topk import select_batch_detail
+
+        t = design.topk
+        n = params.n
+        k = params.k if params.k is not None else max(1, int(round(params.k_fraction * n)))
+        if k > n:
+            raise HwsimError(f"k = {k} exceeds n = {n}")
+        if n > t.max_n:
+            raise HwsimError(f"n = {n} scores exceed the engine's topk.max_n = {t.max_n}")
+        hi = (1 << t.width_bits) - 1 if params.scores == "uniform" else min(15, (1 << t.width_bits) - 1)
+        x = np.random.default_rng(seed).integers(0, hi + 1, size=(params.trials, n))
+        _, d = select_batch_detail(x, np.full(params.trials, k), lanes=t.lanes, seed=seed, in_lanes=t.in_lanes,
+                                   width=t.width_bits, max_n=t.max_n)
+        if t.pipelined:
+            service = np.stack([d["fill_cycles"], d["quickselect_cycles"], d["filter_cycles"]])
+            _, done = schedule(service, np.zeros(3, np.int64))
+            stream = int(done[-1, -1])
+        else:
+            stream = int(d["cycles"].sum())
+        area = area_mm2(design)
+        eps = params.trials * n / stream
+        return {
+            "k_elements": k,
+            "mean_cycles": float(d["cycles"].mean()),
+            "p95_cycles": float(np.percentile(d["cycles"], 95)),
+            "max_cycles": int(d["cycles"].max()),
+            "fill_mean_cycles": float(d["fill_cycles"].mean()),
+            "quickselect_mean_cycles": float(d["quickselect_cycles"].mean()),
+            "filter_mean_cycles": float(d["filter_cycles"].mean()),
+            "mean_rounds": float(d["rounds"].mean()),
+            "stream_cycles": stream,
+            "elements_per_cycle": eps,
+            "topk_area_mm2": area["topk"],
+            "area_mm2": area["total"],
+            "elements_per_cycle_per_mm2": eps / area["topk"] if area["topk"] else None,
+        }
+
+
+# --------------------------------------------------------------------------------------------- simulate
+
+_KINDS = ("q", "k_msb", "k_lsb", "v")
+_ENERGY = ("logic", "sram", "dram")
+
+
+class SimulateEvaluation(Evaluation):
+    """``hwsim.spatten.simulate`` of each workload on the point's design and policy."""
+
+    name = "simulate"
+    params_model = SimulateParams
+    uses_policy = True
+    uses_workloads = True
+    outputs = ("latency_cycles", "latency_s", "summarization_cycles", "generation_cycles", "selection_cycles",
+               "dram_bytes", *(f"dram_{k}_bytes" for k in _KINDS), "dram_payload_bytes", "flops", "dense_flops",
+               "effective_tflops", "energy_pj", *(f"energy_{c}_pj" for c in _ENERGY), "power_w", "area_mm2",
+               "topk_area_mm2", "lsb_refetch_fraction", "tokens_kept_fraction", "heads_kept_fraction",
+               "values_kept_fraction", "attention_rel_error_ratio", "prob_mass_kept_fraction")
+
+    def run(self, design, policy, params, workload, seed):
+        from ..spatten import simulate
+
+        s = simulate(workload, design, policy, seed=seed, fidelity_rows=params.fidelity_rows).summary
+        return {
+            "latency_cycles": s["latency_cycles"], "latency_s": s["latency_s"],
+            "summarization_cycles": s["stage_cycles"].get("summarization", 0),
+            "generation_cycles": s["stage_cycles"].get("generation", 0),
+            "selection_cycles": s["selection_cycles"],
+            "dram_bytes": s["dram_bytes"], **{f"dram_{k}_bytes": s["dram_bytes_by_kind"][k] for k in _KINDS},
+            "dram_payload_bytes": s["dram_payload_bytes"], "flops": s["flops"], "dense_flops": s["dense_flops"],
+            "effective_tflops": s["effective_tflops"], "energy_pj": s["energy_pj"]["total"],
+            **{f"energy_{c}_pj": s["energy_pj"][c] for c in _ENERGY},
+            "power_w": s["power_w"].get("total", 0.0), "area_mm2": s["area_mm2"]["total"],
+            "topk_area_mm2": s["area_mm2"]["topk"], "lsb_refetch_fraction": s["lsb_refetch_fraction"],
+            "tokens_kept_fraction": s["tokens_kept_fraction"], "heads_kept_fraction": s["heads_kept_fraction"],
+            "values_kept_fraction": s["values_kept_fraction"],
+            "attention_rel_error_ratio": s["attention_rel_error_ratio"],
+            "prob_mass_kept_fraction": s["prob_mass_kept_fraction"],
+        }
+
+
+# --------------------------------------------------------------------------------------------- mpc
+
+_GROUPS = ("linear", "attention matmul", "attention function", "activation", "norm")
+
+
+class MpcEvaluation(Evaluation):
+    """``cost_models.mpc.estimate``: rounds, bytes and latency of one secure inference, per op group."""
+
+    name = "mpc"
+    params_model = MpcParams
+    uses_design = False
+    outputs = ("rounds", "comm_bytes", "sent_bytes", "latency_s", "round_s", "transfer_s", "compute_s",
+               *(f"{g.replace(' ', '_')}_latency_s" for g in _GROUPS),
+               *(f"{g.replace(' ', '_')}_rounds" for g in _GROUPS))
+
+    def run(self, design, policy, params, workload, seed):
+        from cost_models.mpc import estimate
+
+        attention = params.attention
+        if params.mu is not None:
+            if attention != "mixed":
+                raise HwsimError(f"mu = {params.mu:g} needs attention = 'mixed', got {attention!r}")
+            attention = f"mixed:{params.mu:g}"
+        r = estimate(params.model, protocol=params.protocol, network=params.network, attention=attention,
+                     activation=params.activation, tokens=params.tokens, mix=params.mix)
+        d = r.to_dict()
+        groups = d["groups"]
+        row = {"rounds": d["rounds"], "comm_bytes": d["bytes"], "sent_bytes": d["sent_bytes"],
+               "latency_s": d["latency_s"], "round_s": d["round_s"], "transfer_s": d["transfer_s"],
+               "compute_s": d["compute_s"]}
+        for g in _GROUPS:
+            row[f"{g.replace(' ', '_')}_latency_s"] = groups.get(g, {}).get("latency_s", 0.0)
+            row[f"{g.replace(' ', '_')}_rounds"] = groups.get(g, {}).get("rounds", 0)
+        return row
+
+
+EVALUATIONS: dict[str, Evaluation] = {e.name: e for e in (TopkEvaluation(), SimulateEvaluation(), MpcEvaluation())}
+
+
+def get_evaluation(name: str) -> Evaluation:
+    """The evaluation called ``name``."""
+    return EVALUATIONS[name]
