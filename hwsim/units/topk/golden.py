@@ -438,8 +438,8 @@ def select_rounds(
     return log[: det["rounds"]].copy(), det
 
 
-def _batch_checked(scores_2d, ks, *, lanes, seed, in_lanes, n_valid, width, max_n):
-    s0 = _check_engine(lanes, in_lanes, seed, width, max_n)
+def _rows_checked(scores_2d, ks, n_valid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Check a batch of requests: ``(scores [rows, n], ks [rows], n_valid [rows])`` as int64 arrays."""
     x = _int_array(scores_2d, "scores_2d", 2)
     rows, n = x.shape
     ks_a = np.asarray(ks)
@@ -463,6 +463,13 @@ def _batch_checked(scores_2d, ks, *, lanes, seed, in_lanes, n_valid, width, max_
     if bad.any():
         r = int(np.argmax(bad))
         raise HwsimError(f"ks[{r}] = {int(ks_a[r])}: expected an integer from 1 to n = {int(nv[r])}")
+    return x, ks_a, nv
+
+
+def _batch_checked(scores_2d, ks, *, lanes, seed, in_lanes, n_valid, width, max_n):
+    s0 = _check_engine(lanes, in_lanes, seed, width, max_n)
+    x, ks_a, nv = _rows_checked(scores_2d, ks, n_valid)
+    rows, n = x.shape
     if max_n is not None and rows and int(nv.max()) > max_n:
         r = int(np.argmax(nv > max_n))
         raise HwsimError(f"row {r}: n = {int(nv[r])} scores exceed the engine's max_n = {max_n}")

@@ -79,26 +79,9 @@ def _check(scores_2d, ks, n_valid, *, lanes, max_n, in_lanes, seed, width):
     golden._check_engine(lanes, in_lanes, seed, width, max_n)
     if max_n is None:
         raise HwsimError("max_n must be a positive integer, not None")
-    x = golden._int_array(scores_2d, "scores_2d", 2)
+    x, ks_a, nv = golden._rows_checked(scores_2d, ks, n_valid)
     rows, n = x.shape
-    ks_a = np.asarray(ks)
-    if ks_a.shape != (rows,) or (rows and ks_a.dtype.kind not in "iu"):
-        raise HwsimError(f"ks must be an integer array of shape ({rows},), got {ks_a.dtype} {ks_a.shape}")
-    ks_a = ks_a.astype(np.int64)
-    if n_valid is None:
-        nv = np.full(rows, n, dtype=np.int64)
-    else:
-        nv = np.asarray(n_valid)
-        if nv.shape != (rows,) or (rows and nv.dtype.kind not in "iu"):
-            raise HwsimError(f"n_valid must be an integer array of shape ({rows},), got {nv.dtype} {nv.shape}")
-        nv = nv.astype(np.int64)
-    if rows and n == 0:
-        raise HwsimError("scores_2d rows must hold at least 1 element, got 0 columns")
     for r in range(rows):
-        if not 1 <= nv[r] <= n:
-            raise HwsimError(f"n_valid[{r}] = {int(nv[r])}: expected an integer from 1 to {n}")
-        if not 1 <= ks_a[r] <= nv[r]:
-            raise HwsimError(f"ks[{r}] = {int(ks_a[r])}: expected an integer from 1 to n = {int(nv[r])}")
         if nv[r] > max_n and ks_a[r] >= max_n:
             raise HwsimError(f"ks[{r}] = {int(ks_a[r])} of n = {int(nv[r])} scores: a hierarchical top-k needs "
                              f"k < max_n = {max_n} (a tile of max_n scores must shrink)")
