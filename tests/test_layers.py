@@ -24,7 +24,7 @@ LAYERS = {
     "hwsim.config": 1,
     "hwsim.units": 2, "hwsim.pipeline": 2, "workloads": 2,
     "cost_models": 3, "rtl": 3,
-    "hwsim.spatten": 4, "hwsim.sparse": 4,
+    "hwsim.spatten": 4, "hwsim.sparse": 4, "hwsim.quality": 4,
     "hwsim.reproduce": 5, "hwsim.sweep": 5, "hwsim.cli": 5, "hwsim.__main__": 5, "hwsim": 5,
 }
 ROOF = 5

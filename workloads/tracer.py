@@ -32,7 +32,7 @@ from .models import ModelSpec
 from .opgraph import OpGraphRecorder
 from .trace import ATTENTION_KINDS, FORMAT, VERSION, Trace
 
-__all__ = ["AttentionCapture", "trace_model", "greedy_generate", "spec_from_config", "configure_threads"]
+__all__ = ["AttentionCapture", "attention_modules", "trace_model", "trace_from_calls", "greedy_generate", "spec_from_config", "configure_threads"]
 
 #: Environment variable that sets torch's CPU threads for tracing (tests and CI use 1).
 THREADS_ENV = "HWSIM_TORCH_THREADS"
@@ -57,6 +57,19 @@ def configure_threads() -> None:
         torch.set_num_threads(n)
 
 
+def attention_modules(model: torch.nn.Module) -> list:
+    """The Python modules whose ``eager_attention_forward`` ``model``'s attention layers call; HwsimError if none."""
+    pymods = []
+    for m in model.modules():
+        pymod = sys.modules.get(type(m).__module__)
+        if pymod is not None and callable(getattr(pymod, "eager_attention_forward", None)) and pymod not in pymods:
+            pymods.append(pymod)
+    if not pymods:
+        raise HwsimError(f"{type(model).__name__}: no eager attention function found to trace; load "
+                         f"transformers models with attn_implementation='eager'")
+    return pymods
+
+
 class AttentionCapture:
     """Record what every eager attention call of ``model`` consumes (a context manager).
 
@@ -69,15 +82,7 @@ class AttentionCapture:
     def __init__(self, model: torch.nn.Module, *, keep_weights: bool = False):
         self.keep_weights = keep_weights
         self.calls: list[dict[str, Any]] = []
-        self._pymods = []
-        for m in model.modules():
-            pymod = sys.modules.get(type(m).__module__)
-            if pymod is not None and callable(getattr(pymod, "eager_attention_forward", None)) \
-                    and pymod not in self._pymods:
-                self._pymods.append(pymod)
-        if not self._pymods:
-            raise HwsimError(f"{type(model).__name__}: no eager attention function found to trace; load "
-                             f"transformers models with attn_implementation='eager'")
+        self._pymods = attention_modules(model)
         self._originals: list[tuple[Any, Callable]] = []
 
     def _wrap(self, original: Callable) -> Callable:
@@ -237,7 +242,33 @@ def trace_model(
         kwargs["use_cache"] = False
     with AttentionCapture(model, keep_weights=attention != "softmax") as cap, OpGraphRecorder(model) as rec:
         model(inputs, **kwargs)
-    calls = cap.calls
+    return trace_from_calls(cap.calls, spec=spec, input_ids=None if pixels else inputs[0], op_graph=rec.nodes,
+                            workload=workload, prompt_tokens=prompt_tokens, text=text, attention=attention, seed=seed,
+                            provenance=provenance, expect_tokens=t_total)
+
+
+def trace_from_calls(
+    calls: list[dict[str, Any]],
+    *,
+    spec: ModelSpec,
+    input_ids: torch.Tensor | None,
+    op_graph: list[dict],
+    workload: str | None = None,
+    prompt_tokens: int | None = None,
+    text: dict | None = None,
+    attention: str = "softmax",
+    seed: int | None = None,
+    provenance: dict | None = None,
+    expect_tokens: int | None = None,
+) -> Trace:
+    """Assemble a :class:`Trace` from one forward pass's attention calls (as :class:`AttentionCapture` records them).
+
+    Every call holds ``query`` [1, heads, T, d], ``key``/``value`` [1, kv_heads, T, d], the additive
+    ``mask`` (checked: none/all-visible for an encoder, causal for a decoder), ``scaling`` and, for
+    a non-softmax ``attention``, ``weights``. ``input_ids``: the [T] token ids (None for pixels).
+    """
+    where = f"tracing {spec.name}"
+    t_total = expect_tokens
     if len(calls) != spec.layers:
         raise HwsimError(f"{where}: captured {len(calls)} attention calls, the spec has {spec.layers} layers")
     t = calls[0]["query"].shape[-2]
@@ -267,8 +298,8 @@ def trace_model(
         arrays[f"layers.{i}.v"] = _f16(where, f"layer {i} V", v[0])
         if attention != "softmax":
             arrays[f"layers.{i}.probs"] = _f16(where, f"layer {i} probabilities", c["weights"][0])
-    if not pixels:
-        arrays["input_ids"] = inputs[0].to(torch.int32).numpy()
+    if input_ids is not None:
+        arrays["input_ids"] = input_ids.to(torch.int32).numpy()
     import transformers
 
 
@@ -291,9 +322,9 @@ def trace_model(
         "mask": "causal" if spec.mode == "decoder" else "none",
         "attention": attention,
         "probs_stored": attention != "softmax",
-        "has_input_ids": not pixels,
+        "has_input_ids": input_ids is not None,
         "layers": layers,
-        "op_graph": rec.nodes,
+        "op_graph": op_graph,
         "provenance": prov,
     }
     if not spec.real:

@@ -36,6 +36,10 @@ def simulate_cmd(
                                                      "folder).")] = False,
     plot_format: PlotFormatOption = "png",
     heads_table: Annotated[bool, typer.Option("--heads", help="Print the per-layer x head table too.")] = False,
+    closed_loop: Annotated[bool, typer.Option(
+        "--closed-loop", help="minilm, smollm2: time the Q/K/V the model produces with this design's approximations "
+        "inside its forward pass (pruned tokens and heads gone, quantized attention; a decoder generates its own "
+        "tokens), not the dense traced ones. Default: open loop (docs/quality.md).")] = False,
     from_: Annotated[Optional[Path], typer.Option(
         "--from", metavar="SUMMARY.json", help="Rerun the run a summary.json records (design, policy, workload, "
         "seed); options given beside it, and --set, apply on top.")] = None,
@@ -71,6 +75,7 @@ def simulate_cmd(
         tokens = tokens if {"workload", "tokens"} & given else run.tokens
         generate = generate if {"workload", "generate"} & given else run.generate
         seed = seed if "seed" in given else run.seed
+        closed_loop = closed_loop or run.closed_loop
         design = design if "design" in given else run.design
         policy = policy if "policy" in given else run.policy
     # check first: design, policy, their pair, sizes and destinations, before tracing or loading anything
@@ -92,6 +97,9 @@ def simulate_cmd(
         check_pair(des, pol)
         check_fits(shape, des)
     check_count("--seed", seed, 0, MAX_SEED)
+    if closed_loop and (shape.replay or workload not in ("minilm", "smollm2")):
+        raise HwsimError(f"--closed-loop: workload {workload!r} is not a bundled real model; expected minilm or "
+                         f"smollm2 (the closed loop runs the model itself)")
     check_destination(out_dir, option="--out-dir", folder=True)
     check_destination(json_file, option="--json")
     wl = workloads.resolve(workload, tokens=tokens, generate=generate, progress=status_enabled())
@@ -100,11 +108,15 @@ def simulate_cmd(
         bare = [s[len("policy."):] for s in policy_sets]
         for line in override_warnings(pol, bare) + fit_warnings(pol, wl.layers, workload_name(wl)):
             warn(line)
+    if closed_loop:
+        from ..quality.run import closed_loop_trace
+
+        wl = closed_loop_trace(wl, des, pol, seed=seed)
     result = simulate(wl, des, pol, seed=seed, progress=progress_enabled())
     from ..sweep.provenance import run_record
 
     result.summary["provenance"]["run"] = run_record(des, pol, workload, tokens=tokens, generate=generate, seed=seed,
-                                                     digest=wl.digest)
+                                                     digest=wl.digest, closed_loop=closed_loop)
     tables = not json_to_stdout(json_file)
     if tables:
         console.print(rich_table(f"SpAtten simulation ({'replay of ' if replay else ''}{workload_name(wl)})",

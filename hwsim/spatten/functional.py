@@ -36,7 +36,7 @@ __all__ = ["QLayer", "quantize_layer", "HeadRows", "LayerResult", "attend", "kee
 
 @dataclass
 class QLayer:
-    """One layer's quantized tensors: integer codes (int16) and one scale per head."""
+    """One layer's quantized tensors: integer codes (int16, int32 beyond 16 bits) and one scale per head."""
 
     q: np.ndarray  # [heads, tokens, dim]
     q_scale: np.ndarray  # [heads]
@@ -46,11 +46,16 @@ class QLayer:
     v_scale: np.ndarray
 
 
-def quantize_layer(q: np.ndarray, k: np.ndarray, v: np.ndarray, quant: QuantParams) -> QLayer:
-    """Quantize one layer's float Q [heads, T, D], K and V [kv_heads, T, D] per head tensor."""
-    qc, qs = quantize_heads(q, quant.query_bits)
-    kc, ks = quantize_heads(k, quant.key_total_bits)
-    vc, vs = quantize_heads(v, quant.value_bits)
+def quantize_layer(q: np.ndarray, k: np.ndarray, v: np.ndarray, quant: QuantParams,
+                   amax: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> QLayer:
+    """Quantize one layer's float Q [heads, T, D], K and V [kv_heads, T, D] per head tensor.
+
+    ``amax``: calibrated (Q, K, V) ranges per head (default: each head tensor's own max|x|).
+    """
+    qa, ka, va = amax if amax is not None else (None, None, None)
+    qc, qs = quantize_heads(q, quant.query_bits, qa)
+    kc, ks = quantize_heads(k, quant.key_total_bits, ka)
+    vc, vs = quantize_heads(v, quant.value_bits, va)
     return QLayer(qc, qs, kc, ks, vc, vs)
 
 
@@ -110,6 +115,7 @@ def attend(
     units: SpattenUnits,
     local_v_keep: float | None,
     fidelity_rows: int = 16,
+    outputs: np.ndarray | None = None,
 ) -> LayerResult:
     """Run the attention of one layer for queries ``q_pos`` over alive keys ``k_pos``.
 
@@ -118,6 +124,8 @@ def attend(
     fidelity). Positions are token indices; with ``causal`` a query sees keys at positions <= its
     own. Scores, probabilities, selections and outputs come from the golden view of each unit in
     ``units`` (local-V top-k on the row's probabilities on the engine ``units.topk``).
+    ``outputs``, when given, is a float32 array [heads, len(q_pos), head_dim] that receives every
+    alive head's attention output rows (what prob x V delivers); pruned heads' rows are untouched.
     """
     q_pos = np.asarray(q_pos, np.int64)
     k_pos = np.asarray(k_pos, np.int64)
@@ -193,6 +201,8 @@ def attend(
             n_values = n_keys
             kept_probs = probs  # masked (causal) keys already carry probability 0
         out = pv_unit.output(kept_probs, v_deq, units.pv)
+        if outputs is not None:
+            outputs[members] = out
         used = keep.any(axis=1) if keep is not None else np.full((m, nk), nq > 0)
         v_used = used.any(axis=0)
         for i, h in enumerate(members):

@@ -38,6 +38,8 @@ class SimResult:
     layers: list[dict[str, Any]]
     heads: list[dict[str, Any]]
     events: list[tuple] = field(default_factory=list)
+    #: In memory only (not in JSON): ``"summarization"``: per layer, (kept token positions, heads-kept mask).
+    decisions: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __getitem__(self, key: str):
         return self.summary[key]

@@ -26,16 +26,13 @@ model: fidelity is per attention layer, not end to end.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from ..config import Design, Policy, check_pair
 from ..errors import HwsimError
 from ..units.hbm import vector_bytes
-from ..units.topk import TopKParams
-from ..units.topk import golden as topk_golden
-from .functional import HeadRows, attend, keep_count, quantize_layer
+from .cascade import Cascade
+from .functional import HeadRows, attend, quantize_layer
 from .result import SimResult, Tally
 from .timing import TOPK_STAGES, GroupWork, HeadWork, Machine, RowWork, Timeline
 from .units import SpattenUnits
@@ -76,19 +73,6 @@ def check_fits(trace, design: Design) -> None:
         )
 
 
-@dataclass
-class _State:
-    tok_score: np.ndarray  # cumulative token importance per position
-    head_score: np.ndarray  # cumulative head importance per query head
-
-
-def _select(scores: np.ndarray, candidates: np.ndarray, k: int, engine: TopKParams) -> tuple[np.ndarray, int]:
-    """Top-k of ``candidates`` by ``scores`` on the token/head engine; return (kept, cycles)."""
-    codes = topk_golden.quantize_scores(scores[candidates], engine.width)
-    idx, cycles = topk_golden.select(codes, k, lanes=engine.lanes, seed=engine.seed, in_lanes=engine.in_lanes)
-    return candidates[idx], int(cycles)
-
-
 def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_rows: int = 16,
              progress: bool = False, log_events: bool = False) -> SimResult:
     """Simulate ``trace`` on ``design`` under ``policy``; return a :class:`SimResult`.
@@ -108,7 +92,7 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
     n_layers, n_heads, group = trace.layers, trace.heads, trace.heads // trace.kv_heads
     prompt = trace.prompt_tokens if trace.mode == "decoder" else trace.tokens
     causal = trace.mode == "decoder"
-    state = _State(np.zeros(trace.tokens, np.float64), np.zeros(n_heads, np.float64))
+    cascade = Cascade(policy, units.topk, tokens=trace.tokens, heads=n_heads, layers=n_layers, prompt=prompt)
     local_v = policy.local_v.keep if policy.local_v.enabled else None
     qb = vector_bytes(d, plan.query_bits)
     kb = vector_bytes(d, plan.key_bits)
@@ -120,35 +104,21 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
     bar = _progress(progress, n_layers * (1 + steps), trace.name)
 
     # ---------------------------------------------------------------- summarization
-    alive = np.arange(prompt)
-    heads_alive = np.ones(n_heads, bool)
-    kept_sets = []
     for layer in range(n_layers):
-        if layer > 0:
-            k_tok = keep_count(policy.token_pruning.keep(layer, n_layers), prompt)
-            if policy.token_pruning.enabled and k_tok < alive.size:
-                alive, cyc = _select(state.tok_score, alive, k_tok, units.topk)
-                timeline.select(cyc, -1, layer, "token")
-                tally.selection(cyc)
-            k_head = keep_count(policy.head_pruning.keep(layer, n_layers), n_heads)
-            if policy.head_pruning.enabled and k_head < heads_alive.sum():
-                kept, cyc = _select(state.head_score, np.flatnonzero(heads_alive), k_head, units.topk)
-                heads_alive = np.zeros(n_heads, bool)
-                heads_alive[kept] = True
-                timeline.select(cyc, -1, layer, "head")
-                tally.selection(cyc)
-        kept_sets.append((alive.copy(), heads_alive.copy()))
+        for kind, cyc in cascade.summarize(layer):
+            timeline.select(cyc, -1, layer, kind)
+            tally.selection(cyc)
+        alive, heads_alive = cascade.alive, cascade.heads_alive
         raw = (trace.q(layer), np.asarray(trace.k(layer), np.float32), np.asarray(trace.v(layer), np.float32))
         ql = quantize_layer(np.asarray(raw[0], np.float32), raw[1], raw[2], plan)
         if steps:
             decoder_layers[layer] = (ql, raw)
         res = attend(ql, raw, q_pos=alive, k_pos=alive, heads_alive=heads_alive, group_size=group, causal=causal,
                      scale=trace.scale, units=units, local_v_keep=local_v, fidelity_rows=fidelity_rows)
-        state.tok_score += res.token_importance
+        cascade.absorb(res)
         groups = []
         by_group: dict[int, list] = {}
         for hr in res.heads:
-            state.head_score[hr.head] += hr.abs_out_sum
             by_group.setdefault(hr.head // group, []).append(hr)
         for g, members in by_group.items():
             q_fetch = machine.fetch(alive, qb)
@@ -174,29 +144,22 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
     tally.stage_end("summarization", timeline.now)
 
     # ---------------------------------------------------------------- generation
-    prev = [s[0] for s in kept_sets]
     for step in range(steps):
         pos = prompt + step
         length = pos + 1
-        carry = None
+        cascade.begin_step(pos)
         layer_done = None
         for layer in range(n_layers):
-            heads_alive = kept_sets[layer][1]
-            own = np.append(prev[layer], pos)
-            cand = own if carry is None else np.intersect1d(carry, own)
-            k_tok = keep_count(policy.token_pruning.keep(layer, n_layers), length)
-            if policy.token_pruning.enabled and k_tok < cand.size:
-                cand, cyc = _select(state.tok_score, cand, k_tok, units.topk)
-                timeline.select(cyc, step, layer, "token")
+            cand, heads_alive, made = cascade.generate(layer)
+            for kind, cyc in made:
+                timeline.select(cyc, step, layer, kind)
                 tally.selection(cyc)
                 layer_done = None
-            prev[layer] = cand  # the step's own token stays a candidate for later steps
-            carry = cand
             ql, raw = decoder_layers[layer]
             res = attend(ql, raw, q_pos=np.array([pos]), k_pos=cand, heads_alive=heads_alive, group_size=group,
                          causal=True, scale=trace.scale, units=units, local_v_keep=local_v,
                          fidelity_rows=fidelity_rows)
-            state.tok_score += res.token_importance
+            cascade.absorb(res)
             rows = []
             fetched_v: dict[int, np.ndarray] = {}  # kv group -> mask of the positions whose V it fetched
             lsb_done: set[int] = set()
@@ -212,7 +175,6 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
             passes = np.where(stacked.requant, 2, 1)
             for i, hr in enumerate(heads):
                 g = hr.head // group
-                state.head_score[hr.head] += hr.abs_out_sum
                 k_fetch = k_all if g not in first_of_group else None
                 first_of_group.add(g)
                 lsb = None
@@ -241,7 +203,9 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
     timeline.drain()
     tally.stage_end("generation", timeline.now)
     bar.close()
-    return tally.result(timeline, seed=seed)
+    result = tally.result(timeline, seed=seed)
+    result.decisions["summarization"] = cascade.kept
+    return result
 
 
 class _NoBar:

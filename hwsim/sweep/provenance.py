@@ -29,15 +29,19 @@ class RunRecord:
     tokens: int | None
     generate: int | None
     seed: int
+    closed_loop: bool = False
 
 
 def run_record(design: Design, policy: Policy | None, workload: str, *, tokens: int | None, generate: int | None,
-               seed: int, digest: str | None = None) -> dict[str, Any]:
+               seed: int, digest: str | None = None, closed_loop: bool = False) -> dict[str, Any]:
     """The ``provenance.run`` block: everything :func:`read_run` needs to rerun the simulation."""
-    return {"design": design.model_dump(mode="json"),
-            "policy": None if policy is None else policy.model_dump(mode="json"),
-            "workload": {"spec": str(workload), "tokens": tokens, "generate": generate, "digest": digest},
-            "seed": seed}
+    block = {"design": design.model_dump(mode="json"),
+             "policy": None if policy is None else policy.model_dump(mode="json"),
+             "workload": {"spec": str(workload), "tokens": tokens, "generate": generate, "digest": digest},
+             "seed": seed}
+    if closed_loop:
+        block["closed_loop"] = True
+    return block
 
 
 def read_run(path: str | Path) -> RunRecord:
@@ -62,4 +66,7 @@ def read_run(path: str | Path) -> RunRecord:
         raise HwsimError(f"{where}: missing or malformed key {e}") from None
     if not (isinstance(seed, int) and isinstance(spec, str)):
         raise HwsimError(f"{where}: expected an integer seed and a workload spec string")
-    return RunRecord(design, policy, spec, tokens, generate, seed)
+    closed = run.get("closed_loop", False)
+    if not isinstance(closed, bool):
+        raise HwsimError(f"{where}.closed_loop: expected true or false, got {closed!r}")
+    return RunRecord(design, policy, spec, tokens, generate, seed, closed)

@@ -17,28 +17,37 @@ import numpy as np
 __all__ = ["quantize_symmetric", "quantize_heads", "dequantize", "drop_lsbs", "dequantize_msb", "quantize_probs"]
 
 
-def quantize_symmetric(x: np.ndarray, bits: int) -> tuple[np.ndarray, float]:
+def quantize_symmetric(x: np.ndarray, bits: int, amax: float | None = None) -> tuple[np.ndarray, float]:
     """Quantize ``x`` to signed ``bits``-bit integers with one scale; return (int32 array, scale).
 
-    ``scale = max|x| / (2**(bits-1) - 1)`` (1.0 for an all-zero tensor); values are rounded to the
-    nearest integer and clipped to ``[-(2**(bits-1) - 1), 2**(bits-1) - 1]``.
+    ``scale = amax / (2**(bits-1) - 1)`` (1.0 when ``amax`` is 0), with ``amax = max|x|`` unless a
+    calibrated range is given; values are rounded to the nearest integer and clipped to
+    ``[-(2**(bits-1) - 1), 2**(bits-1) - 1]`` (so values beyond a calibrated range saturate).
     """
     if bits < 2:
         raise ValueError(f"bits must be at least 2, not {bits}")
     x = np.asarray(x, dtype=np.float32)
     qmax = (1 << (bits - 1)) - 1
-    amax = float(np.max(np.abs(x))) if x.size else 0.0
+    if amax is None:
+        amax = float(np.max(np.abs(x))) if x.size else 0.0
     scale = amax / qmax if amax > 0 else 1.0
-    q = np.clip(np.rint(x / np.float32(scale)), -qmax, qmax).astype(np.int32)
+    if bits <= 24:  # float32 holds every code exactly
+        q = np.clip(np.rint(x / np.float32(scale)), -qmax, qmax).astype(np.int32)
+    else:
+        q = np.clip(np.rint(x.astype(np.float64) / scale), -qmax, qmax).astype(np.int32)
     return q, scale
 
 
-def quantize_heads(x: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """Quantize each head tensor ``x[h]`` with its own scale; return (int16 codes, float64 scales [heads])."""
-    codes = np.empty(x.shape, np.int16)
+def quantize_heads(x: np.ndarray, bits: int, amax: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Quantize each head tensor ``x[h]`` with its own scale; return (integer codes, float64 scales [heads]).
+
+    ``amax`` [heads]: calibrated ranges (default: each head tensor's own max|x|). Codes are int16
+    up to 16 bits, int32 beyond.
+    """
+    codes = np.empty(x.shape, np.int16 if bits <= 16 else np.int32)
     scales = np.empty(x.shape[0], np.float64)
     for h in range(x.shape[0]):
-        codes[h], scales[h] = quantize_symmetric(x[h], bits)
+        codes[h], scales[h] = quantize_symmetric(x[h], bits, None if amax is None else float(amax[h]))
     return codes, scales
 
 
