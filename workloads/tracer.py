@@ -38,13 +38,13 @@ __all__ = ["AttentionCapture", "attention_modules", "trace_model", "trace_from_c
 THREADS_ENV = "HWSIM_TORCH_THREADS"
 
 
-def configure_threads() -> None:
-    """Apply ``HWSIM_TORCH_THREADS`` (if set) to ``torch.set_num_threads``.
+def configure_threads(default: int | None = None) -> None:
+    """Apply ``HWSIM_TORCH_THREADS`` (if set, else ``default``) to ``torch.set_num_threads``.
 
     On two shared cores torch's default thread count can be many times slower under load
-    (TOOLCHAIN.md); tests and CI set it to 1. Unset, torch's default is kept.
+    (TOOLCHAIN.md); tests and CI set it to 1. Unset with no ``default``, torch's default is kept.
     """
-    raw = os.environ.get(THREADS_ENV)
+    raw = os.environ.get(THREADS_ENV, None if default is None else str(default))
     if raw is None:
         return
     try:

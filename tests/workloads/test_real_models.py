@@ -212,3 +212,25 @@ def test_text_from_a_file(tmp_path, minilm):
 def test_bundled_arguments_are_checked_before_any_model_loads(name, kwargs, pattern):
     with pytest.raises(HwsimError, match=pattern):
         workloads.get(name, **kwargs)
+
+
+def test_smollm2_conversion_cache_holds_the_gguf_weights(tmp_path, monkeypatch):
+    """The de-quantized weights kept in the cache give the GGUF model's own weights, tokenizer and logits."""
+    import torch
+
+    from workloads import bundled
+
+    monkeypatch.setenv(bundled.CACHE_ENV, str(tmp_path))
+    bundled.load_model.cache_clear()
+    try:
+        gguf_model, gguf_tok = bundled.load_model("smollm2")  # converts from the GGUF file, then saves
+        assert (bundled._smollm2_cache() / "weights.safetensors").is_file()
+        model, tok = bundled._converted_smollm2()
+    finally:
+        bundled.load_model.cache_clear()
+    a, b = gguf_model.state_dict(), model.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    ids = torch.tensor([gguf_tok("To be, or not to be, that is the question")["input_ids"]])
+    assert tok("To be, or not to be")["input_ids"] == gguf_tok("To be, or not to be")["input_ids"]
+    with torch.no_grad():
+        assert torch.equal(gguf_model(ids).logits, model(ids).logits)
