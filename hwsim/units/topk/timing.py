@@ -5,7 +5,12 @@ SpAtten has two quick-select engines (HPCA 2021, Table "Architectural Setups";
 (head pruning is rare), one for local V pruning. ``design.topk.engines = 1`` makes all three kinds
 of selection share one engine.
 
-Each engine serves one request at a time, in arrival order. A request occupies its engine for
+How consecutive requests overlap on one engine (``design.topk.overlap``) is a set of stage
+services (:func:`stage_services`) for :func:`hwsim.pipeline.schedule`: :func:`sequence_schedule`
+and :func:`sequence_cycles` time back-to-back requests with it (the reference of the RTL bench),
+and the SpAtten row pipeline uses it for the local-V engine.
+
+The simpy unit serves one request at a time, in arrival order. A request occupies its engine for
 exactly the golden cycle count (:mod:`hwsim.units.topk.golden`: first input beat accepted to last
 output beat; the next request's first beat is accepted on the following cycle). The producer
 streams the scores in during the first ``fill_cycles = ceil(n / min(in_lanes, lanes))`` cycles, so
