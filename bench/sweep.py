@@ -29,7 +29,7 @@ def topk_spec(points: int):
         "sample": {"points": points, "seed": 0},
         "axes": [{"name": "topk.lanes", "log_range": [1, 64, 2]}, {"name": "topk.in_lanes", "values": [4, 8, 16]},
                  {"name": "n", "range": [64, 1024, 64]}, {"name": "k_fraction", "values": [0.1, 0.25, 0.5, 0.75]},
-                 {"name": "topk.pipelined", "values": [False, True]}],
+                 {"name": "topk.overlap", "values": ["none", "filter", "full"]}],
     }, label="bench topk")
 
 

@@ -20,15 +20,28 @@ Interface (``P`` = lanes, ``I`` = in_lanes, ``W`` = width, Verilog port names in
 * A request longer than ``max_n`` is truncated to its first ``max_n`` scores (the Python API
   rejects it instead).
 
-Buffers are three ``Memory`` instances (DATA, FIFO_L, FIFO_R) of ``ceil(max_n / P)`` rows of
-``P * W`` bits with synchronous reads. ``fault`` injects a deliberate bug for the testbench's
+Overlap (``params.overlap``, :func:`hwsim.units.topk.timing.stage_services`): the engine is two
+machines. The *selector* fills and runs the quick-select rounds; at its decision it hands the
+request (threshold, tie quota, n, k, where its stream lies in DATA) to a queue of
+:func:`filter_queue_depth` entries and the *filter* streams the result out of DATA for the
+queue's head. With ``"none"`` the selector waits until the filter has sent the last beat (one
+request at a time); with ``"filter"`` (the released RTL, ``QuickSelect.scala:142,147,164``) it
+takes the next request's first beat on the cycle after its decision, so the filter of one request
+overlaps the fill of the next. The queue and DATA are sized so that, with no source pauses and no
+sink back-pressure, neither ever stalls the selector (the bound in :func:`filter_queue_depth`), so
+the cycles are exactly :func:`hwsim.units.topk.sequence_schedule`'s; under back-pressure the
+selector waits for queue entries and DATA rows instead of overwriting them. ``"full"`` is not
+built.
+
+Buffers are three ``Memory`` instances with synchronous reads: FIFO_L and FIFO_R of
+``ceil(max_n / P)`` rows of ``P * W`` bits, and DATA, a ring of :func:`data_rows` such rows. ``fault`` injects a deliberate bug for the testbench's
 self-test only: ``"tie_order"`` keeps the last ties of a row first, ``"extra_cycle"`` adds one
 cycle before the filter.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -38,10 +51,35 @@ from hwsim.units.topk.params import LFSR_BITS, LFSR_STEPS_PER_DRAW, LFSR_TAPS, T
 from .hdl_util import bits_for, lanes_of, lfsr_advance, popcount, prefix_sum, shift_lanes_up
 from .zero_eliminator import ZeroEliminator
 
-__all__ = ["TopK", "FAULTS", "input_layout", "output_layout"]
+__all__ = ["TopK", "FAULTS", "RTL_OVERLAPS", "input_layout", "output_layout", "filter_queue_depth", "data_rows"]
 
 #: Deliberate bugs for the checker's self-test (never used otherwise).
 FAULTS = (None, "tie_order", "extra_cycle")
+#: The overlap modes this RTL builds (``TopKParams.overlap``).
+RTL_OVERLAPS = ("none", "filter")
+
+
+def filter_queue_depth(p: TopKParams) -> int:
+    """Entries of the queue between the selector and the filter (requests).
+
+    "none": 1. "filter": ``ceil((D + 4) / 6)`` with ``D = ceil(max_n / P)``: a request's filter
+    takes at most ``D + 4`` cycles and its fill plus rounds at least ``2 ceil(n / P) + 4 >= 6``
+    (and never fewer than its own filter), so in the recurrence of
+    :func:`hwsim.units.topk.sequence_schedule` a request waits less than ``D + 4`` cycles for the
+    filter and fewer than ``(D + 4) / 6`` requests wait at once, plus the one being filtered.
+    """
+    return 1 if p.overlap == "none" else max(1, -(-(p.rows + 4) // 6))
+
+
+def data_rows(p: TopKParams) -> int:
+    """Rows of the DATA ring (rows of ``lanes`` scores).
+
+    "none": ``D``. "filter": ``2 D + ceil(D / 2)``: when a fill starts, DATA holds the request
+    being filtered (at most ``D`` rows) and the waiting ones (fewer than ``D / 2`` rows in all, by
+    the bound of :func:`filter_queue_depth`: their fill plus rounds, at least ``2 rows + 4``
+    each, sum to less than ``D + 4``), and the new request reserves ``D``.
+    """
+    return p.rows if p.overlap == "none" else 2 * p.rows + -(-p.rows // 2)
 
 
 def input_layout(p: TopKParams) -> data.StructLayout:
@@ -96,7 +134,7 @@ class TopK(wiring.Component):
     Parameters
     ----------
     params : TopKParams
-        lanes, in_lanes, width, max_n and the LFSR seed.
+        lanes, in_lanes, width, max_n, the LFSR seed and the overlap ("none" or "filter").
     fault : None, "tie_order" or "extra_cycle"
         Deliberate bug, only for proving that the testbench catches one.
     """
@@ -106,6 +144,8 @@ class TopK(wiring.Component):
             raise TypeError(f"params must be a TopKParams, not {params!r}")
         if fault not in FAULTS:
             raise ValueError(f"fault must be one of {FAULTS}, not {fault!r}")
+        if params.overlap not in RTL_OVERLAPS:
+            raise ValueError(f"the RTL builds overlap {' or '.join(RTL_OVERLAPS)}, not {params.overlap!r}")
         self.params = params
         self.fault = fault
         super().__init__({
@@ -123,7 +163,9 @@ class TopK(wiring.Component):
         m = Module()
 
         # ---------------- buffers ----------------
-        m.submodules.data_mem = data_mem = Memory(shape=unsigned(P * W), depth=D, init=[])
+        S, Q = data_rows(p), filter_queue_depth(p)
+        SB = bits_for(S)
+        m.submodules.data_mem = data_mem = Memory(shape=unsigned(P * W), depth=S, init=[])
         m.submodules.fifo_l = fifo_l = Memory(shape=unsigned(P * W), depth=D, init=[])
         m.submodules.fifo_r = fifo_r = Memory(shape=unsigned(P * W), depth=D, init=[])
         data_rd, data_wr = data_mem.read_port(), data_mem.write_port()
@@ -145,8 +187,44 @@ class TopK(wiring.Component):
         rem = Signal(CB)                    # elements of the set not yet read
         g_cnt, e_cnt, l_cnt = Signal(CB), Signal(CB), Signal(CB)
         wptr = [Signal(RB, name="wptr_l"), Signal(RB, name="wptr_r")]
-        theta = Signal(W)
-        quota = Signal(CB)
+        # ---------------- the queue from the selector to the filter ----------------
+        QB = bits_for(max(Q - 1, 1))
+        q_theta = Array(Signal(W, name=f"q_theta_{i}") for i in range(Q))
+        q_quota = Array(Signal(CB, name=f"q_quota_{i}") for i in range(Q))
+        q_n = Array(Signal(CB, name=f"q_n_{i}") for i in range(Q))
+        q_k = Array(Signal(CB, name=f"q_k_{i}") for i in range(Q))
+        q_base = Array(Signal(SB, name=f"q_base_{i}") for i in range(Q))
+        q_head, q_tail = Signal(QB), Signal(QB)
+        q_count = Signal(bits_for(Q))
+        push, pop = Signal(), Signal()
+        theta, quota, f_n, f_k, f_base = Signal(W), Signal(CB), Signal(CB), Signal(CB), Signal(SB)
+        m.d.comb += [theta.eq(q_theta[q_head]), quota.eq(q_quota[q_head]), f_n.eq(q_n[q_head]),
+                     f_k.eq(q_k[q_head]), f_base.eq(q_base[q_head])]
+        f_active = Signal()
+        m.d.comb += f_active.eq(q_count != 0)
+
+        def wrap(v, limit, width):  # v < 2 * limit -> v mod limit
+            out = Signal(width)
+            m.d.comb += out.eq(Mux(v >= limit, v - limit, v))
+            return out
+
+        def step_ptr(ptr, limit):
+            return Mux(ptr == limit - 1, 0, ptr + 1)
+
+        m.d.sync += q_count.eq(q_count + push - pop)
+        with m.If(pop):
+            m.d.sync += q_head.eq(step_ptr(q_head, Q))
+        with m.If(push):
+            m.d.sync += q_tail.eq(step_ptr(q_tail, Q))
+        q_room = Signal()
+        m.d.comb += q_room.eq((q_count < Q) | pop)
+
+        # ---------------- DATA ring: where each request's stream lies ----------------
+        d_wp = Signal(SB)                   # next DATA row the fill writes
+        d_base = Signal(SB)                 # first DATA row of the request being filled
+        d_used = Signal(bits_for(S))        # rows held by requests not yet filtered out
+        f_rows_all = Signal(RB)             # DATA rows of the head request
+        m.d.comb += f_rows_all.eq((f_n + (P - 1)) >> LP)
 
         in_p = self.inp.payload
         in_fire = Signal()
@@ -163,8 +241,11 @@ class TopK(wiring.Component):
         fill_we = Signal()
         fill_row_data = Signal(P * W)
         m.d.comb += [
-            data_wr.addr.eq(fill_row), data_wr.data.eq(fill_row_data), data_wr.en.eq(fill_we),
+            data_wr.addr.eq(d_wp), data_wr.data.eq(fill_row_data), data_wr.en.eq(fill_we),
         ]
+        with m.If(fill_we):
+            m.d.sync += d_wp.eq(step_ptr(d_wp, S))
+        m.d.sync += d_used.eq(d_used + fill_we - Mux(pop, f_rows_all, 0))
 
         # ---------------- round pipeline: compare stage (C) and write stage (W) ----------------
         c_valid = Signal()
@@ -224,7 +305,7 @@ class TopK(wiring.Component):
         adv = Signal()
         m.d.comb += adv.eq(~self.out.valid | self.out.ready)
         f_rd = Signal(RB)
-        f_rows = Signal(RB)
+        f_rows = f_rows_all
         fc_valid = Signal()
         fc_row = Signal(RB)
         eq_carry = Signal(CB)
@@ -236,7 +317,7 @@ class TopK(wiring.Component):
         fx = lanes_of(data_rd.data, P, W)
         base = Signal(CB + 1)
         m.d.comb += base.eq(fc_row * P)
-        f_ok = [(base + i) < n for i in range(P)]
+        f_ok = [(base + i) < f_n for i in range(P)]
         f_gt = [f_ok[i] & (fx[i] > theta) for i in range(P)]
         f_eq = [f_ok[i] & (fx[i] == theta) for i in range(P)]
         if self.fault == "tie_order":
@@ -255,7 +336,7 @@ class TopK(wiring.Component):
         opk = _Packer(m, "pack_out", P, PW)
         o_low, o_high, o_total = opk.combine(fo_row, fo_cnt)
         remaining = Signal(CB)
-        m.d.comb += remaining.eq(k_req - sent)
+        m.d.comb += remaining.eq(f_k - sent)
         m.d.comb += data_rd.en.eq(adv)
 
         def load_out(row, count, last):
@@ -299,9 +380,27 @@ class TopK(wiring.Component):
             nsub = Signal(bits_for(I // P))
             m.d.comb += [nsub.eq((beat_cnt + (P - 1)) >> LP), fill_row_data.eq(beat[: P * W])]
 
+        # a request's first beat reserves D rows of the DATA ring (never short without back-pressure)
+        fresh = Signal()
+        m.d.comb += fresh.eq((n == 0) & (fill_row == 0))
+        room = Signal()
+        m.d.comb += room.eq(~fresh | (d_used + D <= S))
+
+        def hand_over(next_state):
+            """The decision: queue the request for the filter, start the next one."""
+            with m.If(q_room):
+                m.d.comb += push.eq(1)
+                m.d.sync += [
+                    q_theta[q_tail].eq(pivot), q_quota[q_tail].eq(k1 - g_cnt), q_n[q_tail].eq(n),
+                    q_k[q_tail].eq(k_req), q_base[q_tail].eq(d_base),
+                    n.eq(0), fill_row.eq(0), lfsr.eq(p.lfsr_init), d_base.eq(d_wp),
+                ]
+                m.next = next_state
+
+        after = "WAIT" if p.overlap == "none" else "FILL"
         with m.FSM(init="FILL"):
             with m.State("FILL"):
-                m.d.comb += self.inp.ready.eq(1)
+                m.d.comb += self.inp.ready.eq(room)
                 with m.If(in_fire):
                     m.d.sync += n.eq(n_next)
                     with m.If(in_p.last):
@@ -362,47 +461,53 @@ class TopK(wiring.Component):
                     m.d.sync += [sel.eq(1), mset.eq(g_cnt)]
                     m.next = "PIVOT"
                 with m.Elif(g_cnt + e_cnt >= k1):
-                    m.d.sync += [theta.eq(pivot), quota.eq(k1 - g_cnt), f_rows.eq((n + (P - 1)) >> LP)]
-                    m.d.sync += reset_filter()
-                    m.next = "EXTRA" if self.fault == "extra_cycle" else "FILTER"
+                    if self.fault == "extra_cycle":
+                        m.next = "EXTRA"
+                    else:
+                        hand_over(after)
                 with m.Else():
                     m.d.sync += [k1.eq(k1 - g_cnt - e_cnt), sel.eq(0), mset.eq(l_cnt)]
                     m.next = "PIVOT"
             if self.fault == "extra_cycle":
                 with m.State("EXTRA"):
-                    m.next = "FILTER"
-            with m.State("FILTER"):
-                with m.If(adv):
-                    # FR: read the next DATA row
-                    with m.If(f_rd < f_rows):
-                        m.d.sync += [fc_valid.eq(1), fc_row.eq(f_rd), f_rd.eq(f_rd + 1)]
-                    with m.Else():
-                        m.d.sync += fc_valid.eq(0)
-                    m.d.comb += data_rd.addr.eq(f_rd)
-                    # FC: compare with theta, tie quota, zero-eliminate
-                    m.d.sync += fo_valid.eq(fc_valid)
-                    with m.If(fc_valid):
-                        m.d.sync += [fo_row.eq(ze_f.data_out), fo_cnt.eq(ze_f.count), eq_carry.eq(eq_carry + f_eq_n)]
-                    # FO: realign into output beats
-                    m.d.sync += self.out.valid.eq(0)
-                    with m.If(pending_final):
-                        m.d.sync += load_out(opk.acc, opk.acc_cnt, 1)
-                        m.d.sync += [pending_final.eq(0), f_done.eq(1)]
-                    with m.Elif(fo_valid & ~f_done):
-                        with m.If(o_total >= P):
-                            m.d.sync += load_out(o_low, P, remaining == P)
-                            m.d.sync += [sent.eq(sent + P), opk.acc.eq(o_high), opk.acc_cnt.eq(o_total - P)]
-                            with m.If(remaining == P):
-                                m.d.sync += f_done.eq(1)
-                            with m.Elif(o_total == remaining):
-                                m.d.sync += pending_final.eq(1)
-                        with m.Elif((o_total == remaining) & (o_total != 0)):
-                            m.d.sync += load_out(o_low, o_total, 1)
-                            m.d.sync += [sent.eq(sent + o_total), f_done.eq(1), opk.acc.eq(0), opk.acc_cnt.eq(0)]
-                        with m.Else():
-                            m.d.sync += [opk.acc.eq(o_low), opk.acc_cnt.eq(o_total)]
-                with m.If(self.out.valid & self.out.ready & out_p.last):
-                    m.d.sync += reset_filter()
-                    m.d.sync += [self.out.valid.eq(0), n.eq(0), fill_row.eq(0), lfsr.eq(p.lfsr_init)]
-                    m.next = "FILL"
+                    hand_over(after)
+            if p.overlap == "none":
+                with m.State("WAIT"):  # one request at a time: until the filter has sent the last beat
+                    with m.If(pop):
+                        m.next = "FILL"
+
+        # the filter: streams the head request of the queue out of DATA
+        with m.If(f_active & adv):
+            # FR: read the next DATA row
+            with m.If(f_rd < f_rows):
+                m.d.sync += [fc_valid.eq(1), fc_row.eq(f_rd), f_rd.eq(f_rd + 1)]
+            with m.Else():
+                m.d.sync += fc_valid.eq(0)
+            m.d.comb += data_rd.addr.eq(wrap(f_base + f_rd, S, SB))
+            # FC: compare with theta, tie quota, zero-eliminate
+            m.d.sync += fo_valid.eq(fc_valid)
+            with m.If(fc_valid):
+                m.d.sync += [fo_row.eq(ze_f.data_out), fo_cnt.eq(ze_f.count), eq_carry.eq(eq_carry + f_eq_n)]
+            # FO: realign into output beats
+            m.d.sync += self.out.valid.eq(0)
+            with m.If(pending_final):
+                m.d.sync += load_out(opk.acc, opk.acc_cnt, 1)
+                m.d.sync += [pending_final.eq(0), f_done.eq(1)]
+            with m.Elif(fo_valid & ~f_done):
+                with m.If(o_total >= P):
+                    m.d.sync += load_out(o_low, P, remaining == P)
+                    m.d.sync += [sent.eq(sent + P), opk.acc.eq(o_high), opk.acc_cnt.eq(o_total - P)]
+                    with m.If(remaining == P):
+                        m.d.sync += f_done.eq(1)
+                    with m.Elif(o_total == remaining):
+                        m.d.sync += pending_final.eq(1)
+                with m.Elif((o_total == remaining) & (o_total != 0)):
+                    m.d.sync += load_out(o_low, o_total, 1)
+                    m.d.sync += [sent.eq(sent + o_total), f_done.eq(1), opk.acc.eq(0), opk.acc_cnt.eq(0)]
+                with m.Else():
+                    m.d.sync += [opk.acc.eq(o_low), opk.acc_cnt.eq(o_total)]
+        with m.If(self.out.valid & self.out.ready & out_p.last):
+            m.d.comb += pop.eq(1)
+            m.d.sync += reset_filter()
+            m.d.sync += self.out.valid.eq(0)
         return m

@@ -6,12 +6,15 @@ Driver -> DUT, monitor -> model -> checker (STYLE.md 8): the model is the golden
 edge that ends it; :mod:`rtl.cocotb_topk` supplies it for cocotb (generated Verilog on Icarus)
 and :func:`run_amaranth` for Amaranth's simulator.
 
+Requests stream back to back: the source offers the next request's first beat as soon as the
+previous request's last one is taken, and the monitor collects output beats independently.
 Checks per vector: the output indices (and their scores) equal the golden selection, beats are
-full except the last, and the cycles from the first input beat accepted to the last output beat
-accepted equal the golden count exactly when the source never pauses and the sink never
-back-pressures (then the next request's first beat must also be accepted on the very next cycle:
-the occupancy the timing view assumes); with random pauses and back-pressure the cycles must not
-be below the golden count.
+full except the last, and, when the source never pauses and the sink never back-pressures, the
+cycle each request's first input beat is accepted and the cycle its last output beat is accepted
+are exactly those of the golden sequence (:func:`hwsim.units.topk.sequence_schedule` under
+``params.overlap``: with "none" each request's golden ``cycles`` and the next request on the
+very next cycle; with "filter" the next request's fill during this one's filter). With random
+pauses and back-pressure a request's cycles must not be below its golden count.
 """
 
 from __future__ import annotations
@@ -21,11 +24,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hwsim.units.topk import TopKParams, select_detail
+from hwsim.units.topk import TopKParams, select_detail, sequence_schedule
 
 __all__ = [
     "Phase", "BenchReport", "params_dict", "make_vectors", "pack_input", "payloads_of", "unpack_output",
-    "request", "drive", "run_amaranth", "run_amaranth_requests",
+    "stream", "drive", "PhaseModel", "check_phase", "run_amaranth", "run_amaranth_requests",
 ]
 
 
@@ -77,7 +80,7 @@ class BenchReport:
 
 def params_dict(params: TopKParams) -> dict:
     """The parameters as a plain dict (for JSON and for ``TopKParams(**d)``)."""
-    return {f: getattr(params, f) for f in ("lanes", "in_lanes", "width", "max_n", "seed")}
+    return {f: getattr(params, f) for f in ("lanes", "in_lanes", "width", "max_n", "seed", "overlap")}
 
 
 def make_vectors(params: TopKParams, count: int, seed: int) -> list[tuple[np.ndarray, int]]:
@@ -167,31 +170,101 @@ class _Seen:
         return None if self.last_out is None or self.first_in is None else self.last_out - self.first_in + 1
 
 
-async def request(step, params: TopKParams, payloads: list[int], k: int, *, cycle: int, limit: int,
-                  rng=None, pause: float = 0.0, backpressure: float = 0.0) -> tuple[_Seen, int]:
-    """Drive one request (its beats, ``k`` on the port) and monitor its output; return (seen, cycle).
+async def stream(step, params: TopKParams, requests: list[tuple[list[int], int]], *, cycle: int, limit: int,
+                 rng=None, pause: float = 0.0, backpressure: float = 0.0) -> tuple[list[_Seen], int]:
+    """Drive ``requests`` (payloads, ``k`` on the port) back to back and monitor the outputs.
 
-    ``cycle`` numbers the clock edges; the request is abandoned at ``limit`` (a hung DUT).
+    The source offers the next request's first beat right after the previous request's last
+    one (unless it pauses), whether or not that request's output has left: the input driver and
+    the output monitor run independently. Returns one :class:`_Seen` per request and the cycle
+    after the last one seen; ``cycle`` numbers the clock edges, the run is abandoned at ``limit``
+    (a hung DUT).
     """
-    seen = _Seen()
-    bi = 0
-    while seen.last_out is None and cycle < limit:
-        valid = bi < len(payloads) and not (pause and rng.random() < pause)
+    beats = [(r, pl) for r, (payloads, _) in enumerate(requests) for pl in payloads]
+    seen = [_Seen() for _ in requests]
+    bi = out_r = 0
+    while out_r < len(requests) and cycle < limit:
+        valid = bi < len(beats) and not (pause and rng.random() < pause)
         ready = not (backpressure and rng.random() < backpressure)
-        o = await step({"inp_valid": int(valid), "inp_payload": payloads[bi] if valid else 0,
-                        "out_ready": int(ready), "k": k})
+        r_in = beats[min(bi, len(beats) - 1)][0]
+        o = await step({"inp_valid": int(valid), "inp_payload": beats[bi][1] if valid else 0,
+                        "out_ready": int(ready), "k": requests[r_in][1]})
         if valid and o["inp_ready"]:
-            seen.first_in = cycle if seen.first_in is None else seen.first_in
+            seen[r_in].first_in = cycle if seen[r_in].first_in is None else seen[r_in].first_in
             bi += 1
         if o["out_valid"] and ready:
             ii, ss, cnt, last = unpack_output(params, o["out_payload"])
-            seen.short_beat |= cnt != params.lanes and not last
-            seen.indices += ii
-            seen.scores += ss
+            cur = seen[out_r]
+            cur.short_beat |= cnt != params.lanes and not last
+            cur.indices += ii
+            cur.scores += ss
             if last:
-                seen.last_out = cycle
+                cur.last_out = cycle
+                out_r += 1
         cycle += 1
     return seen, cycle
+
+
+@dataclass
+class PhaseModel:
+    """A phase's vectors and what the golden model says of them (the checker's reference)."""
+
+    vectors: list
+    golden: list            # (indices, detail) per vector, from select_detail
+    start: np.ndarray       # sequence_schedule: first input beat accepted, from the phase's first
+    done: np.ndarray        # one past the last output beat accepted
+
+    @classmethod
+    def of(cls, params: TopKParams, phase: Phase) -> "PhaseModel":
+        vectors = make_vectors(params, phase.vectors, phase.seed)
+        golden = [select_detail(x, k, lanes=params.lanes, seed=params.seed, in_lanes=params.in_lanes,
+                                width=params.width, max_n=params.max_n) for x, k in vectors]
+        det = {f: np.array([d[f] for _, d in golden], np.int64) for f in ("cycles", "fill_cycles", "filter_cycles")}
+        start, done = sequence_schedule(det["cycles"], det["fill_cycles"], det["filter_cycles"],
+                                        overlap=params.overlap)
+        return cls(vectors, golden, start, done)
+
+    @property
+    def golden_cycles(self) -> int:
+        """Sum of the vectors' golden cycles (for run limits)."""
+        return int(sum(d["cycles"] for _, d in self.golden))
+
+    def requests(self, params: TopKParams) -> list[tuple[list[int], int]]:
+        """Input payloads and the ``k`` port value of every vector."""
+        return [(payloads_of(params, x), k) for x, k in self.vectors]
+
+
+def check_phase(phase: Phase, model: PhaseModel, seen: list[_Seen], report: BenchReport) -> bool:
+    """Check what the monitor saw of one phase against the golden model; return whether the DUT hung."""
+    origin = seen[0].first_in if seen and seen[0].first_in is not None else 0
+    hung = False
+    for i, ((x, k), (idx_g, d), got) in enumerate(zip(model.vectors, model.golden, seen)):
+        rtl_cycles = got.cycles
+        start, done = int(model.start[i]), int(model.done[i])
+        rec = {"vector": len(report.records), "n": len(x), "k": k, "exact": phase.exact,
+               "golden_cycles": done - start if phase.exact else d["cycles"], "rtl_cycles": rtl_cycles,
+               "rounds": d["rounds"]}
+        what = []
+        if rtl_cycles is None:
+            what.append("no last output beat (DUT hung)")
+            hung = True
+        if got.indices != idx_g.tolist():
+            what.append("indices differ")
+        elif got.scores != x[idx_g].tolist():
+            what.append("scores differ")
+        if got.short_beat:
+            what.append("a beat before the last is not full")
+        if rtl_cycles is not None:
+            if phase.exact and (got.first_in - origin, got.last_out + 1 - origin) != (start, done):
+                what.append(f"cycles differ (first beat in, last beat out at {got.first_in - origin}, "
+                            f"{got.last_out - origin}; golden {start}, {done - 1})")
+            if not phase.exact and rtl_cycles < d["cycles"]:
+                what.append("cycles below the golden count")
+        report.records.append(rec)
+        if what:
+            report.mismatches.append({**rec, "what": "; ".join(what), "golden_indices": _short(idx_g.tolist()),
+                                      "rtl_indices": _short(got.indices)})
+    return hung
 
 
 async def drive(step, params: TopKParams, phases: list[Phase], report: BenchReport) -> BenchReport:
@@ -199,52 +272,23 @@ async def drive(step, params: TopKParams, phases: list[Phase], report: BenchRepo
 
     ``step(inputs) -> outputs`` applies ``inputs`` (``inp_valid``, ``inp_payload``, ``out_ready``,
     ``k``) for one cycle and returns the values sampled at the edge that ends it
-    (``inp_ready``, ``out_valid``, ``out_payload``). The run stops at the first vector whose
-    last beat does not come (a hung DUT).
+    (``inp_ready``, ``out_valid``, ``out_payload``). A phase starts once the previous one's last
+    output has left. In a phase without pauses every request's first input beat and last output
+    beat must be accepted on the cycles :func:`hwsim.units.topk.sequence_schedule` gives for the
+    phase's requests under ``params.overlap`` (the engine idle at the phase's first beat); with
+    pauses a request's cycles must not be below its golden count. The run stops after the first
+    phase with a request whose last beat does not come (a hung DUT).
     """
     t0 = time.perf_counter()
     cycle = 0
-    vec_no = 0
-    prev_last = None
     for phase in phases:
+        model = PhaseModel.of(params, phase)
         rng = np.random.default_rng(phase.seed ^ 0x5EED)
-        for x, k in make_vectors(params, phase.vectors, phase.seed):
-            idx_g, det = select_detail(x, k, lanes=params.lanes, seed=params.seed, in_lanes=params.in_lanes,
-                                       width=params.width, max_n=params.max_n)
-            seen, end = await request(step, params, payloads_of(params, x), k, cycle=cycle,
-                                      limit=cycle + 20 * det["cycles"] + 200, rng=rng, pause=phase.pause,
-                                      backpressure=phase.backpressure)
-            cycle = end
-            rtl_cycles = seen.cycles
-            rec = {"vector": vec_no, "n": len(x), "k": k, "exact": phase.exact, "golden_cycles": det["cycles"],
-                   "rtl_cycles": rtl_cycles, "rounds": det["rounds"]}
-            what = []
-            if rtl_cycles is None:
-                what.append("no last output beat (DUT hung)")
-            if seen.indices != idx_g.tolist():
-                what.append("indices differ")
-            elif seen.scores != x[idx_g].tolist():
-                what.append("scores differ")
-            if seen.short_beat:
-                what.append("a beat before the last is not full")
-            if rtl_cycles is not None:
-                if phase.exact and rtl_cycles != det["cycles"]:
-                    what.append("cycles differ")
-                if not phase.exact and rtl_cycles < det["cycles"]:
-                    what.append("cycles below the golden count")
-                if phase.exact and prev_last is not None and seen.first_in != prev_last + 1:
-                    what.append(f"first beat accepted {seen.first_in - prev_last - 1} cycles late after the last request")
-            prev_last = seen.last_out if phase.exact else None
-            report.records.append(rec)
-            if what:
-                report.mismatches.append({**rec, "what": "; ".join(what), "golden_indices": _short(idx_g.tolist()),
-                                          "rtl_indices": _short(seen.indices)})
-            vec_no += 1
-            if rtl_cycles is None:
-                break
-        else:
-            continue
-        break
+        seen, cycle = await stream(step, params, model.requests(params), cycle=cycle,
+                                   limit=cycle + 20 * model.golden_cycles + 200, rng=rng, pause=phase.pause,
+                                   backpressure=phase.backpressure)
+        if check_phase(phase, model, seen, report):
+            break
     report.sim_cycles = cycle
     report.sim_s = time.perf_counter() - t0
     return report
@@ -291,7 +335,8 @@ def run_amaranth_requests(params: TopKParams,
     async def body(step):
         cycle = 0
         for payloads, k in requests:
-            seen, cycle = await request(step, params, payloads, k, cycle=cycle, limit=cycle + 100 * params.max_n + 500)
+            (seen,), cycle = await stream(step, params, [(payloads, k)], cycle=cycle,
+                                          limit=cycle + 100 * params.max_n + 500)
             out.append((seen.indices, seen.scores, seen.cycles))
 
     _amaranth_run(params, None, body)

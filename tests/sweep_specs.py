@@ -25,8 +25,8 @@ range = [64, 1024, 64]
 name = "k_fraction"
 values = [0.25, 0.5, 0.75]
 [[axes]]
-name = "topk.pipelined"
-values = [false, true]
+name = "topk.overlap"
+values = ["none", "full"]
 [objectives]
 minimize = ["topk_area_mm2"]
 maximize = ["elements_per_cycle"]
@@ -44,8 +44,8 @@ values = [2, 8, 32]
 name = ["n", "k"]
 values = [[128, 16], [256, 200], [512, 100]]
 [[axes]]
-name = "topk.pipelined"
-values = [false, true]
+name = "topk.overlap"
+values = ["none", "full"]
 """
 
 

@@ -27,14 +27,17 @@ Width = Annotated[int, typer.Option(help="Score width (bits, 2..32).")]
 MaxN = Annotated[int, typer.Option(help="Largest selection the buffers hold (elements).")]
 InLanes = Annotated[int, typer.Option(help="Scores per input beat (power of two, 1..64).")]
 Seed = Annotated[int, typer.Option(help="Seed of the pivot LFSR (0..2**32-1).")]
+Overlap = Annotated[str, typer.Option(help="Top-k overlap of consecutive requests: none or filter (the RTL builds these two).")]
 
 
-def _params(unit: str, lanes: int, width: int, max_n: int, in_lanes: int, seed: int):
+def _params(unit: str, lanes: int, width: int, max_n: int, in_lanes: int, seed: int, overlap: str):
     from ..units.topk import TopKParams
 
     if unit not in UNITS:
         raise HwsimError(f"UNIT {unit!r}: expected one of {', '.join(UNITS)}")
-    return TopKParams(lanes=lanes, width=width, max_n=max_n, in_lanes=in_lanes, seed=seed)
+    if overlap not in ("none", "filter"):
+        raise HwsimError(f"--overlap {overlap!r}: expected none or filter (the RTL builds these two)")
+    return TopKParams(lanes=lanes, width=width, max_n=max_n, in_lanes=in_lanes, seed=seed, overlap=overlap)
 
 
 def _check_outputs(*, output: Optional[Path] = None, folder: Optional[Path] = None,
@@ -56,6 +59,7 @@ def verilog_cmd(
     max_n: MaxN = 1024,
     in_lanes: InLanes = 8,
     seed: Seed = 0,
+    overlap: Overlap = "filter",
 ) -> None:
     """Write the Verilog of UNIT (top module named after it); Icarus Verilog compiles it.
 
@@ -65,7 +69,7 @@ def verilog_cmd(
 
     from ..outputs import atomic_write
 
-    params = _params(unit, lanes, width, max_n, in_lanes, seed)
+    params = _params(unit, lanes, width, max_n, in_lanes, seed, overlap)
     _check_outputs(output=output)
     text = verilog_text(build_component(unit, params), unit)
     atomic_write(output, text)
@@ -80,6 +84,7 @@ def synth_cmd(
     max_n: MaxN = 1024,
     in_lanes: InLanes = 8,
     seed: Seed = 0,
+    overlap: Overlap = "filter",
     out_dir: Annotated[Optional[Path], typer.Option("--out-dir", metavar="DIR",
                                                     help="Keep the Verilog and the Yosys log in this folder.")] = None,
     output: Annotated[Optional[Path], hidden("--output", "-o", metavar="DIR")] = None,
@@ -94,7 +99,7 @@ def synth_cmd(
     from rtl.export import NAND2_UM2_40NM, SRAM_GE_PER_BIT, build_component, synthesize, verilog_text
 
     output = use_alias(output, "-o/--output", "--out-dir", out_dir)
-    params = _params(unit, lanes, width, max_n, in_lanes, seed)
+    params = _params(unit, lanes, width, max_n, in_lanes, seed, overlap)
     _check_outputs(folder=output, json_out=json_out)
     tmp = None
     folder = output
@@ -139,6 +144,7 @@ def test_cmd(
     max_n: MaxN = 1024,
     in_lanes: InLanes = 8,
     seed: Seed = 0,
+    overlap: Overlap = "filter",
     vectors: Annotated[int, typer.Option(help="Random vectors (count).")] = 200,
     stimulus_seed: Annotated[int, typer.Option("--stimulus-seed", help="Seed of the random vectors.")] = 1,
     paused: Annotated[float, typer.Option(help="Fraction of the vectors run with random source pauses and sink back-pressure.")] = 0.2,
@@ -162,7 +168,7 @@ def test_cmd(
     output = use_alias(output, "-o/--output", "--out-dir", out_dir)
     if unit != "topk":
         raise HwsimError(f"UNIT {unit!r}: the cocotb testbench exists for topk only")
-    params = _params(unit, lanes, width, max_n, in_lanes, seed)
+    params = _params(unit, lanes, width, max_n, in_lanes, seed, overlap)
     from ..limits import MAX_RTL_VECTORS, check_count
 
     check_count("--vectors", vectors, 1, MAX_RTL_VECTORS, why="hwsim.limits.MAX_RTL_VECTORS")

@@ -7,7 +7,7 @@ summarised in `docs/sources.md (SpAtten)` §2.2 and §10.1). Presets (``spatten`
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -96,12 +96,16 @@ class TopK(Config):
     width_bits: Annotated[int, int_between(2, 32)] = Field(
         12, description="Score width (bits). Source: 12-bit datapath, SpAtten Table 'Architectural Setups'."
     )
-    pipelined: bool = Field(
-        False,
-        description="false: the engine of rtl/topk.py, one request at a time (fill, quick-select, filter). "
-        "true: a design option beyond the RTL: fill, quick-select and filter as three pipeline stages "
-        "(double-buffered), so consecutive local-V requests overlap; the authors' latency model charges "
-        "only the quick-select rounds (docs/sources.md SpAtten §3.4).",
+    overlap: Literal["none", "filter", "full"] = Field(
+        "filter",
+        description="How consecutive requests share an engine. 'filter' (the hardware as built): fill and "
+        "quick-select one after the other, the filter (output) pass of one request overlapping the fill of "
+        "the next; source: mit-han-lab/spatten spatten_hardware/hardware/src/main/scala/spatten/utils/"
+        "QuickSelect.scala:147,164 (input accepted only in stateFill) and :142 (the result is registered; "
+        "the data FIFO holds the stream). 'none': one request at a time (fill, quick-select, filter). "
+        "'full': a design option beyond the released RTL: fill, quick-select and filter as three pipeline "
+        "stages (double-buffered). The authors' latency model charges only the quick-select rounds "
+        "(docs/sources.md SpAtten §3.4). Stage services: hwsim.units.topk.timing.stage_services.",
     )
 
 

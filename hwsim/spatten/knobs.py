@@ -98,8 +98,9 @@ KNOBS: dict[str, Knob] = {k.key: k for k in [
     _k("topk.max_n", "topk.max_n=4096", "area energy capacity", capacity=("topk.max_n=16",)),
     _k("topk.width_bits", "topk.width_bits=16", "latency dram energy area fidelity",
        why="scores are quantized to the width before selection: ties and so the kept V vectors change"),
-    _k("topk.pipelined", "topk.pipelined=true", "latency",
-       why="area: the pipelined engine is modelled with the same buffers (an assumption beyond the RTL)"),
+    _k("topk.overlap", "topk.overlap=none", "latency",
+       why="area: every overlap mode is modelled with the same buffers (the released RTL's data FIFO "
+       "already holds two requests' streams)"),
     _k("sram.key_bytes", "sram.key_bytes=393216", "latency area energy capacity", capacity=("sram.key_bytes=1024",),
        partial={"encoder": frozenset({"latency"}), "decoder": frozenset({"latency"})},
        why="latency: generation fetches K ahead only as far as the SRAM holds it; the tiny traces never fill it"),

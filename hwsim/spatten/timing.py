@@ -43,8 +43,9 @@ from .units import SpattenUnits
 
 __all__ = ["Machine", "Fetch", "HeadWork", "GroupWork", "RowWork", "Timeline", "STAGES", "STAGE_UNITS", "TOPK_STAGES"]
 
-#: Stages of the per-row pipeline, in order. The local-V top-k engine is one stage (``topk``)
-#: unless ``design.topk.pipelined``: then its fill, quick-select and filter are three.
+#: Stages of the per-row pipeline, in order. The local-V top-k engine's stages are those of
+#: ``design.topk.overlap`` (:func:`hwsim.units.topk.stage_services`): one (``topk``) for "none",
+#: ``topk`` and ``topk_filter`` for "filter", all three for "full"; unused ones have service 0.
 STAGES = ("qk", "softmax", "pq", *TOPK_STAGE_NAMES, "pv")
 #: The unit each stage belongs to (the RTL module names).
 STAGE_UNITS = ("qk", "softmax", "pq", "topk", "topk", "topk", "pv")
@@ -107,11 +108,11 @@ class Machine:
         if lsb_busy_first and requant.any():
             pq[int(np.argmax(requant))] += lsb_busy_first + self.hbm_latency
         pv = pv_unit.service_cycles(hr.n_values, u.pv)
-        topk = stage_services(hr.topk_cycles, hr.topk_fill, hr.topk_filter, pipelined=u.topk_pipelined)
+        topk = stage_services(hr.topk_cycles, hr.topk_fill, hr.topk_filter, overlap=u.topk.overlap)
         service = np.vstack([qk, sm, pq, topk, pv]).astype(np.int64)
         latency = np.array([self.qk_latency, self.softmax_latency, 0, 0, 0, 0, self.pv_latency], np.int64)
         overlap = np.zeros_like(service)
-        first = _TOPK - 1 if u.topk_pipelined else _TOPK
+        first = _TOPK - 1 if u.topk.overlap == "full" else _TOPK
         overlap[first] = np.minimum(np.asarray(hr.topk_fill, np.int64), sm // passes + self.softmax_latency)
         return service, latency, overlap
 
@@ -177,7 +178,7 @@ class Timeline:
         engines = TopKUnit(env, self.machine.units.topk, engines=self.machine.units.topk_engines)
         self.topk_select = engines.engine_for("token").resource
         self.topk_local = engines.engine_for("local_v").resource
-        # a pipelined local-V engine: its fill and filter stages are units of their own
+        # the local-V engine's fill and filter stages (design.topk.overlap) are units of their own
         self.topk_stages = {"topk_fill": simpy.Resource(env, 1), "topk": self.topk_local,
                             "topk_filter": simpy.Resource(env, 1)}
         # the key SRAM (bytes): a group's K stays in it from its fetch until its last row is done,

@@ -24,8 +24,8 @@ __all__ = ["SpattenUnits"]
 class SpattenUnits:
     """One design's units for heads of ``head_dim`` elements under one quantization.
 
-    ``topk`` is both engines (token/head and local V: identical engines); ``topk_engines`` (1 or 2)
-    and ``topk_pipelined`` say how the pipeline uses them. SRAM capacities are in bytes.
+    ``topk`` is both engines (token/head and local V: identical engines; ``topk.overlap`` says how
+    consecutive requests share one); ``topk_engines`` (1 or 2) says how the pipeline uses them. SRAM capacities are in bytes.
     """
 
     head_dim: int
@@ -37,7 +37,6 @@ class SpattenUnits:
     hbm: HbmParams
     topk: TopKParams
     topk_engines: int
-    topk_pipelined: bool
     key_sram_bytes: int
     value_sram_bytes: int
 
@@ -57,7 +56,7 @@ class SpattenUnits:
             qk=QKParams.from_design(design, head_dim), pv=PVParams.from_design(design, head_dim),
             softmax=SoftmaxParams.from_design(design), quant=quant, hbm=HbmParams.from_design(design),
             topk=TopKParams.from_design(design, seed=seed), topk_engines=design.topk.engines,
-            topk_pipelined=design.topk.pipelined, key_sram_bytes=design.sram.key_bytes,
+            key_sram_bytes=design.sram.key_bytes,
             value_sram_bytes=design.sram.value_bytes,
         )
 

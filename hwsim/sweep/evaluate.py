@@ -90,9 +90,8 @@ class TopkEvaluation(Evaluation):
     """The top-k engine's golden model on ``trials`` random rows, and its area.
 
     Cycles are the golden model's exact counts (``hwsim.units.topk.golden``). ``stream_cycles``
-    serves the rows back to back: one after another on the engine of ``rtl/topk.py``, through the
-    three-stage pipeline (fill, quick-select, filter; ``hwsim.pipeline.schedule``) when
-    ``topk.pipelined``. Area: ``cost_models.area`` (the design's top-k engines, and the whole design).
+    serves the rows back to back on one engine, overlapped as ``topk.overlap`` says
+    (:func:`hwsim.units.topk.sequence_schedule`). Area: ``cost_models.area`` (the design's top-k engines, and the whole design).
     """
 
     name = "topk"
@@ -104,8 +103,7 @@ class TopkEvaluation(Evaluation):
     def run(self, design, policy, params, workload, seed):
         from cost_models.area import area_mm2
 
-        from ..pipeline import schedule
-        from ..units.topk import select_batch_detail
+        from ..units.topk import select_batch_detail, sequence_schedule
 
         t = design.topk
         n = params.n
@@ -118,12 +116,8 @@ class TopkEvaluation(Evaluation):
         x = np.random.default_rng(seed).integers(0, hi + 1, size=(params.trials, n))
         _, d = select_batch_detail(x, np.full(params.trials, k), lanes=t.lanes, seed=seed, in_lanes=t.in_lanes,
                                    width=t.width_bits, max_n=t.max_n)
-        if t.pipelined:
-            service = np.stack([d["fill_cycles"], d["quickselect_cycles"], d["filter_cycles"]])
-            _, done = schedule(service, np.zeros(3, np.int64))
-            stream = int(done[-1, -1])
-        else:
-            stream = int(d["cycles"].sum())
+        _, done = sequence_schedule(d["cycles"], d["fill_cycles"], d["filter_cycles"], overlap=t.overlap)
+        stream = int(done[-1])
         area = area_mm2(design)
         eps = params.trials * n / stream
         return {

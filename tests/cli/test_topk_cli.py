@@ -35,6 +35,8 @@ def test_topk_distribution(tmp_path):
     (["rtl", "verilog", "topk", "--width", "40", "-o", "x.v"],
      "hwsim: error: Top-k score width must be an integer from 2 to 32, not 40"),
     (["rtl", "test", "zero_eliminator"], "hwsim: error: UNIT 'zero_eliminator': the cocotb testbench exists for topk only"),
+    (["rtl", "synth", "topk", "--overlap", "full"],
+     "hwsim: error: --overlap 'full': expected none or filter (the RTL builds these two)"),
 ])
 def test_bad_input(args, message, tmp_path):
     r = run_hwsim(*args, cwd=tmp_path)
@@ -59,7 +61,12 @@ def test_rtl_synth_statistics(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "$_MUX_" in r.stdout and "area estimate" in r.stdout and "assumptions" in r.stdout
     d = json.loads((tmp_path / "synth.json").read_text())
-    assert d["memory_bits"] == 3 * 8 * 2 * 4  # DATA, FIFO_L, FIFO_R: 8 rows of 2 x 4 bits
+    # FIFO_L, FIFO_R: 8 rows of 2 x 4 bits; DATA (overlap "filter"): a ring of 2 x 8 + 4 rows
+    assert d["memory_bits"] == (8 + 8 + 20) * 2 * 4
+    r = run_hwsim("rtl", "synth", "topk", "--lanes", "2", "--width", "4", "--max-n", "16", "--in-lanes", "2",
+                  "--overlap", "none", "--json", "none.json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "none.json").read_text())["memory_bits"] == 3 * 8 * 2 * 4  # DATA: 8 rows
     assert d["flip_flops"] > 50 and d["cells"]["$mem_v2"] == 3
     assert d["total_ge"] == pytest.approx(d["logic_ge"] + d["memory_ge"], abs=0.2)
 

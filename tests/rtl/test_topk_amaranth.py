@@ -7,15 +7,16 @@ longer than max_n truncated, a last-beat count of 0 read as in_lanes).
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import warnings
 
 import numpy as np
 import pytest
 
-from hwsim.units.topk import TopKParams, select
-from rtl.topk import TopK
-from rtl.topk_bench import Phase, payloads_of, run_amaranth, run_amaranth_requests
+from hwsim.units.topk import TopKParams, select, select_params, sequence_schedule
+from rtl.topk import TopK, data_rows, filter_queue_depth
+from rtl.topk_bench import Phase, _amaranth_run, payloads_of, run_amaranth, run_amaranth_requests, stream
 
 SETS = [
     TopKParams(lanes=1, in_lanes=2, width=3, max_n=9, seed=5),
@@ -25,11 +26,59 @@ SETS = [
 ]
 
 
+@pytest.mark.parametrize("overlap", ["none", "filter"])
 @pytest.mark.parametrize("params", SETS, ids=lambda p: f"P{p.lanes}-I{p.in_lanes}-W{p.width}-N{p.max_n}")
-def test_outputs_and_cycles(params):
-    report = run_amaranth(params, [Phase(40, 11), Phase(15, 12, pause=0.4, backpressure=0.5)])
-    assert len(report.records) == 55
+def test_outputs_and_cycles(params, overlap):
+    params = dataclasses.replace(params, overlap=overlap)
+    report = run_amaranth(params, [Phase(40, 11), Phase(15, 12, pause=0.4, backpressure=0.5), Phase(20, 13)])
+    assert len(report.records) == 75
     assert report.ok, report.first_mismatch_line()
+
+
+def worst_stream(p):
+    """A request whose filter reads every row (D + 3 or D + 4 cycles), then 20 of one score each."""
+    return [(np.arange(p.max_n) % (p.max_score + 1), p.max_n)] + [(np.array([1]), 1)] * 20
+
+
+def run_stream(p, reqs, **kw):
+    out = []
+
+    async def body(step):
+        seen, _ = await stream(step, p, [(payloads_of(p, x), k) for x, k in reqs], cycle=0, limit=100_000,
+                               rng=np.random.default_rng(4), **kw)
+        out.extend(seen)
+
+    _amaranth_run(p, None, body)
+    return out
+
+
+@pytest.mark.parametrize("params", SETS[1:], ids=lambda p: f"P{p.lanes}-I{p.in_lanes}-N{p.max_n}")
+def test_filter_queue_fills_to_its_depth_without_a_stall(params):
+    """The worst stream for the filter queue: the recurrence has ``filter_queue_depth`` requests
+    in the queue at once, and the RTL still takes every beat on the golden cycle."""
+    p = dataclasses.replace(params, overlap="filter")
+    reqs = worst_stream(p)
+    det = [select_params(p, x, k)[1] for x, k in reqs]
+    cyc, fill, filt = (np.array([d[f] for d in det]) for f in ("cycles", "fill_cycles", "filter_cycles"))
+    start, done = sequence_schedule(cyc, fill, filt, overlap="filter")
+    decided = start + cyc - filt  # the cycle after each decision: the request is in the queue
+    held = max(int((done[: j + 1] > decided[j]).sum()) for j in range(len(reqs)))
+    assert held == filter_queue_depth(p) and filt[0] >= p.rows + 3  # the last row holds the k-th kept
+    seen = run_stream(p, reqs)
+    origin = seen[0].first_in
+    assert [s.first_in - origin for s in seen] == start.tolist()
+    assert [s.last_out + 1 - origin for s in seen] == done.tolist()
+    for s, (x, k) in zip(seen, reqs):
+        assert s.indices == golden(p, x, k)[0].tolist()
+
+
+def test_back_pressure_on_the_worst_stream_loses_nothing():
+    """With the sink mostly not ready the queue and the DATA ring fill up: the selector waits."""
+    p = dataclasses.replace(SETS[1], overlap="filter")
+    reqs = worst_stream(p) * 3
+    seen = run_stream(p, reqs, backpressure=0.9)
+    assert all(s.indices == golden(p, x, k)[0].tolist() for s, (x, k) in zip(seen, reqs))
+    assert data_rows(p) == 2 * p.rows + (p.rows + 1) // 2
 
 
 def golden(params, x, k):
@@ -68,4 +117,6 @@ def test_component_rejects_bad_arguments():
             TopK(4)
         with pytest.raises(ValueError, match="^fault must be one of"):
             TopK(TopKParams(), fault="late")
+        with pytest.raises(ValueError, match="^the RTL builds overlap none or filter, not 'full'$"):
+            TopK(TopKParams(overlap="full"))
         gc.collect()

@@ -26,16 +26,30 @@ from .golden import (
     zero_eliminate,
     zero_eliminate_layers,
 )
-from .params import TopKParams
-from .timing import KINDS, STAGES, TopKRequest, TopKUnit, fill_cycles, schedule, service_cycles, stage_services
+from .params import OVERLAPS, TopKParams
+from .timing import (
+    KINDS,
+    STAGES,
+    TopKRequest,
+    TopKUnit,
+    fill_cycles,
+    schedule,
+    sequence_cycles,
+    sequence_schedule,
+    service_cycles,
+    stage_services,
+)
 
 __all__ = [
     "TopKParams",
+    "OVERLAPS",
     "TopKUnit",
     "TopKRequest",
     "KINDS",
     "STAGES",
     "stage_services",
+    "sequence_schedule",
+    "sequence_cycles",
     "schedule",
     "fill_cycles",
     "service_cycles",

@@ -54,8 +54,9 @@ beat is accepted, both included, with no source pauses and no sink back-pressure
 
     cycles = ceil(n / min(I, P)) + sum over rounds (ceil(m / P) + 4) + r_last + 4 + corner
 
-The engine accepts the next request's first beat on the cycle after the last output beat, so
-``cycles`` is also its occupancy per request. Output beats: up to ``P`` (index, score) pairs, a
+With ``overlap = "none"`` the engine accepts the next request's first beat on the cycle after the
+last output beat, so ``cycles`` is also its occupancy per request; the other overlap modes start
+the next request earlier (:func:`hwsim.units.topk.timing.sequence_schedule`). Output beats: up to ``P`` (index, score) pairs, a
 count and ``last``; every beat but the last is full.
 
 Reproducibility: the LFSR is reloaded from the seed for every request, so a row's selection and

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ...errors import HwsimError
 from ..common import check_int
 
-__all__ = ["TopKParams", "LFSR_BITS", "LFSR_TAPS", "LFSR_STEPS_PER_DRAW", "check_power_of_two", "lfsr_init"]
+__all__ = ["TopKParams", "LFSR_BITS", "LFSR_TAPS", "LFSR_STEPS_PER_DRAW", "OVERLAPS", "check_power_of_two", "lfsr_init"]
 
 #: Width of the pivot LFSR (bits). A 16-bit Galois LFSR, right-shifting, with the maximal-length
 #: tap mask 0xB400 (x^16 + x^14 + x^13 + x^11 + 1, period 65535); our choice, see golden.py.
@@ -19,6 +19,11 @@ LFSR_STEPS_PER_DRAW = 16
 #: Largest selection (elements): 64 lanes x 65536 FIFO rows, the limits of ``design.topk``.
 MAX_N_LIMIT = 64 * 65536
 MAX_SEED = 2**32 - 1
+
+#: How consecutive requests overlap on one engine (``TopKParams.overlap``, ``design.topk.overlap``):
+#: "none" one request at a time; "filter" the filter of a request overlaps the fill of the next
+#: (the released RTL, ``QuickSelect.scala``); "full" fill, quick-select and filter as three stages.
+OVERLAPS = ("none", "filter", "full")
 
 
 def check_power_of_two(name: str, value: object, lo: int = 1, hi: int = 64) -> int:
@@ -56,6 +61,15 @@ class TopKParams:
         Scores per beat of the input stream (power of two, 1..64).
     seed : int
         Seed of the pivot LFSR (0..2**32-1), reloaded at the start of every request.
+    overlap : {"none", "filter", "full"}
+        How consecutive requests share the engine (:data:`OVERLAPS`; stage services in
+        :func:`hwsim.units.topk.timing.stage_services`). "filter" is the engine as the authors
+        built it (``mit-han-lab/spatten``, ``spatten_hardware/hardware/src/main/scala/spatten/utils/
+        QuickSelect.scala``: input is accepted only in ``stateFill`` (:147, :164), so fill and
+        quick-select run one after the other; the result is registered (``io.resp <-< response``,
+        :142) and the data FIFO holds the stream, so the filter of one request overlaps the fill
+        of the next). "none": one request at a time. "full": fill, quick-select and filter as
+        three pipeline stages (double-buffered; beyond the released RTL).
     """
 
     lanes: int = 16
@@ -63,6 +77,7 @@ class TopKParams:
     max_n: int = 1024
     in_lanes: int = 8
     seed: int = 0
+    overlap: str = "filter"
 
     def __post_init__(self) -> None:
         check_power_of_two("Top-k lanes", self.lanes)
@@ -70,12 +85,15 @@ class TopKParams:
         check_int("Top-k max_n", self.max_n, 1, MAX_N_LIMIT)
         check_power_of_two("Top-k in_lanes", self.in_lanes)
         check_int("Top-k seed", self.seed, 0, MAX_SEED)
+        if self.overlap not in OVERLAPS:
+            raise HwsimError(f"Top-k overlap must be one of {', '.join(OVERLAPS)}, not {self.overlap!r}")
 
     @classmethod
     def from_design(cls, design, *, seed: int = 0) -> "TopKParams":
-        """The engine of a :class:`hwsim.config.Design`: its ``topk`` table (lanes, in_lanes, width, max_n)."""
+        """The engine of a :class:`hwsim.config.Design`: its ``topk`` table (lanes, in_lanes, width, max_n, overlap)."""
         t = design.topk
-        return cls(lanes=t.lanes, width=t.width_bits, max_n=t.max_n, in_lanes=t.in_lanes, seed=seed)
+        return cls(lanes=t.lanes, width=t.width_bits, max_n=t.max_n, in_lanes=t.in_lanes, seed=seed,
+                   overlap=t.overlap)
 
     @property
     def rows(self) -> int:
@@ -104,4 +122,5 @@ class TopKParams:
 
     def describe(self) -> str:
         """One line naming the parameters, e.g. for CLI output and build directory names."""
-        return f"lanes={self.lanes} in_lanes={self.in_lanes} width={self.width} max_n={self.max_n} seed={self.seed}"
+        return (f"lanes={self.lanes} in_lanes={self.in_lanes} width={self.width} max_n={self.max_n} seed={self.seed} "
+                f"overlap={self.overlap}")

@@ -5,7 +5,12 @@ SpAtten has two quick-select engines (HPCA 2021, Table "Architectural Setups";
 (head pruning is rare), one for local V pruning. ``design.topk.engines = 1`` makes all three kinds
 of selection share one engine.
 
-Each engine serves one request at a time, in arrival order. A request occupies its engine for
+How consecutive requests overlap on one engine (``design.topk.overlap``) is a set of stage
+services (:func:`stage_services`) for :func:`hwsim.pipeline.schedule`: :func:`sequence_schedule`
+and :func:`sequence_cycles` time back-to-back requests with it (the reference of the RTL bench),
+and the SpAtten row pipeline uses it for the local-V engine.
+
+The simpy unit serves one request at a time, in arrival order. A request occupies its engine for
 exactly the golden cycle count (:mod:`hwsim.units.topk.golden`: first input beat accepted to last
 output beat; the next request's first beat is accepted on the following cycle). The producer
 streams the scores in during the first ``fill_cycles = ceil(n / min(in_lanes, lanes))`` cycles, so
@@ -42,10 +47,10 @@ import numpy as np
 from ...errors import HwsimError
 from ...pipeline import schedule as pipeline_schedule
 from .golden import select_batch_detail, select_params
-from .params import TopKParams
+from .params import OVERLAPS, TopKParams
 
 __all__ = ["KINDS", "TopKUnit", "TopKEngine", "TopKRequest", "fill_cycles", "schedule", "service_cycles",
-           "stage_services", "STAGES"]
+           "stage_services", "sequence_schedule", "sequence_cycles", "STAGES"]
 
 #: The engine's phases as pipeline stages: fill, quick-select rounds, filter.
 STAGES = ("topk_fill", "topk", "topk_filter")
@@ -69,18 +74,63 @@ def service_cycles(scores_2d, ks, params: TopKParams, *, n_valid=None) -> tuple[
     return keep, det["cycles"], det["fill_cycles"]
 
 
-def stage_services(cycles, fill, filt, *, pipelined: bool) -> np.ndarray:
+def stage_services(cycles, fill, filt, *, overlap: str) -> np.ndarray:
     """Occupancy of the engine's stages :data:`STAGES` per request, ``[3, requests]`` (cycles).
 
-    The engine of ``rtl/topk.py`` is one stage busy for the whole request (``cycles`` on
-    ``topk``); a pipelined engine (``design.topk.pipelined``, beyond the RTL) has its fill,
-    quick-select rounds and filter as three stages, so consecutive requests overlap.
+    ``cycles``, ``fill``, ``filt``: the golden total, fill and filter cycles of each request.
+    ``overlap`` (:data:`~hwsim.units.topk.params.OVERLAPS`, ``design.topk.overlap``):
+
+    * "none": one stage busy for the whole request (``cycles`` on ``topk``).
+    * "filter": the engine as built (``mit-han-lab/spatten``,
+      ``spatten_hardware/hardware/src/main/scala/spatten/utils/QuickSelect.scala:147,164``: input
+      only in ``stateFill``, so fill and quick-select are one stage, ``cycles - filt`` on ``topk``;
+      ``:142``: the result is registered and the data FIFO holds the stream, so the filter is a
+      stage of its own, ``filt`` on ``topk_filter``, overlapping the next request's fill).
+    * "full": fill, quick-select rounds and filter as three stages (beyond the released RTL).
+
+    Fed to :func:`hwsim.pipeline.schedule`, which times them (:func:`sequence_schedule`).
     """
+    if overlap not in OVERLAPS:
+        raise HwsimError(f"Top-k overlap must be one of {', '.join(OVERLAPS)}, not {overlap!r}")
     cycles, fill, filt = (np.asarray(x, np.int64) for x in (cycles, fill, filt))
-    if pipelined:
-        return np.stack([fill, cycles - fill - filt, filt])
     zero = np.zeros_like(cycles)
+    if overlap == "full":
+        return np.stack([fill, cycles - fill - filt, filt])
+    if overlap == "filter":
+        return np.stack([zero, cycles - filt, filt])
     return np.stack([zero, cycles, zero])
+
+
+def sequence_schedule(cycles, fill, filt, *, overlap: str, t0: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Time requests offered back to back to one engine: ``(start, done)`` int64 per request.
+
+    ``start[i]``: the cycle request ``i``'s first input beat is accepted (the source never
+    pauses); ``done[i]``: one past the cycle its last output beat is accepted (the sink never
+    back-pressures). The stages of :func:`stage_services` through :func:`hwsim.pipeline.schedule`.
+    """
+    service = stage_services(cycles, fill, filt, overlap=overlap)
+    start, done = pipeline_schedule(service, np.zeros(len(STAGES), np.int64), t0)
+    first = np.argmax(service > 0, axis=0)  # the first stage a request does not skip
+    cols = np.arange(service.shape[1])
+    return start[first, cols], done.max(axis=0)
+
+
+def sequence_cycles(requests, params: TopKParams, overlap: str | None = None) -> int:
+    """Golden cycles of a sequence of back-to-back requests on one engine.
+
+    ``requests``: ``(scores, k)`` pairs. Counted from the cycle the first request's first input
+    beat is accepted to the cycle the last request's last output beat is accepted, both included,
+    with no source pauses and no sink back-pressure; ``overlap`` defaults to ``params.overlap``.
+    With "none" it is the sum of the requests' golden ``cycles``. The reference the RTL is
+    checked against (``rtl/topk_bench.py``).
+    """
+    requests = list(requests)
+    if not requests:
+        return 0
+    det = [select_params(params, x, k)[1] for x, k in requests]
+    cycles, fill, filt = (np.array([d[f] for d in det], np.int64) for f in ("cycles", "fill_cycles", "filter_cycles"))
+    _, done = sequence_schedule(cycles, fill, filt, overlap=params.overlap if overlap is None else overlap)
+    return int(done[-1])
 
 
 def schedule(arrival, fill, cycles, t0: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -78,7 +78,12 @@ ERRORS = [
     ("design", "spatten", ["topk.lanes=33"],
      "--set topk.lanes=33: topk.lanes: expected a power of two from 1 to 64, got 33"),
     ("design", "spatten", ["topk.lane=3"],
-     "--set topk.lane=3: topk.lane: unknown key; expected one of: engines, lanes, in_lanes, max_n, width_bits, pipelined"),
+     "--set topk.lane=3: topk.lane: unknown key; expected one of: engines, lanes, in_lanes, max_n, width_bits, overlap"),
+    ("design", "spatten", ["topk.overlap=half"],
+     "--set topk.overlap=half: topk.overlap: expected one of 'none', 'filter' or 'full', got 'half'"),
+    ("design", "spatten", ["topk.pipelined=true"],
+     "--set topk.pipelined=true: topk.pipelined: unknown key; expected one of: engines, lanes, in_lanes, max_n, "
+     "width_bits, overlap"),
     ("design", "spatten", ["clock_ghz=fast"], "--set clock_ghz=fast: clock_ghz: expected a number, got 'fast'"),
     ("design", "spatten", ["hbm.channels=\"16\""],
      "--set hbm.channels=\"16\": hbm.channels: expected an integer, got '16'"),
@@ -123,7 +128,7 @@ def test_file_errors(tmp_path):
     with pytest.raises(HwsimError) as info:
         load_design(misspelt)
     assert str(info.value) == (
-        f"{misspelt}: topk.lanse: unknown key; expected one of: engines, lanes, in_lanes, max_n, width_bits, pipelined"
+        f"{misspelt}: topk.lanse: unknown key; expected one of: engines, lanes, in_lanes, max_n, width_bits, overlap"
     )
     dup = tmp_path / "dup.toml"
     dup.write_text("[topk]\nlanes = 4\nlanes = 8\n")

@@ -87,8 +87,8 @@ values = [8, 64]
     ('evaluation = "simulate"', "spec.toml: workloads: the simulate evaluation needs at least one workload"),
     ('evaluation = "topk"\n[[axes]]\nname = "topk.lanes"\nvalues = [4, "8"]',
      'spec.toml: axes[0].values: topk.lanes = "8": expected an integer'),
-    ('evaluation = "topk"\n[[axes]]\nname = "topk.pipelined"\nvalues = [0, 1]',
-     "spec.toml: axes[0].values: topk.pipelined = 0: expected true or false"),
+    ('evaluation = "topk"\n[[axes]]\nname = "topk.overlap"\nvalues = ["none", "half"]',
+     "spec.toml: axes[0].values: topk.overlap = \"half\": expected one of 'none', 'filter' or 'full'"),
     ('evaluation = "topk"\n[[axes]]\nname = "scores"\nvalues = ["uniform", "zipf"]',
      "spec.toml: axes[0].values: scores = \"zipf\": expected one of 'uniform' or 'ties'"),
 ])

@@ -227,8 +227,9 @@ def test_width_check_ignores_entries_past_n_valid():
 def test_params_validation_and_design():
     p = TopKParams.from_design(load_design("spatten"))
     assert (p.lanes, p.in_lanes, p.width, p.max_n, p.rows) == (16, 8, 12, 1024, 64)
-    assert (p.index_bits, p.count_bits, p.lfsr_init) == (10, 11, 1)
+    assert (p.index_bits, p.count_bits, p.lfsr_init, p.overlap) == (10, 11, 1, "filter")
     assert TopKParams.from_design(load_design("spatten"), seed=5).seed == 5
+    assert TopKParams.from_design(load_design("spatten", ["topk.overlap=none"])).overlap == "none"
     idx, det = select_params(TopKParams(lanes=4, width=4, max_n=8), [1, 15, 3], 1)
     assert idx.tolist() == [1] and det["cycles"] == select([1, 15, 3], 1, lanes=4, in_lanes=8)[1]
     with pytest.raises(HwsimError, match=r"^Top-k lanes must be a power of two from 1 to 64, not 33$"):
@@ -241,6 +242,8 @@ def test_params_validation_and_design():
         TopKParams(in_lanes=True)
     with pytest.raises(HwsimError, match=r"^Top-k seed must be an integer from 0 to 4294967295, not 4294967296$"):
         TopKParams(seed=2**32)
+    with pytest.raises(HwsimError, match=r"^Top-k overlap must be one of none, filter, full, not True$"):
+        TopKParams(overlap=True)
     with pytest.raises(TypeError):
         TopKParams(16)  # keyword-only
     with pytest.raises(AttributeError):

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import simpy
 
 from hwsim.config import load_design
 from hwsim.errors import HwsimError
-from hwsim.units.topk import TopKParams, TopKUnit, fill_cycles, schedule, select_detail, service_cycles
+from hwsim.units.topk import (
+    OVERLAPS,
+    TopKParams,
+    TopKUnit,
+    fill_cycles,
+    schedule,
+    select_detail,
+    select_params,
+    sequence_cycles,
+    sequence_schedule,
+    service_cycles,
+    stage_services,
+)
 
 P = TopKParams(lanes=4, width=8, max_n=64, in_lanes=4)
 
@@ -131,3 +145,37 @@ def test_unit_from_design_and_errors():
     idx, det = select_detail([3, 1, 2], 2, lanes=16, in_lanes=8)
     assert req.indices.tolist() == idx.tolist() == [0, 2]
     assert (req.start, req.finish) == (0, det["cycles"])
+
+
+def test_stage_services_per_overlap_mode():
+    cycles, fill, filt = [10, 30], [1, 4], [4, 9]
+    assert stage_services(cycles, fill, filt, overlap="none").tolist() == [[0, 0], [10, 30], [0, 0]]
+    assert stage_services(cycles, fill, filt, overlap="filter").tolist() == [[0, 0], [6, 21], [4, 9]]
+    assert stage_services(cycles, fill, filt, overlap="full").tolist() == [[1, 4], [5, 17], [4, 9]]
+    with pytest.raises(HwsimError, match="^Top-k overlap must be one of none, filter, full, not 'half'$"):
+        stage_services(cycles, fill, filt, overlap="half")
+
+
+def test_sequence_schedule_hand_counted():
+    # A (fill 4, rounds 17, filter 9), then B (fill 1, rounds 5, filter 4), then C like A
+    cycles, fill, filt = [30, 10, 30], [4, 1, 4], [9, 4, 9]
+    assert [x.tolist() for x in sequence_schedule(cycles, fill, filt, overlap="none")] == [[0, 30, 40], [30, 40, 70]]
+    # B fills during A's filter (21..30); B's filter waits for A's: 30..34; C fills from 27
+    assert [x.tolist() for x in sequence_schedule(cycles, fill, filt, overlap="filter")] == [[0, 21, 27], [30, 34, 57]]
+    # fill, rounds and filter each a stage: B's fill starts once A's fill is done
+    assert [x.tolist() for x in sequence_schedule(cycles, fill, filt, overlap="full")] == [[0, 4, 5], [30, 34, 52]]
+
+
+@pytest.mark.parametrize("params", [P, TopKParams(lanes=16, max_n=1024), TopKParams(lanes=1, in_lanes=1, max_n=40)])
+def test_sequence_cycles_orders_the_modes(params):
+    rng = np.random.default_rng(7)
+    reqs = [(rng.integers(0, 16, size=n), int(rng.integers(1, n + 1)))
+            for n in rng.integers(1, params.max_n + 1, size=40)]
+    total = {o: sequence_cycles(reqs, params, o) for o in OVERLAPS}
+    assert total["none"] == sum(select_detail(x, k, lanes=params.lanes, in_lanes=params.in_lanes)[1]["cycles"]
+                                for x, k in reqs)
+    assert total["full"] < total["filter"] < total["none"]
+    assert sequence_cycles(reqs, dataclasses.replace(params, overlap="full")) == total["full"]  # params.overlap
+    assert sequence_cycles([], params) == 0
+    # one request: the golden count whatever the mode
+    assert {sequence_cycles(reqs[:1], params, o) for o in OVERLAPS} == {select_params(params, *reqs[0])[1]["cycles"]}
