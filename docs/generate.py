@@ -101,6 +101,60 @@ class Block:
         return self.render(*(hwsim_json(*c) for c in self.commands))
 
 
+#: (label, extra options) of the quality runs docs/quality.md shows, per workload: the paper policy, then
+#: each of its mechanisms alone (the others switched off), then the datapath alone.
+QUALITY_RUNS = {
+    "minilm": [
+        ("spatten-bert (all mechanisms)", ("-p", "spatten-bert")),
+        ("token pruning alone", ("-p", "spatten-bert", "--set", "policy.head_pruning.enabled=false",
+                                 "--set", "policy.quantization.mode=none")),
+        ("head pruning alone", ("-p", "spatten-bert", "--set", "policy.token_pruning.enabled=false",
+                                "--set", "policy.quantization.mode=none")),
+        ("static 12/8-bit K/V alone", ("-p", "spatten-bert", "--set", "policy.token_pruning.enabled=false",
+                                       "--set", "policy.head_pruning.enabled=false")),
+        ("12-bit datapath alone (policy none)", ("-p", "none")),
+    ],
+    "smollm2": [
+        ("spatten-gpt2 (all mechanisms)", ("-p", "spatten-gpt2")),
+        ("token pruning alone", ("-p", "spatten-gpt2", "--set", "policy.local_v.enabled=false",
+                                 "--set", "policy.quantization.mode=none")),
+        ("local V pruning alone", ("-p", "spatten-gpt2", "--set", "policy.token_pruning.enabled=false",
+                                   "--set", "policy.quantization.mode=none")),
+        ("progressive 6+4-bit K/V alone", ("-p", "spatten-gpt2", "--set", "policy.token_pruning.enabled=false",
+                                           "--set", "policy.local_v.enabled=false")),
+        ("12-bit datapath alone (policy none)", ("-p", "none")),
+    ],
+}
+
+
+def quality(labels: list[str], *docs: dict) -> str:
+    """One row per quality run: dense and approximate metrics, tokens kept, and the simulated run's cycles and bytes."""
+    decoder = docs[0]["mode"] == "decoder"
+    metrics = ["perplexity", "top1_agreement_fraction", "greedy_match_fraction"] if decoder else \
+        ["embedding_cosine_ratio", "embedding_cosine_min_ratio", "retrieval_top1_fraction"]
+    header = (["configuration", "perplexity (dense)", "perplexity", "next-token top-1 agreement (fraction)",
+               "greedy tokens equal (fraction)"] if decoder else
+              ["configuration", "embedding cosine (mean)", "embedding cosine (worst)",
+               "retrieval top-1 (dense)", "retrieval top-1"])
+    header += ["tokens kept (mean over layers)", "simulated latency (cycles)", "simulated DRAM (bytes)"]
+    rows = []
+    for label, d in zip(labels, docs):
+        a = d["approximate"]
+        vals = ([d["dense"]["perplexity"], a["perplexity"], a["top1_agreement_fraction"], a["greedy_match_fraction"]]
+                if decoder else [a["embedding_cosine_ratio"], a["embedding_cosine_min_ratio"],
+                                 d["dense"]["retrieval_top1_fraction"], a["retrieval_top1_fraction"]])
+        kept = sum(r["tokens_kept_fraction"] for r in d["layers"]) / len(d["layers"])
+        rows.append([label, *(_num(v, 4) for v in vals), _num(kept, 3), _num(d["simulated"]["latency_cycles"]),
+                     _num(d["simulated"]["dram_bytes"])])
+    return _table(header, rows)
+
+
+def _quality_block(workload: str) -> Block:
+    runs = QUALITY_RUNS[workload]
+    return Block("quality.md", tuple(("quality", "-w", workload, *extra) for _, extra in runs),
+                 lambda *docs: quality([label for label, _ in runs], *docs), fast=False)
+
+
 def _concentration_block() -> Block:
     names = ("vit-cifar", "vit-tiny", "bert-base")
     return Block("workloads.md", tuple(("trace", "info", "-w", n) for n in names),
@@ -114,6 +168,8 @@ BLOCKS: dict[str, Block] = {
                     fast=True),
     "spatten": Block("spatten.md", (("reproduce", "spatten"),), reproduction, fast=False),
     "concentration": _concentration_block(),
+    "quality-minilm": _quality_block("minilm"),
+    "quality-smollm2": _quality_block("smollm2"),
 }
 
 _MARK = re.compile(r"(<!-- generated: (?P<name>[\w-]+) [^>]*-->\n)(?P<body>.*?)(<!-- end generated: (?P=name) -->)",

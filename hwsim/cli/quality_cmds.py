@@ -38,7 +38,7 @@ def quality_cmd(
     json_file: JsonOption = None,
     plot: Annotated[bool, typer.Option(
         "--plot", help="Also scan the token keep ratio (1.0 to 0.3, the rest of the policy as given) and draw "
-        "quality against it (quality-scan.png in --out-dir, default the current folder).")] = False,
+        "quality against it (quality-scan-WORKLOAD.png in --out-dir, default the current folder).")] = False,
     plot_format: PlotFormatOption = "png",
     out_dir: Annotated[Optional[Path], typer.Option("--out-dir", metavar="DIR", help="Folder for the plot.")] = None,
 ) -> None:
@@ -113,7 +113,7 @@ def quality_cmd(
         folder = out_dir or Path(".")
         folder.mkdir(parents=True, exist_ok=True)
         written.append(plot_scan(doc["scan"]["points"], spec.mode, f"{workload}: quality against tokens kept "
-                                 f"({des.name}, {pol.name} otherwise)", folder / f"quality-scan.{plot_format}",
+                                 f"({des.name}, {pol.name} otherwise)", folder / f"quality-scan-{workload}.{plot_format}",
                                  fmt=plot_format))
     written.append(emit_json(json_file, doc))
     for p in written:

@@ -29,7 +29,7 @@ def test_quality_json_has_dense_approximate_units_and_provenance(tmp_path):
 def test_quality_plot_scans_the_keep_ratio(tmp_path):
     r = run_hwsim("quality", *SMALL, "--plot", "--out-dir", "figs", "--json", "q.json", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert (tmp_path / "figs" / "quality-scan.png").stat().st_size > 10_000
+    assert (tmp_path / "figs" / "quality-scan-minilm.png").stat().st_size > 10_000
     points = json.loads((tmp_path / "q.json").read_text())["scan"]["points"]
     assert [p["keep"] for p in points] == [1.0, 0.8, 0.6, 0.45, 0.3]
     assert points[-1]["approximate"]["embedding_cosine_ratio"] < points[0]["approximate"]["embedding_cosine_ratio"]
