@@ -34,7 +34,7 @@ from typing import Any, Callable
 import numpy as np
 
 import workloads
-from workloads.bundled import DEFAULT_TEXT, MAX_POSITIONS, _tokenize, load_model, read_text
+from workloads.bundled import DEFAULT_TEXT, MAX_POSITIONS, _quiet_transformers, _tokenize, load_model, read_text
 
 from ..config import Design, Policy, check_pair
 from ..errors import HwsimError
@@ -244,7 +244,11 @@ def _passages(name: str, text_source: str, body: str, tokenizer, n: int) -> list
         texts = [ids[i:i + 2 * n] for i in range(0, len(ids), 2 * n)]
     pairs = []
     for t in texts:
-        ids = tokenizer(t[:16 * n + 64], add_special_tokens=False)["input_ids"] if isinstance(t, str) else t
+        if isinstance(t, str):
+            with _quiet_transformers():  # a topic longer than 512 tokens is cut below, not fed whole
+                ids = tokenizer(t[:16 * n + 64], add_special_tokens=False)["input_ids"]
+        else:
+            ids = t
         half = min(n, len(ids) // 2)
         if half >= 4:
             pairs.append((ids[:half], ids[half:2 * half]))

@@ -1,4 +1,4 @@
-"""What a sweep measures at one point: the evaluations ``topk``, ``simulate`` and ``mpc``.
+"""What a sweep measures at one point: the evaluations ``topk``, ``simulate``, ``quality`` and ``mpc``.
 
 An evaluation declares its parameters (a strict config model), whether it takes a design and a
 policy, its output columns (units in the names) and :meth:`Evaluation.run`, a pure function of the
@@ -15,7 +15,8 @@ from pydantic import Field
 from ..config.base import Config, Fraction, int_between
 from ..errors import HwsimError
 
-__all__ = ["Evaluation", "EVALUATIONS", "get_evaluation", "TopkParams", "SimulateParams", "MpcParams"]
+__all__ = ["Evaluation", "EVALUATIONS", "get_evaluation", "TopkParams", "SimulateParams", "QualityParams",
+           "MpcParams"]
 
 
 class TopkParams(Config):
@@ -33,6 +34,18 @@ class SimulateParams(Config):
 
     fidelity_rows: Annotated[int, int_between(0, 1 << 20)] = Field(
         16, description="Query rows per layer and head compared with dense attention (count).")
+
+
+class QualityParams(Config):
+    """Parameters of the ``quality`` evaluation: :func:`hwsim.quality.evaluate`'s sizes (None: its defaults)."""
+
+    text: str | None = Field(None, description="pydoc, shakespeare or a text file (default: the model's).")
+    tokens: Annotated[int, int_between(8, 1 << 20)] | None = Field(
+        None, description="Decoder: text tokens in all; encoder: tokens per passage half (count).")
+    window: Annotated[int, int_between(8, 8192)] | None = Field(None, description="Decoder: tokens per window.")
+    prompt: Annotated[int, int_between(1, 8192)] | None = Field(None, description="Decoder: prompt tokens per window.")
+    generate: Annotated[int, int_between(1, 8192)] | None = Field(None, description="Decoder: greedy tokens compared.")
+    passages: Annotated[int, int_between(2, 10_000)] | None = Field(None, description="Encoder: passages embedded.")
 
 
 class MpcParams(Config):
@@ -178,6 +191,57 @@ class SimulateEvaluation(Evaluation):
         }
 
 
+# --------------------------------------------------------------------------------------------- quality
+
+
+class QualityEvaluation(Evaluation):
+    """:func:`hwsim.quality.evaluate`: the real model with the point's design and policy inside it.
+
+    Each workload names a real model (minilm, smollm2); its trace is opened as for ``simulate``
+    but the evaluation runs the model itself on text (``params``). Metrics a mode does not
+    measure are None (perplexity for an encoder, embedding cosine for a decoder).
+    """
+
+    name = "quality"
+    params_model = QualityParams
+    uses_policy = True
+    uses_workloads = True
+    outputs = ("perplexity", "dense_perplexity", "top1_agreement_fraction", "greedy_match_fraction",
+               "embedding_cosine_ratio", "embedding_cosine_min_ratio", "retrieval_top1_fraction",
+               "dense_retrieval_top1_fraction", "tokens_kept_fraction", "heads_kept_fraction", "latency_cycles",
+               "dram_bytes", "energy_pj", "area_mm2")
+
+    def check_spec(self, spec, where: str) -> None:
+        super().check_spec(spec, where)
+        from ..quality import REAL_MODELS
+
+        for w in spec.workload_specs:
+            if w.name not in REAL_MODELS:
+                raise HwsimError(f"{where}: workloads: {w.name!r}: the quality evaluation runs a real model; expected "
+                                 f"one of {', '.join(REAL_MODELS)}")
+
+    def run(self, design, policy, params, workload, seed):
+        from cost_models.area import area_mm2
+
+        from ..quality import evaluate
+
+        r = evaluate(workload.manifest["workload"], design, policy, seed=seed, **params.model_dump())
+        a, d, sim = r.summary["approximate"], r.summary["dense"], r.summary["simulated"]
+        mean = lambda key: sum(row[key] for row in r.layers) / len(r.layers)  # noqa: E731
+        return {
+            "perplexity": a.get("perplexity"), "dense_perplexity": d.get("perplexity"),
+            "top1_agreement_fraction": a.get("top1_agreement_fraction"),
+            "greedy_match_fraction": a.get("greedy_match_fraction"),
+            "embedding_cosine_ratio": a.get("embedding_cosine_ratio"),
+            "embedding_cosine_min_ratio": a.get("embedding_cosine_min_ratio"),
+            "retrieval_top1_fraction": a.get("retrieval_top1_fraction"),
+            "dense_retrieval_top1_fraction": d.get("retrieval_top1_fraction"),
+            "tokens_kept_fraction": mean("tokens_kept_fraction"), "heads_kept_fraction": mean("heads_kept_fraction"),
+            "latency_cycles": sim["latency_cycles"], "dram_bytes": sim["dram_bytes"], "energy_pj": sim["energy_pj"],
+            "area_mm2": area_mm2(design)["total"],
+        }
+
+
 # --------------------------------------------------------------------------------------------- mpc
 
 _GROUPS = ("linear", "attention matmul", "attention function", "activation", "norm")
@@ -214,7 +278,8 @@ class MpcEvaluation(Evaluation):
         return row
 
 
-EVALUATIONS: dict[str, Evaluation] = {e.name: e for e in (TopkEvaluation(), SimulateEvaluation(), MpcEvaluation())}
+EVALUATIONS: dict[str, Evaluation] = {e.name: e for e in (TopkEvaluation(), SimulateEvaluation(), QualityEvaluation(),
+                                                          MpcEvaluation())}
 
 
 def get_evaluation(name: str) -> Evaluation:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from conftest import run_hwsim
@@ -79,7 +81,8 @@ values = [8, 64]
     ('evaluation = "topk"\n[params]\nn = 1.5', "spec.toml: params: n: expected an integer, got 1.5"),
     ('evaluation = "topk"\nconstraints = ["__import__(1)"]', "spec.toml: constraints[0]: unsupported syntax"),
     ('evaluation = "topk"\nconstraints = ["lanes > 2"]', "spec.toml: constraints[0]: 'lanes' is neither"),
-    ('evaluation = "quality"', "spec.toml: evaluation: 'quality' is not available yet"),
+    ('evaluation = "quality"\nworkloads = ["bert-base"]',
+     "spec.toml: workloads: 'bert-base': the quality evaluation runs a real model; expected one of minilm, smollm2"),
     ('evaluation = "sparse"', "spec.toml: evaluation: 'sparse' is not available yet"),
     ('evaluation = "topk"\n[objectives]\nminimize = ["area"]', "spec.toml: objectives.minimize: 'area' is not an output"),
     ('evaluation = "mpc"\n[[axes]]\nname = "topk.lanes"\nvalues = [1]',
@@ -102,7 +105,7 @@ def test_bad_spec_is_one_line(write_spec, tmp_path, body, message):
 @pytest.mark.parametrize("body,message", [
     ('evaluation = "topk"\n[[axes]]\nname = "topk.lane"\nvalues = [1]',
      "spec.toml: axes[0].name: 'topk.lane' is neither a design field"),
-    ('evaluation = "quality"', "spec.toml: evaluation: 'quality' is not available yet"),
+    ('evaluation = "sparse"', "spec.toml: evaluation: 'sparse' is not available yet"),
     ('evaluation = "topk"\nseed = "1"', "spec.toml: seed: expected an integer, got '1'"),
 ])
 def test_bad_spec_on_the_command_line(write_spec, tmp_path, body, message):
@@ -112,3 +115,11 @@ def test_bad_spec_on_the_command_line(write_spec, tmp_path, body, message):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("hwsim: error: ") and message in lines[0].replace(str(tmp_path) + "/", "")
     assert not (tmp_path / "out").exists()  # checked before anything is written
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[3] / "examples" / "sweeps").glob("*.toml")),
+                         ids=lambda p: p.name)
+def test_example_specs_load(path):
+    """Every spec under examples/sweeps validates (its fields, axes and objectives exist)."""
+    spec = load_spec(path)
+    assert spec.axes and spec.description
