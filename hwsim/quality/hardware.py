@@ -34,7 +34,7 @@ from ..spatten.functional import QLayer, attend, quantize_layer
 from ..spatten.units import SpattenUnits
 from ..units.quant import quantize_heads
 
-__all__ = ["HardwareAttention"]
+__all__ = ["HardwareAttention", "HardwareBatch"]
 
 
 def _f16(t: torch.Tensor) -> np.ndarray:
@@ -73,20 +73,15 @@ class HardwareAttention:
         self._calls = 0
         self.scaling: float | None = None  # the model's score scale, as its attention calls pass it
         self._pos: int | None = None
-        self._pymods = attention_modules(model)
-        self._originals: list[tuple[Any, Callable]] = []
+        self._batch: HardwareBatch | None = None
 
     # ------------------------------------------------------------------ hook
     def __enter__(self) -> "HardwareAttention":
-        for pymod in self._pymods:
-            self._originals.append((pymod, pymod.eager_attention_forward))
-            pymod.eager_attention_forward = self._forward
+        self._batch = HardwareBatch([self]).__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        for pymod, original in self._originals:
-            pymod.eager_attention_forward = original
-        self._originals = []
+        self._batch.__exit__(*exc)
 
     def begin_step(self, pos: int) -> None:
         """The next forward pass is the generation step whose one new token sits at position ``pos``."""
@@ -96,22 +91,23 @@ class HardwareAttention:
         self.cascade.begin_step(pos)
         self.generation_kept.append([])
 
-    def _forward(self, module, query, key, value, attention_mask, *args, **kwargs):
+    def call(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, scale: float) -> np.ndarray:
+        """One attention call of this sequence (tensors [1, heads, t, d]); return the output [heads, t, d]."""
         layer = self._calls % self.layers
         self._calls += 1
-        scaling = kwargs.get("scaling", args[0] if args else None)
-        scale = float(query.shape[-1] ** -0.5 if scaling is None else scaling)
         self.scaling = scale
-        q, k, v = _f16(query), _f16(key), _f16(value)
+        q = _f16(query)
         if self._pos is None:
+            k, v = _f16(key), _f16(value)
             out = self._summarize(layer, q, k, v, scale)
-        else:
-            out = self._generate(layer, q, k, v, scale)
+        else:  # only the new position is new: the cache's older ones were quantized at their own step
+            pos = self._pos
+            k, v = _f16(key[:, :, pos:pos + 1]), _f16(value[:, :, pos:pos + 1])
+            out = self._generate(layer, q, k, v, scale, keys=key.shape[2])
         if self.record:
             self.recorded_q[layer].append(q)
-            self.recorded_kv[layer] = (k, v)
-        # eager_attention_forward returns [batch, q_len, heads, d] and the probabilities (not kept)
-        return torch.from_numpy(out).transpose(0, 1).unsqueeze(0).to(query.dtype), None
+            self.recorded_kv[layer] = (key, value)  # the cache's tensors: converted once, at the end
+        return out
 
     def _amax(self, layer: int):
         return None if self.calibration is None or self.mode == "encoder" else self.calibration[layer]
@@ -140,16 +136,17 @@ class HardwareAttention:
         out[:, alive] = outputs
         return out
 
-    def _generate(self, layer: int, q, k, v, scale) -> np.ndarray:
+    def _generate(self, layer: int, q, k, v, scale, *, keys: int) -> np.ndarray:
+        """Generation at position ``pos``: ``q``, ``k``, ``v`` are the new position's [heads, 1, d]."""
         pos = self._pos
-        if q.shape[1] != 1 or k.shape[1] != pos + 1:
+        if q.shape[1] != 1 or keys != pos + 1:
             raise HwsimError(f"layer {layer}: generation step at position {pos} saw {q.shape[1]} queries over "
-                             f"{k.shape[1]} keys; expected 1 over {pos + 1}")
+                             f"{keys} keys; expected 1 over {pos + 1}")
         ql = self._ql[layer]
         qa, ka, va = self._amax(layer)
         ql.q[:, pos:pos + 1], _ = quantize_heads(q, self.units.quant.query_bits, qa)
-        ql.k[:, pos:pos + 1], _ = quantize_heads(k[:, pos:pos + 1], self.units.quant.key_total_bits, ka)
-        ql.v[:, pos:pos + 1], _ = quantize_heads(v[:, pos:pos + 1], self.units.quant.value_bits, va)
+        ql.k[:, pos:pos + 1], _ = quantize_heads(k, self.units.quant.key_total_bits, ka)
+        ql.v[:, pos:pos + 1], _ = quantize_heads(v, self.units.quant.value_bits, va)
         cand, heads_alive, _ = self.cascade.generate(layer)
         outputs = np.zeros((self.heads, 1, self.head_dim), np.float32)
         res = attend(ql, (None, None, None), q_pos=np.array([pos]), k_pos=cand, heads_alive=heads_alive,
@@ -165,7 +162,7 @@ class HardwareAttention:
         calls = []
         for layer in range(self.layers):
             q = np.concatenate(self.recorded_q[layer], axis=1)
-            k, v = self.recorded_kv[layer]
+            k, v = (_f16(t) for t in self.recorded_kv[layer])
             t = q.shape[1]
             mask = None
             if self.mode == "decoder":
@@ -174,6 +171,45 @@ class HardwareAttention:
                           "value": torch.from_numpy(v)[None], "mask": mask,
                           "scaling": self.scaling})
         return calls
+
+
+class HardwareBatch:
+    """Context manager: one forward pass over a batch of sequences, sequence ``b`` computed by ``members[b]``.
+
+    Each member keeps its own cascade, codes and calibration; the model runs the batch at once
+    (one forward pass per step for every window), which amortizes its per-call overhead.
+    """
+
+    def __init__(self, members: list[HardwareAttention]):
+        self.members = members
+        self._pymods = attention_modules(members[0].model)
+        self._originals: list[tuple[Any, Callable]] = []
+
+    def __enter__(self) -> "HardwareBatch":
+        for pymod in self._pymods:
+            self._originals.append((pymod, pymod.eager_attention_forward))
+            pymod.eager_attention_forward = self._forward
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for pymod, original in self._originals:
+            pymod.eager_attention_forward = original
+        self._originals = []
+
+    def begin_step(self, pos: int) -> None:
+        """Every sequence's next forward pass is its generation step at position ``pos``."""
+        for m in self.members:
+            m.begin_step(pos)
+
+    def _forward(self, module, query, key, value, attention_mask, *args, **kwargs):
+        if query.shape[0] != len(self.members):
+            raise HwsimError(f"attention saw a batch of {query.shape[0]} sequences; expected {len(self.members)}")
+        scaling = kwargs.get("scaling", args[0] if args else None)
+        scale = float(query.shape[-1] ** -0.5 if scaling is None else scaling)
+        out = np.stack([m.call(query[b:b + 1], key[b:b + 1], value[b:b + 1], scale)
+                        for b, m in enumerate(self.members)])
+        # eager_attention_forward returns [batch, q_len, heads, d] and the probabilities (not kept)
+        return torch.from_numpy(out).transpose(1, 2).to(query.dtype), None
 
 
 def _pad(x: np.ndarray, tokens: int) -> np.ndarray:

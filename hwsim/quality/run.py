@@ -50,6 +50,8 @@ REAL_MODELS = ("minilm", "smollm2")
 #: Defaults per mode: text tokens (decoder: in all; encoder: per half), window, prompt, greedy tokens.
 DEFAULTS = {"decoder": {"tokens": 1024, "window": 256, "prompt": 128, "generate": 32},
             "encoder": {"tokens": 128}}
+#: Windows of a decoder run fed through the model at once (one forward pass per step for all of them).
+WINDOW_BATCH = 4
 #: Most passages an encoder run embeds (pydoc has 79 topics).
 MAX_PASSAGES = 10_000
 
@@ -126,7 +128,7 @@ def _hardware(model, spec, trace, design, policy, *, tokens, prompt, calibration
 
 
 def _decode(model, hw, ids, prompt: int, steps: int, *, teacher: bool, on_step=None):
-    """Prompt pass then ``steps`` one-token steps under ``hw``; return (fed ids [1, prompt + steps], logits [steps, V]).
+    """Prompt pass then ``steps`` one-token steps under ``hw``; return (fed ids [B, prompt + steps], logits [steps, B, V]).
 
     ``teacher``: feed ``ids`` (text); else feed the model's own argmax (greedy generation).
     """
@@ -146,9 +148,9 @@ def _decode(model, hw, ids, prompt: int, steps: int, *, teacher: bool, on_step=N
             fed = torch.cat([fed, tok], dim=1)
             hw.begin_step(pos)
             out = model(input_ids=tok, use_cache=True, logits_to_keep=1, **{cache_arg: getattr(out, cache_arg)})
-            logits.append(out.logits[0, -1].float())
+            logits.append(out.logits[:, -1].float())
             if on_step is not None:
-                on_step(1)
+                on_step(ids.shape[0])
             nxt = out.logits[:, -1].argmax(-1, keepdim=True)
     return fed, torch.stack(logits) if logits else None
 
@@ -169,6 +171,8 @@ def _evaluate_decoder(name, spec, model, tokenizer, body, design, policy, sizes,
 
     from workloads.tracer import AttentionCapture, greedy_generate, trace_model  # lazy: imports torch
 
+    from .hardware import HardwareBatch  # lazy: imports torch
+
     n, w, p, g = sizes["tokens"], sizes["window"], sizes["prompt"], sizes["generate"]
     ids_all = _tokenize(tokenizer, body, n, encoder=False, where=f"{name} on the text")
     windows = [ids_all[i:i + w] for i in range(0, n - w + 1, w)]
@@ -181,23 +185,25 @@ def _evaluate_decoder(name, spec, model, tokenizer, body, design, policy, sizes,
                      calibration=_calibration(dense_trace), seed=seed, record=True)
     approx_ids, _ = _decode(model, hw_g, dense_ids, p, g, teacher=False, on_step=bar)
     match = float((approx_ids[0, p:] == dense_ids[0, p:]).double().mean())
-    # teacher-forced windows: perplexity and next-token agreement
+    # teacher-forced windows, a batch of them per forward pass: perplexity and next-token agreement
     nll_d, nll_a, agree = [], [], []
     kept = heads = 0.0
-    for win in windows:
-        ids = torch.tensor([win], dtype=torch.long)
+    for first in range(0, len(windows), WINDOW_BATCH):
+        ids = torch.tensor(windows[first:first + WINDOW_BATCH], dtype=torch.long)
         with torch.no_grad(), AttentionCapture(model) as cap:
-            dense_logits = model(input_ids=ids, use_cache=False).logits[0].float()
-        hw = _hardware(model, spec, dense_trace, design, policy, tokens=w, prompt=p,
-                       calibration=_calibration_of_calls(cap.calls), seed=seed, record=False)
+            dense_logits = model(input_ids=ids, use_cache=False).logits.float()
+        members = [_hardware(model, spec, dense_trace, design, policy, tokens=w, prompt=p,
+                             calibration=_calibration_of_calls(cap.calls, b), seed=seed, record=False)
+                   for b in range(ids.shape[0])]
         del cap
-        _, logits = _decode(model, hw, ids, p, w - p, teacher=True, on_step=bar)
-        targets = ids[0, p + 1:]
-        nll_d.append(_nll(dense_logits[p:w - 1], targets))
-        nll_a.append(_nll(logits[:-1], targets))
-        agree.append((logits[:-1].argmax(-1) == dense_logits[p:w - 1].argmax(-1)).numpy())
-        k, h = _kept(hw)
-        kept, heads = kept + k, heads + h
+        _, logits = _decode(model, HardwareBatch(members), ids, p, w - p, teacher=True, on_step=bar)
+        for b, hw in enumerate(members):
+            targets = ids[b, p + 1:]
+            nll_d.append(_nll(dense_logits[b, p:w - 1], targets))
+            nll_a.append(_nll(logits[:-1, b], targets))
+            agree.append((logits[:-1, b].argmax(-1) == dense_logits[b, p:w - 1].argmax(-1)).numpy())
+            k, h = _kept(hw)
+            kept, heads = kept + k, heads + h
     bar.close()
     nd, na, ag = np.concatenate(nll_d), np.concatenate(nll_a), np.concatenate(agree)
     metrics = {
@@ -210,12 +216,12 @@ def _evaluate_decoder(name, spec, model, tokenizer, body, design, policy, sizes,
     return metrics, setup, _layers_table(kept, heads, len(windows)), hw_g, dense_trace, approx_ids[0]
 
 
-def _calibration_of_calls(calls) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """:func:`_calibration` of captured attention calls (their tensors rounded to float16 as a trace stores them)."""
+def _calibration_of_calls(calls, b: int = 0) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """:func:`_calibration` of sequence ``b`` of captured attention calls (rounded to float16 as a trace stores them)."""
     import torch
 
     def amax(t):
-        return t[0].detach().to(torch.float16).abs().amax(dim=(1, 2)).to(torch.float32).numpy()
+        return t[b].detach().to(torch.float16).abs().amax(dim=(1, 2)).to(torch.float32).numpy()
 
     return [(amax(c["query"]), amax(c["key"]), amax(c["value"])) for c in calls]
 

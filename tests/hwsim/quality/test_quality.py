@@ -20,7 +20,7 @@ from hwsim.quality.run import SCAN_KEEPS, closed_loop_trace, scan_policy
 #: design dense at a 32-bit datapath: Q/K/V/P quantized to 32 bits, numerically the float model
 FLOAT = load_design("dense", ["datapath_bits=32"])
 NONE = load_policy("none")
-DEC = {"tokens": 96, "window": 96, "prompt": 32, "generate": 4}
+DEC = {"tokens": 64, "window": 64, "prompt": 24, "generate": 4}
 ENC = {"tokens": 24, "passages": 8}
 
 
