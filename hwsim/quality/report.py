@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 __all__ = ["metric_rows", "METRICS", "plot_scan"]
@@ -47,7 +48,7 @@ def plot_scan(points: list[dict], mode: str, title: str, path: Path, *, fmt: str
         ax.plot(keeps, [p["approximate"][m] for p in points], "o-", label="approximate (hardware in the model)")
         ax.axhline(points[0]["dense"][m], color="0.4", ls="--", label="dense model")
         ax.set_xlabel("tokens kept per layer after the first (fraction)")
-        ax.set_ylabel(f"{words} ({unit})" if unit != "-" else words)
+        ax.set_ylabel(textwrap.fill(f"{words} ({unit})" if unit != "-" else words, 30))
         ax.invert_xaxis()
         ax.grid(alpha=0.3)
         if m == "perplexity":
