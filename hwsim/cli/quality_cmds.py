@@ -77,8 +77,7 @@ def quality_cmd(
         warn(line)
     from ..quality import evaluate
 
-    result = evaluate(workload, des, pol, text=text, seed=seed, progress=progress_enabled(), **{
-        k: v for k, v in sizes.items()})
+    result = evaluate(workload, des, pol, text=text, seed=seed, progress=progress_enabled(), **sizes)
     doc = result.to_json()
     if plot:
         from ..quality.run import SCAN_KEEPS, scan_policy

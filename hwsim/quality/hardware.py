@@ -110,7 +110,7 @@ class HardwareAttention:
         return out
 
     def _amax(self, layer: int):
-        return None if self.calibration is None or self.mode == "encoder" else self.calibration[layer]
+        return None if self.calibration is None else self.calibration[layer]
 
     def _summarize(self, layer: int, q, k, v, scale) -> np.ndarray:
         t = q.shape[1]

@@ -113,10 +113,14 @@ def check_request(workload: str, *, tokens: int | None, window: int | None, prom
 
 
 # ----------------------------------------------------------------------------------------------- runs
+def _amax_heads(a) -> np.ndarray:
+    """max|x| per head of a [heads, T, d] tensor, as :func:`quantize_symmetric` computes a range (float32)."""
+    return np.abs(np.asarray(a, np.float32)).max(axis=(1, 2))
+
+
 def _calibration(trace) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per layer, the dense tensors' (Q, K, V) max|x| per head, as :func:`quantize_symmetric` computes it."""
-    amax = lambda a: np.abs(np.asarray(a, np.float32)).max(axis=(1, 2))  # noqa: E731
-    return [(amax(trace.q(i)), amax(trace.k(i)), amax(trace.v(i))) for i in range(trace.layers)]
+    """Per layer, the dense tensors' (Q, K, V) max|x| per head."""
+    return [(_amax_heads(trace.q(i)), _amax_heads(trace.k(i)), _amax_heads(trace.v(i))) for i in range(trace.layers)]
 
 
 def _hardware(model, spec, trace, design, policy, *, tokens, prompt, calibration, seed, record):
@@ -183,7 +187,7 @@ def _evaluate_decoder(name, spec, model, tokenizer, body, design, policy, sizes,
     dense_trace = trace_model(model, dense_ids, spec=spec, prompt_tokens=p, workload=name)
     hw_g = _hardware(model, spec, dense_trace, design, policy, tokens=p + g, prompt=p,
                      calibration=_calibration(dense_trace), seed=seed, record=True)
-    approx_ids, _ = _decode(model, hw_g, dense_ids, p, g, teacher=False, on_step=bar)
+    approx_ids, _ = _decode(model, hw_g, dense_ids, p, g, teacher=False, on_step=bar.update)
     match = float((approx_ids[0, p:] == dense_ids[0, p:]).double().mean())
     # teacher-forced windows, a batch of them per forward pass: perplexity and next-token agreement
     nll_d, nll_a, agree = [], [], []
@@ -196,7 +200,7 @@ def _evaluate_decoder(name, spec, model, tokenizer, body, design, policy, sizes,
                              calibration=_calibration_of_calls(cap.calls, b), seed=seed, record=False)
                    for b in range(ids.shape[0])]
         del cap
-        _, logits = _decode(model, HardwareBatch(members), ids, p, w - p, teacher=True, on_step=bar)
+        _, logits = _decode(model, HardwareBatch(members), ids, p, w - p, teacher=True, on_step=bar.update)
         for b, hw in enumerate(members):
             targets = ids[b, p + 1:]
             nll_d.append(_nll(dense_logits[b, p:w - 1], targets))
@@ -218,12 +222,9 @@ def _evaluate_decoder(name, spec, model, tokenizer, body, design, policy, sizes,
 
 def _calibration_of_calls(calls, b: int = 0) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """:func:`_calibration` of sequence ``b`` of captured attention calls (rounded to float16 as a trace stores them)."""
-    import torch
+    from .hardware import _f16  # lazy: imports torch
 
-    def amax(t):
-        return t[b].detach().to(torch.float16).abs().amax(dim=(1, 2)).to(torch.float32).numpy()
-
-    return [(amax(c["query"]), amax(c["key"]), amax(c["value"])) for c in calls]
+    return [tuple(_amax_heads(_f16(c[key][b:b + 1])) for key in ("query", "key", "value")) for c in calls]
 
 
 def _kept(hw) -> tuple[np.ndarray, np.ndarray]:
@@ -285,7 +286,7 @@ def _evaluate_encoder(name, spec, model, tokenizer, body, text_source, design, p
             emb["dense"].append(hidden.mean(0).double().numpy())
             record = pi == 0 and hi == 0
             trace = trace_model(model, ids, spec=spec, workload=name) if record else None
-            hw = _hardware(model, spec, trace or _Shape(spec, t), design, policy, tokens=t, prompt=t,
+            hw = _hardware(model, spec, trace or _Shape(spec), design, policy, tokens=t, prompt=t,
                            calibration=None, seed=seed, record=record)
             with torch.no_grad(), hw:
                 hidden = model(input_ids=ids).last_hidden_state[0]
@@ -296,7 +297,7 @@ def _evaluate_encoder(name, spec, model, tokenizer, body, text_source, design, p
             heads = h if heads is None else heads + h
             if record:
                 first = (hw, trace)
-            bar(1)
+            bar.update(1)
     bar.close()
     dense = np.stack(emb["dense"])
     approx = np.stack(emb["approximate"])
@@ -320,37 +321,20 @@ def _evaluate_encoder(name, spec, model, tokenizer, body, text_source, design, p
 class _Shape:
     """The shape fields :func:`_hardware` reads, for passages that are not traced."""
 
-    def __init__(self, spec, tokens):
+    def __init__(self, spec):
         self.layers, self.heads, self.kv_heads = spec.layers, spec.heads, spec.kv_heads
         self.head_dim = spec.hidden // spec.heads
 
 
-class _NoBar:
-    def __call__(self, n=1):
-        pass
-
-    def close(self):
-        pass
-
-
 def _bar(enabled: bool, name: str) -> Callable[[int, str], Any]:
+    """A maker of progress bars ``make(total, unit)`` on stderr; disabled bars (tqdm's own) do nothing."""
     def make(total: int, unit: str):
-        if not enabled:
-            return _NoBar()
         import sys
 
         from tqdm import tqdm
 
-        t = tqdm(total=total, desc=f"quality {name}", unit=f" {unit}", leave=False, file=sys.stderr)
-
-        class _B:
-            def __call__(self, n=1):
-                t.update(n)
-
-            def close(self):
-                t.close()
-
-        return _B()
+        return tqdm(total=total, desc=f"quality {name}", unit=f" {unit}", leave=False, file=sys.stderr,
+                    disable=not enabled)
 
     return make
 
