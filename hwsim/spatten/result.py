@@ -88,7 +88,9 @@ class Tally:
         self.values_total = 0
         self.selection_cycles = 0
         self.stage_cycles: dict[str, int] = {}
+        self.stage_flops: dict[str, int] = {}
         self._last_end = 0
+        self._last_flops = 0
         self.latency: dict[tuple[int, str], int] = {}  # (layer, stage) -> cycles, from mark()
         self._mark = 0
         self.dense_flops_override: int | None = None  # replay: dense FLOPs of the file's rows
@@ -200,9 +202,11 @@ class Tally:
         event.callbacks.append(lambda ev: self.mark(layer, stage, ev.env.now))
 
     def stage_end(self, name: str, now: int) -> None:
-        """Record the cycles a stage (summarization, generation) took."""
+        """Record the cycles a stage (summarization, generation) took and the FLOPs it executed."""
         self.stage_cycles[name] = now - self._last_end
         self._last_end = now
+        self.stage_flops[name] = self.flops - self._last_flops
+        self._last_flops = self.flops
 
     # ------------------------------------------------------------------ result
     def dense_flops(self) -> int:
@@ -274,6 +278,7 @@ class Tally:
             "dram_payload_bytes": sum(self.payload.values()),
             "dram_payload_bytes_by_kind": dict(self.payload),
             "flops": self.flops,
+            "stage_flops": dict(self.stage_flops),
             "dense_flops": self.dense_flops(),
             "effective_tflops": self.flops / seconds / 1e12 if seconds else 0.0,
             "energy_pj": energy,
