@@ -1,4 +1,4 @@
-"""What a sweep measures at one point: the evaluations ``topk``, ``simulate``, ``quality`` and ``mpc``.
+"""What a sweep measures at one point: the evaluations ``topk``, ``simulate``, ``quality``, ``sparse`` and ``mpc``.
 
 An evaluation declares its parameters (a strict config model), whether it takes a design and a
 policy, its output columns (units in the names) and :meth:`Evaluation.run`, a pure function of the
@@ -16,7 +16,7 @@ from ..config.base import Config, Fraction, int_between
 from ..errors import HwsimError
 
 __all__ = ["Evaluation", "EVALUATIONS", "get_evaluation", "TopkParams", "SimulateParams", "QualityParams",
-           "MpcParams"]
+           "SparseParams", "MpcParams"]
 
 
 class TopkParams(Config):
@@ -46,6 +46,15 @@ class QualityParams(Config):
     prompt: Annotated[int, int_between(1, 8192)] | None = Field(None, description="Decoder: prompt tokens per window.")
     generate: Annotated[int, int_between(1, 8192)] | None = Field(None, description="Decoder: greedy tokens compared.")
     passages: Annotated[int, int_between(2, 10_000)] | None = Field(None, description="Encoder: passages embedded.")
+
+
+class SparseParams(Config):
+    """Parameters of the ``sparse`` evaluation: how the linear layers' masks and inputs are made."""
+
+    mask: Literal["hydra", "magnitude", "random"] = Field(
+        "hydra", description="Unstructured mask of the weight-sparse engine (DASS/HYDRA, magnitude or Bernoulli).")
+    tokens: Annotated[int, int_between(1, 8192)] = Field(
+        128, description="Prompt tokens whose real inputs feed the layers (rows of every GEMM; count).")
 
 
 class MpcParams(Config):
@@ -242,6 +251,84 @@ class QualityEvaluation(Evaluation):
         }
 
 
+# --------------------------------------------------------------------------------------------- sparse
+
+
+class SparseEvaluation(Evaluation):
+    """Every linear layer of each workload on the engine of the point's ``design.linear`` (``hwsim sparse``).
+
+    The real models (minilm, smollm2) bring their real weights and the real inputs of ``tokens``
+    prompt tokens (:func:`workloads.linear_layers.capture`); any other workload its op graph's shapes
+    with random weights (labelled so by ``real_weights``). ``linear.engine`` (dense, weight-sparse,
+    nm), ``rows``, ``cols``, ``dataflow``, ``weight_bits``, ``density`` and ``nm_n:nm_m`` configure
+    the engine (:mod:`hwsim.units.sparse`); ``dense_total_cycles`` is the dense engine on the same
+    array and memory, and ``mean_output_error_ratio`` the mean over layers of
+    ``||Y_sparse - Y_dense|| / ||Y_dense||`` on those inputs.
+    """
+
+    name = "sparse"
+    params_model = SparseParams
+    uses_workloads = True
+    outputs = ("linear_layers_count", "total_cycles", "compute_cycles", "hbm_cycles", "dense_total_cycles",
+               "speedup_vs_dense_x", "utilization_fraction", "effectual_mac_ops", "dram_bytes", "metadata_dram_bytes",
+               "energy_pj", "weight_density_fraction", "mean_output_error_ratio", "linear_area_mm2", "real_weights")
+
+    def run(self, design, policy, params, workload, seed):
+        from cost_models.sparse import engine_area_mm2
+
+        from ..sparse.run import Layer, dense_total_cycles, run_layer
+        from ..units.sparse.params import MemoryParams, SparsityParams, SystolicParams
+
+        lin = design.linear
+        if lin.engine == "arrays":
+            raise HwsimError("linear.engine = 'arrays' (the attention arrays) is timed by simulate --full-model; "
+                             "the sparse evaluation expects dense, weight-sparse or nm")
+        name = workload.manifest.get("workload")
+        spec = name if name in ("minilm", "smollm2") else str(workload.path)
+        captured = _captured(spec, params.tokens, seed)
+        layers = [Layer(c.name, c.kind, c.weights, c.inputs) for c in captured.layers]
+        array = SystolicParams(rows=lin.rows, cols=lin.cols, dataflow=lin.dataflow)
+        sp = SparsityParams(engine=lin.engine, n=lin.nm_n, m=lin.nm_m)
+        mem = MemoryParams.from_design(design, value_bits=lin.weight_bits)
+        nm = (lin.nm_n, lin.nm_m) if lin.engine == "nm" else None
+        density = lin.density if lin.engine == "weight-sparse" else 1.0
+        res = [run_layer(lay, array, sp, mem, density=density, nm=nm, mask_kind=params.mask, seed=seed + i,
+                         node_nm=float(design.technology_nm)) for i, lay in enumerate(layers)]
+        dense = sum(dense_total_cycles(lay, array, mem) for lay in layers)
+        total = sum(r.total_cycles for r in res)
+        compute = sum(r.compute_cycles for r in res)
+        macs = sum(r.effectual_macs for r in res)
+        kept = sum(r.weight_density * r.k * r.n * r.groups for r in res)
+        return {
+            "linear_layers_count": len(res), "total_cycles": total, "compute_cycles": compute,
+            "hbm_cycles": sum(r.hbm_cycles for r in res), "dense_total_cycles": dense,
+            "speedup_vs_dense_x": dense / total if total else 0.0,
+            "utilization_fraction": macs / (array.pes * compute) if compute else 0.0, "effectual_mac_ops": macs,
+            "dram_bytes": sum(r.dram_bytes for r in res), "metadata_dram_bytes": sum(r.metadata_dram_bytes for r in res),
+            "energy_pj": sum(r.energy_pj for r in res),
+            "weight_density_fraction": kept / sum(r.k * r.n * r.groups for r in res),
+            "mean_output_error_ratio": sum(r.output_error for r in res) / len(res),
+            "linear_area_mm2": engine_area_mm2(rows=lin.rows, cols=lin.cols, bits=lin.weight_bits,
+                                               node_nm=float(design.technology_nm),
+                                               sram_bytes=(mem.ifmap_bytes, mem.filter_bytes, mem.ofmap_bytes))["area_mm2"],
+            "real_weights": captured.real_weights,
+        }
+
+
+_CAPTURED: dict = {}
+
+
+def _captured(spec: str, tokens: int, seed: int):
+    """The workload's linear layers, captured once per process (loading a model takes seconds)."""
+    key = (spec, tokens, seed)
+    if key not in _CAPTURED:
+        from workloads.linear_layers import capture
+
+        _CAPTURED.clear()  # one workload's weights at a time: they are large
+        _CAPTURED[key] = capture(spec, tokens=tokens, seed=seed)
+    return _CAPTURED[key]
+
+
 # --------------------------------------------------------------------------------------------- mpc
 
 _GROUPS = ("linear", "attention matmul", "attention function", "activation", "norm")
@@ -279,7 +366,7 @@ class MpcEvaluation(Evaluation):
 
 
 EVALUATIONS: dict[str, Evaluation] = {e.name: e for e in (TopkEvaluation(), SimulateEvaluation(), QualityEvaluation(),
-                                                          MpcEvaluation())}
+                                                          SparseEvaluation(), MpcEvaluation())}
 
 
 def get_evaluation(name: str) -> Evaluation:

@@ -20,7 +20,8 @@ _UNITS = (
     ("_bytes", "bytes"), ("_mm2", "mm²"), ("_pj", "pJ"), ("_nj", "nJ"), ("_uj", "µJ"), ("_w", "W"), ("_ms", "ms"),
     ("_us", "µs"), ("_ns", "ns"), ("_s", "s"), ("_ghz", "GHz"), ("_tflops", "TFLOPS"), ("_flops", "FLOP"),
     ("_fraction", "fraction"), ("_ratio", "ratio"), ("_rounds", "rounds"), ("_bits", "bits"), ("_lanes", "lanes"),
-    ("_elements", "elements"), ("_tokens", "tokens"), ("_count", "count"), ("_nm", "nm"),
+    ("_elements", "elements"), ("_tokens", "tokens"), ("_count", "count"), ("_nm", "nm"), ("_x", "x"),
+    ("_ops", "operations"),
 )
 #: Inputs whose unit is in the config's description rather than in the name.
 _INPUT_UNITS = {"n": "elements", "k": "elements", "trials": "rows", "mu": "fraction of heads",
@@ -28,7 +29,9 @@ _INPUT_UNITS = {"n": "elements", "k": "elements", "trials": "rows", "mu": "fract
                 "topk.engines": "count", "qk.multipliers": "count", "pv.multipliers": "count",
                 "hbm.channels": "count", "softmax.parallelism": "per cycle", "local_v.keep": "fraction",
                 "quantization.threshold": "probability", "token_pruning.keep_end": "fraction",
-                "token_pruning.keep_start": "fraction", "head_pruning.keep_end": "fraction"}
+                "token_pruning.keep_start": "fraction", "head_pruning.keep_end": "fraction",
+                "linear.rows": "PEs", "linear.cols": "PEs", "linear.density": "fraction of weights",
+                "linear.weight_bits": "bits"}
 
 
 def axis_label(column: str) -> str:

@@ -1,7 +1,6 @@
 """Sweep specs: a TOML file -> schema check -> a frozen spec -> the list of design points.
 
-A spec names an evaluation (``topk``, ``simulate``, ``quality``, ``mpc``; ``sparse`` is
-reserved), a base (design and policy presets or files, ``--set`` style overrides, workloads,
+A spec names an evaluation (``topk``, ``simulate``, ``quality``, ``sparse``, ``mpc``), a base (design and policy presets or files, ``--set`` style overrides, workloads,
 the evaluation's parameters), axes and constraints::
 
     evaluation = "topk"
@@ -51,7 +50,7 @@ __all__ = ["SweepSpec", "Axis", "Point", "load_spec", "expand", "spec_hash", "EV
 
 #: Every evaluation a spec may name; only those in :data:`AVAILABLE` run today.
 EVALUATION_NAMES = ("topk", "simulate", "mpc", "quality", "sparse")
-AVAILABLE = ("topk", "simulate", "quality", "mpc")
+AVAILABLE = ("topk", "simulate", "quality", "sparse", "mpc")
 
 Scalar = Union[bool, int, float, str]
 

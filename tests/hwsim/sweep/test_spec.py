@@ -83,7 +83,9 @@ values = [8, 64]
     ('evaluation = "topk"\nconstraints = ["lanes > 2"]', "spec.toml: constraints[0]: 'lanes' is neither"),
     ('evaluation = "quality"\nworkloads = ["bert-base"]',
      "spec.toml: workloads: 'bert-base': the quality evaluation runs a real model; expected one of minilm, smollm2"),
-    ('evaluation = "sparse"', "spec.toml: evaluation: 'sparse' is not available yet"),
+    ('evaluation = "sparse"', "spec.toml: workloads: the sparse evaluation needs at least one workload"),
+    ('evaluation = "sparse"\nworkloads = ["minilm"]\npolicy = "spatten-bert"',
+     "spec.toml: policy: the sparse evaluation takes no policy"),
     ('evaluation = "topk"\n[objectives]\nminimize = ["area"]', "spec.toml: objectives.minimize: 'area' is not an output"),
     ('evaluation = "mpc"\n[[axes]]\nname = "topk.lanes"\nvalues = [1]',
      "spec.toml: axes[0].name: 'topk.lanes' is not a parameter of the mpc evaluation"),
@@ -105,7 +107,7 @@ def test_bad_spec_is_one_line(write_spec, tmp_path, body, message):
 @pytest.mark.parametrize("body,message", [
     ('evaluation = "topk"\n[[axes]]\nname = "topk.lane"\nvalues = [1]',
      "spec.toml: axes[0].name: 'topk.lane' is neither a design field"),
-    ('evaluation = "sparse"', "spec.toml: evaluation: 'sparse' is not available yet"),
+    ('evaluation = "sparse"', "spec.toml: workloads: the sparse evaluation needs at least one workload"),
     ('evaluation = "topk"\nseed = "1"', "spec.toml: seed: expected an integer, got '1'"),
 ])
 def test_bad_spec_on_the_command_line(write_spec, tmp_path, body, message):
