@@ -35,6 +35,10 @@ def quality_cmd(
     passages: Annotated[Optional[int], typer.Option(
         help="minilm: embed only the first N passages of the text \\[all: every pydoc topic].")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the top-k pivots.")] = 0,
+    linear: Annotated[bool, typer.Option(
+        "--linear", help="Also run the model's linear layers as the design's linear engine stores them: weights at "
+        "linear.weight_bits after its mask (weight-sparse: magnitude at linear.density; nm: N:M); docs/quality.md.")]
+    = False,
     json_file: JsonOption = None,
     plot: Annotated[bool, typer.Option(
         "--plot", help="Also scan the token keep ratio (1.0 to 0.3, the rest of the policy as given) and draw "
@@ -77,7 +81,7 @@ def quality_cmd(
         warn(line)
     from ..quality import evaluate
 
-    result = evaluate(workload, des, pol, text=text, seed=seed, progress=progress_enabled(), **sizes)
+    result = evaluate(workload, des, pol, text=text, seed=seed, progress=progress_enabled(), linear=linear, **sizes)
     doc = result.to_json()
     if plot:
         from ..quality.run import SCAN_KEEPS, scan_policy
@@ -85,7 +89,7 @@ def quality_cmd(
         points = []
         for keep in SCAN_KEEPS:
             r = evaluate(workload, des, scan_policy(pol, keep, spec.layers), text=text, seed=seed,
-                         simulate_first=False, progress=progress_enabled(), **sizes)
+                         simulate_first=False, progress=progress_enabled(), linear=linear, **sizes)
             points.append({"keep": keep, "dense": r.summary["dense"], "approximate": r.summary["approximate"]})
         doc["scan"] = {"what": "token keep ratio in every layer after the first (explicit schedule), the rest of the "
                                "policy as given", "points": points}
@@ -94,7 +98,10 @@ def quality_cmd(
         from ..quality.report import metric_rows
 
         s = result.summary
-        console.print(rich_table(f"Quality of {workload} on {s['text']['source']} ({des.name}, {pol.name})",
+        lin = s.get("linear")
+        extra = (f"; linear layers: {lin['engine']}, {lin['weight_bits']}-bit, {lin['weights_kept_fraction']:.3g} of "
+                 f"the weights kept" if lin else "")
+        console.print(rich_table(f"Quality of {workload} on {s['text']['source']} ({des.name}, {pol.name}{extra})",
                                  ["metric", "dense", "approximate", "unit"], metric_rows(s)))
         console.print(rich_table("Per layer: what the approximate run kept", ["layer", "tokens kept", "heads kept"],
                                  [[r["layer"], f"{r['tokens_kept_fraction']:.3f}", f"{r['heads_kept_fraction']:.3f}"]

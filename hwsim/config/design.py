@@ -187,7 +187,7 @@ class Linear(Config):
     dataflow: Literal["os", "ws", "is"] = Field(
         "os", description="Systolic dataflow (output, weight or input stationary; SCALE-Sim v3); not used by 'arrays'."
     )
-    weight_bits: Annotated[int, int_between(1, 32)] = Field(
+    weight_bits: Annotated[int, int_between(2, 32)] = Field(
         8,
         description="Bits of a stored FC weight (DRAM traffic, energy). SpAtten §6.4 reports 8- and 12-bit FC; "
         "activations stay at datapath_bits on 'arrays', at weight_bits on the systolic engines (one value width).",

@@ -50,11 +50,14 @@ class HardwareAttention:
     forward pass is layer ``i % layers``. Before each generation step's forward pass call
     :meth:`begin_step` with the new token's position. With ``record=True`` every layer's Q (all
     positions) and its final K/V are kept (float32 [heads, T, d]) for a closed-loop trace.
-    ``calibration``: per layer, (Q, K, V) max|x| per head (a decoder needs it).
+    ``calibration``: per layer, (Q, K, V) max|x| per head (a decoder needs it). ``linear_weights``
+    (:class:`hwsim.quality.linear.LinearWeights`): the linear layers' approximated weights, in place
+    while the hardware is installed.
     """
 
     def __init__(self, model: torch.nn.Module, design, policy, *, mode: str, layers: int, heads: int, kv_heads: int,
-                 head_dim: int, tokens: int, prompt: int, calibration=None, seed: int = 0, record: bool = False):
+                 head_dim: int, tokens: int, prompt: int, calibration=None, seed: int = 0, record: bool = False,
+                 linear_weights=None):
         if mode == "decoder" and calibration is None:
             raise ValueError("a decoder needs calibrated quantization ranges")
         self.model, self.mode, self.layers = model, mode, layers
@@ -65,6 +68,9 @@ class HardwareAttention:
         self.cascade = Cascade(policy, self.units.topk, tokens=tokens, heads=heads, layers=layers, prompt=prompt)
         self.calibration = calibration
         self.record = record
+        #: the model's linear layers as the design stores them (:mod:`hwsim.quality.linear`), swapped in
+        #: while the hardware is installed; None: the original weights
+        self.linear_weights = linear_weights
         self.recorded_q: list[list[np.ndarray]] = [[] for _ in range(layers)]
         self.recorded_kv: list[tuple[np.ndarray, np.ndarray] | None] = [None] * layers
         #: per generation step and layer: keys attended (count); per layer of summarization: see cascade.kept
@@ -186,6 +192,8 @@ class HardwareBatch:
         self._originals: list[tuple[Any, Callable]] = []
 
     def __enter__(self) -> "HardwareBatch":
+        if self.members[0].linear_weights is not None:
+            self.members[0].linear_weights.install()
         for pymod in self._pymods:
             self._originals.append((pymod, pymod.eager_attention_forward))
             pymod.eager_attention_forward = self._forward
@@ -195,6 +203,8 @@ class HardwareBatch:
         for pymod, original in self._originals:
             pymod.eager_attention_forward = original
         self._originals = []
+        if self.members[0].linear_weights is not None:
+            self.members[0].linear_weights.remove()
 
     def begin_step(self, pos: int) -> None:
         """Every sequence's next forward pass is its generation step at position ``pos``."""

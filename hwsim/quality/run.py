@@ -123,12 +123,12 @@ def _calibration(trace) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     return [(_amax_heads(trace.q(i)), _amax_heads(trace.k(i)), _amax_heads(trace.v(i))) for i in range(trace.layers)]
 
 
-def _hardware(model, spec, trace, design, policy, *, tokens, prompt, calibration, seed, record):
+def _hardware(model, spec, trace, design, policy, *, tokens, prompt, calibration, seed, record, linear=None):
     from .hardware import HardwareAttention  # lazy: imports torch
 
     return HardwareAttention(model, design, policy, mode=spec.mode, layers=trace.layers, heads=trace.heads,
                              kv_heads=trace.kv_heads, head_dim=trace.head_dim, tokens=tokens, prompt=prompt,
-                             calibration=calibration, seed=seed, record=record)
+                             calibration=calibration, seed=seed, record=record, linear_weights=linear)
 
 
 def _decode(model, hw, ids, prompt: int, steps: int, *, teacher: bool, on_step=None):
@@ -170,7 +170,7 @@ def _layers_table(kept_sum: np.ndarray, heads_sum: np.ndarray, passes: int) -> l
              float(heads_sum[i] / passes)} for i in range(kept_sum.size)]
 
 
-def _evaluate_decoder(name, spec, model, tokenizer, body, design, policy, sizes, seed, progress):
+def _evaluate_decoder(name, spec, model, tokenizer, body, design, policy, sizes, seed, progress, linear=None):
     import torch
 
     from workloads.tracer import AttentionCapture, greedy_generate, trace_model  # lazy: imports torch
@@ -186,7 +186,7 @@ def _evaluate_decoder(name, spec, model, tokenizer, body, design, policy, sizes,
     dense_ids = greedy_generate(model, prompt_ids, g)
     dense_trace = trace_model(model, dense_ids, spec=spec, prompt_tokens=p, workload=name)
     hw_g = _hardware(model, spec, dense_trace, design, policy, tokens=p + g, prompt=p,
-                     calibration=_calibration(dense_trace), seed=seed, record=True)
+                     calibration=_calibration(dense_trace), seed=seed, record=True, linear=linear)
     approx_ids, _ = _decode(model, hw_g, dense_ids, p, g, teacher=False, on_step=bar.update)
     match = float((approx_ids[0, p:] == dense_ids[0, p:]).double().mean())
     # teacher-forced windows, a batch of them per forward pass: perplexity and next-token agreement
@@ -197,7 +197,8 @@ def _evaluate_decoder(name, spec, model, tokenizer, body, design, policy, sizes,
         with torch.no_grad(), AttentionCapture(model) as cap:
             dense_logits = model(input_ids=ids, use_cache=False).logits.float()
         members = [_hardware(model, spec, dense_trace, design, policy, tokens=w, prompt=p,
-                             calibration=_calibration_of_calls(cap.calls, b), seed=seed, record=False)
+                             calibration=_calibration_of_calls(cap.calls, b), seed=seed, record=False,
+                             linear=linear)
                    for b in range(ids.shape[0])]
         del cap
         _, logits = _decode(model, HardwareBatch(members), ids, p, w - p, teacher=True, on_step=bar.update)
@@ -265,7 +266,8 @@ def _passages(name: str, text_source: str, body: str, tokenizer, n: int) -> list
     return pairs
 
 
-def _evaluate_encoder(name, spec, model, tokenizer, body, text_source, design, policy, sizes, seed, progress):
+def _evaluate_encoder(name, spec, model, tokenizer, body, text_source, design, policy, sizes, seed, progress,
+                      linear=None):
     import torch
 
     from workloads.tracer import trace_model  # lazy: imports torch
@@ -287,7 +289,7 @@ def _evaluate_encoder(name, spec, model, tokenizer, body, text_source, design, p
             record = pi == 0 and hi == 0
             trace = trace_model(model, ids, spec=spec, workload=name) if record else None
             hw = _hardware(model, spec, trace or _Shape(spec), design, policy, tokens=t, prompt=t,
-                           calibration=None, seed=seed, record=record)
+                           calibration=None, seed=seed, record=record, linear=linear)
             with torch.no_grad(), hw:
                 hidden = model(input_ids=ids).last_hidden_state[0]
             alive = hw.cascade.kept[-1][0]
@@ -363,8 +365,12 @@ def approximate_trace(hw, dense_trace, name: str, *, input_ids=None, text_info: 
 def evaluate(workload: str, design: Design, policy: Policy, *, text: str | None = None, tokens: int | None = None,
              window: int | None = None, prompt: int | None = None, generate: int | None = None,
              passages: int | None = None, seed: int = 0, simulate_first: bool = True,
-             progress: bool = False) -> QualityResult:
-    """Measure what ``policy`` on ``design`` costs ``workload`` (a real model) in quality; see the module doc."""
+             progress: bool = False, linear: bool = False) -> QualityResult:
+    """Measure what ``policy`` on ``design`` costs ``workload`` (a real model) in quality; see the module doc.
+
+    ``linear``: also run the model's linear layers as ``design.linear`` stores them
+    (:mod:`hwsim.quality.linear`: weight masks and weight bits) in the approximate passes.
+    """
     from workloads.tracer import configure_threads  # lazy: imports torch
 
     sizes = check_request(workload, tokens=tokens, window=window, prompt=prompt, generate=generate, passages=passages)
@@ -374,17 +380,23 @@ def evaluate(workload: str, design: Design, policy: Policy, *, text: str | None 
     body, text_info = read_text(text)
     configure_threads(default=1)  # one thread unless told: the same bytes on every machine
     model, tokenizer = load_model(workload)
+    weights = None
+    if linear:
+        from .linear import approximate_linear  # lazy: imports torch
+
+        weights = approximate_linear(model, design)
     bar = _bar(progress, workload)
     if spec.mode == "decoder":
         metrics, setup, layers, hw0, dense0, ids0 = _evaluate_decoder(workload, spec, model, tokenizer, body,
-                                                                      design, policy, sizes, seed, bar)
+                                                                      design, policy, sizes, seed, bar, weights)
     else:
         metrics, setup, layers, hw0, dense0, ids0 = _evaluate_encoder(workload, spec, model, tokenizer, body, text,
-                                                                      design, policy, sizes, seed, bar)
+                                                                      design, policy, sizes, seed, bar, weights)
     closed = approximate_trace(hw0, dense0, workload, input_ids=ids0, text_info=text_info)
     summary = {
         "workload": workload, "mode": spec.mode, "design": design.name, "policy": policy.name, "seed": seed,
         "text": {k: v for k, v in text_info.items() if k != "preview"}, "setup": setup, **metrics,
+        "linear": weights.summary() if weights is not None else None,
     }
     if simulate_first:
 
@@ -400,7 +412,7 @@ def evaluate(workload: str, design: Design, policy: Policy, *, text: str | None 
 
     summary["provenance"] = {
         **provenance(configs={"design": design, "policy": policy}, seed=seed, inputs={"text": text_info["sha256"]}),
-        "run": {"workload": workload, "text": text, "sizes": sizes, "seed": seed},
+        "run": {"workload": workload, "text": text, "sizes": sizes, "seed": seed, "linear": linear},
         "resolved": {"design": design.model_dump(mode="json"), "policy": policy.model_dump(mode="json")},
     }
     return QualityResult(summary, layers, trace=closed, dense_trace=dense0, decisions=hw0.cascade.kept)

@@ -46,6 +46,8 @@ class QualityParams(Config):
     prompt: Annotated[int, int_between(1, 8192)] | None = Field(None, description="Decoder: prompt tokens per window.")
     generate: Annotated[int, int_between(1, 8192)] | None = Field(None, description="Decoder: greedy tokens compared.")
     passages: Annotated[int, int_between(2, 10_000)] | None = Field(None, description="Encoder: passages embedded.")
+    linear: bool = Field(False, description="Also run the linear layers as design.linear stores them (weight masks, "
+                         "weight bits; hwsim quality --linear).")
 
 
 class SparseParams(Config):

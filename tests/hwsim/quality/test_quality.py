@@ -134,3 +134,30 @@ def test_shape_only_and_wrong_options_are_refused():
 
     with pytest.raises(HwsimError, match="not a bundled real model"):
         closed_loop_trace(workloads.resolve("bert-base", tokens=16, progress=False), load_design("spatten"), NONE)
+
+
+def test_linear_layers_as_the_design_stores_them():
+    """--linear: 8-bit dense FC weights cost little; magnitude masks cost more as density falls; the
+    original weights are back after the run (the dense reference and later runs use them)."""
+    from workloads.bundled import load_model
+
+    model, _ = load_model("minilm")
+    before = model.encoder.layer[0].intermediate.dense.weight.detach().clone()
+    plain = evaluate("minilm", FLOAT, NONE, simulate_first=False, **ENC).summary["approximate"]
+    cos = {}
+    for sets in (["linear.weight_bits=8"], ["linear.engine=weight-sparse", "linear.density=0.7"],
+                 ["linear.engine=weight-sparse", "linear.density=0.3"], ["linear.engine=nm"]):
+        r = evaluate("minilm", load_design("dense", ["datapath_bits=32", *sets]), NONE, simulate_first=False,
+                     linear=True, **ENC)
+        cos[sets[-1]] = r.summary["approximate"]["embedding_cosine_ratio"]
+        lin = r.summary["linear"]
+        assert lin["linear_layers_count"] == 36
+    assert 0.99 < cos["linear.weight_bits=8"] < plain["embedding_cosine_ratio"]
+    assert cos["linear.density=0.3"] < cos["linear.density=0.7"] < cos["linear.weight_bits=8"]
+    assert cos["linear.engine=nm"] < cos["linear.weight_bits=8"]
+    assert torch.equal(model.encoder.layer[0].intermediate.dense.weight, before)
+    assert r.summary["dense"]["retrieval_top1_fraction"] == \
+        evaluate("minilm", FLOAT, NONE, simulate_first=False, **ENC).summary["dense"]["retrieval_top1_fraction"]
+    with pytest.raises(HwsimError, match="not a multiple of linear.nm_m"):
+        evaluate("minilm", load_design("dense", ["linear.engine=nm", "linear.nm_m=5"]), NONE, simulate_first=False,
+                 linear=True, **ENC)
