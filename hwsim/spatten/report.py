@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..outputs import write_csv, write_figure, write_json
+from .explain import CAUSES, EXPLAIN_UNITS
 from .result import KINDS, UNITS, SimResult
 
-__all__ = ["summary_rows", "write_outputs", "plot", "title_of", "workload_label"]
+__all__ = ["summary_rows", "explain_header", "explain_rows", "write_outputs", "plot", "title_of", "workload_label"]
 
 
 def _fmt(x: float, digits: int = 4) -> str:
@@ -54,6 +55,30 @@ def summary_rows(r: SimResult) -> list[tuple[str, str, str]]:
     return rows
 
 
+#: Stall causes in words (tables and plots): what a stalled unit's next row waits for.
+CAUSE_NAMES = {"hbm": "HBM", "layer": "previous layer", "sram": "SRAM space", "select": "token/head selection",
+               "pipeline": "earlier unit"}
+
+
+def explain_header() -> list[str]:
+    """Column names of the stall table (:func:`explain_rows`); every cycle column is in cycles."""
+    return (["unit", "busy"] + [f"stalled: {CAUSE_NAMES[c]}" for c in CAUSES]
+            + ["no work left", "heads bound (fraction)"])
+
+
+def explain_rows(r: SimResult) -> list[list[str]]:
+    """One row per unit: busy, stall-by-cause and idle cycles (they sum to the latency), heads it bounds."""
+    units = r.summary["explain"]["units"]
+    heads = sum(r.summary["bound_by_heads"].values())
+    rows = []
+    for u in EXPLAIN_UNITS:
+        e = units[u]
+        bound = "-" if e["bound_heads"] is None else _fmt(e["bound_heads"] / heads if heads else 0.0, 3)
+        rows.append([_EXPLAIN_NAMES[u], _fmt(e["busy_cycles"]), *(_fmt(e[f"stall_{c}_cycles"]) for c in CAUSES),
+                     _fmt(e["idle_cycles"]), bound])
+    return rows
+
+
 def write_outputs(r: SimResult, out_dir: str | Path, *, plots: bool, plot_format: str = "png") -> list[Path]:
     """Write summary.json, layers.csv, heads.csv (and plots) into ``out_dir``; return the paths."""
     out = Path(out_dir)
@@ -83,6 +108,7 @@ _UNIT_COLOURS = {"hbm": "tab:orange", "qk": "tab:blue", "softmax": "tab:green", 
                  "topk": "tab:red", "pv": "tab:purple"}
 _UNIT_NAMES = {"hbm": "HBM fetch", "qk": "Q x K array", "softmax": "softmax", "pq": "progressive-quant check",
                "topk": "top-k engine (local V)", "pv": "prob x V array"}
+_EXPLAIN_NAMES = {**_UNIT_NAMES, "select": "top-k engine (token/head selection)"}
 _KIND_NAMES = {"q": "Q", "k_msb": "K (MSBs)", "k_lsb": "K (LSB re-fetch)", "v": "V"}
 _KIND_COLOURS = {"q": "tab:gray", "k_msb": "tab:blue", "k_lsb": "tab:cyan", "v": "tab:purple"}
 

@@ -90,3 +90,18 @@ def test_reproduce_spatten(cache_env, tmp_path):
     red = rows["KV DRAM reduction vs dense 12-bit (authors' GPT-2-Small trace)"]
     assert red["ours"] == pytest.approx(10.8, rel=0.02)
     assert rows["LSB re-fetch fraction (GPT-2-Small trace)"]["ours"] == pytest.approx(0.070, abs=0.001)
+
+
+def test_explain_prints_where_the_cycles_go(tmp_path):
+    # the authors' trace replay: per unit, busy + stalls by cause + no work left = the latency, in the table and JSON
+    r = run_hwsim("simulate", "-w", str(CSV), "--explain", "--json", str(tmp_path / "s.json"), env={"COLUMNS": "200"})
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((tmp_path / "s.json").read_text())
+    latency = doc["latency_cycles"]
+    assert f"Where the {latency:,} cycles go, per unit" in r.stdout
+    for words in ("stalled: HBM", "stalled: previous layer", "stalled: SRAM space", "no work left",
+                  "(token/head"):
+        assert words in r.stdout
+    for unit, e in doc["explain"]["units"].items():
+        assert sum(v for k, v in e.items() if k.endswith("_cycles")) == latency, unit
+    assert "Where the" not in run_hwsim("simulate", "-w", str(CSV)).stdout  # only when asked
