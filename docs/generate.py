@@ -88,6 +88,17 @@ def concentration(docs: dict[str, dict]) -> str:
     return _table(["shape-only workload", "mass in the top 10 % of keys, per-layer means (fraction)"], rows)
 
 
+def explain(doc: dict) -> str:
+    """``hwsim simulate --explain``'s table: per unit, busy and stalled cycles by cause, no work left, heads bound."""
+    from hwsim.spatten.report import explain_header, explain_rows
+    from hwsim.spatten.result import SimResult
+
+    r = SimResult(doc, doc.get("layers", []), [])
+    return (f"{doc['workload']} on design `{doc['design']}`, policy `{doc['policy']}`: "
+            f"{doc['latency_cycles']:,} cycles; every unit's row sums to them (cycles).\n\n"
+            + _table(explain_header(), explain_rows(r)))
+
+
 @dataclass(frozen=True)
 class Block:
     """One generated block: the file it lives in, the commands it names, how to render, whether fast."""
@@ -167,6 +178,7 @@ BLOCKS: dict[str, Block] = {
     "sorter": Block("topk.md", (("topk", "--n", "1024", "--k", "512", "--lanes", "16", "--trials", "1000"),), sorter,
                     fast=True),
     "spatten": Block("spatten.md", (("reproduce", "spatten"),), reproduction, fast=False),
+    "explain-minilm": Block("spatten.md", (("simulate", "-w", "minilm"),), explain, fast=True),
     "concentration": _concentration_block(),
     "quality-minilm": _quality_block("minilm"),
     "quality-smollm2": _quality_block("smollm2"),

@@ -47,6 +47,7 @@ from ..units import softmax as softmax_unit
 from ..units.hbm import Fetch, fetch
 from ..units.topk import STAGES as TOPK_STAGE_NAMES
 from ..units.topk import TopKUnit, stage_services
+from .explain import account
 from .units import SpattenUnits
 
 __all__ = ["Machine", "Fetch", "HeadWork", "GroupWork", "RowWork", "Timeline", "STAGES", "STAGE_UNITS", "TOPK_STAGES"]
@@ -413,6 +414,4 @@ class Timeline:
 
     def explain(self) -> dict:
         """Busy, stall-by-cause and idle cycles per unit up to now (:func:`hwsim.spatten.explain.account`)."""
-        from .explain import account
-
         return account(self.now, self.jobs, self.uses)
