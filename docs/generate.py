@@ -107,6 +107,21 @@ def topk_points(*docs: dict) -> str:
                    "ours, whole request", "rounds", "Batcher sorter"], rows)
 
 
+def synthesis(filt: dict, none: dict) -> str:
+    """Yosys cells, flip-flops, memories and the gate-equivalent area of the top-k engine, per overlap mode."""
+    cells = ("$_MUX_", "$_AND_", "$_OR_", "$_XOR_", "$_NOT_")
+    rows = [[f"`{c}`", *(d["cells"].get(c, 0) for d in (filt, none))] for c in cells]
+    rows.append(["flip-flops (`$_SDFFE_*`, `$_SDFF_*`)", filt["flip_flops"], none["flip_flops"]])
+    rows.append(["memories (`$mem_v2`)", *(f"{d['cells'].get('$mem_v2', 0)} = {d['memory_bits']:,} bits"
+                                           for d in (filt, none))])
+    f, n = filt, none
+    return (_table(["cell", '`"filter"`', '`"none"`'], rows) + "\n\n"
+            f'Area estimate, `"filter"`: {f["logic_ge"]:,.0f} GE logic + {f["memory_ge"]:,.0f} GE memory = '
+            f'{f["total_ge"]:,.0f} GE ≈ **{f["area_mm2_40nm"]:.3g} mm² per engine** in 40 nm; `"none"`: '
+            f'{n["logic_ge"]:,.0f} + {n["memory_ge"]:,.0f} = {n["total_ge"]:,.0f} GE ≈ {n["area_mm2_40nm"]:.2g} mm² '
+            f'(the overlap costs {100 * (f["total_ge"] / n["total_ge"] - 1):.0f} %).')
+
+
 def concentration(docs: dict[str, dict]) -> str:
     """Mass in the top 10 % of keys per shape-only workload: the range of the per-layer means."""
     rows = []
@@ -266,6 +281,8 @@ BLOCKS: dict[str, Block] = {
     "sorter": Block("topk.md", (("topk", "--n", "1024", "--k", "512", "--lanes", "16", "--trials", "1000"),), sorter,
                     fast=True),
     "topk-points": Block("topk.md", tuple(_topk_command(n, k) for n, k in TOPK_POINTS), topk_points, fast=True),
+    "synthesis": Block("topk.md", tuple(("rtl", "synth", "topk", "--lanes", "16", "--width", "12", "--max-n", "1024",
+                                         "--overlap", mode) for mode in ("filter", "none")), synthesis, fast=False),
     "spatten": Block("spatten.md", (("reproduce", "spatten"),), reproduction, fast=False),
     "explain-minilm": Block("spatten.md", (("simulate", "-w", "minilm"),), explain, fast=True),
     "concentration": _concentration_block(),
