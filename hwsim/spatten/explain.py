@@ -24,12 +24,18 @@ Per unit, every cycle of the run is exactly one of:
   still draining). A job not yet queued waits for ``select`` while a selection runs, else for ``layer``.
 * **idle**: no work left for the unit (after its last job).
 
+Per unit, "its next job" is: for ``hbm`` the next transfer's owner (a K/V group's fetch in
+summarization; in generation the row that fetches its group's K, its LSB plane or its V, so ``pipeline``
+there means a V fetch waiting for its row's local-V selection); for ``qk``, ``softmax``, ``pq``,
+``topk`` (the local-V engine) and ``pv`` the next row (summarization: the next head's rows, whose
+``pipeline`` stalls include the rows still in earlier stages and the head ahead draining the row
+pipeline); for ``select`` the next token/head selection, which waits for everything queued before
+it (``layer``).
+
 So ``busy_cycles + sum(stall_*_cycles) + idle_cycles = latency_cycles`` for every unit, exactly.
 """
 
 from __future__ import annotations
-
-from bisect import bisect_right
 
 import numpy as np
 
@@ -39,7 +45,6 @@ __all__ = ["CAUSES", "EXPLAIN_UNITS", "account"]
 CAUSES = ("hbm", "layer", "sram", "select", "pipeline")
 #: Units accounted: the row pipeline's units and the token/head selection engine (``select``).
 EXPLAIN_UNITS = ("hbm", "qk", "softmax", "pq", "topk", "pv", "select")
-_QUEUE = object()  # a piece before the job was queued
 
 
 def _intervals(uses: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -83,68 +88,70 @@ class _Union:
         return np.where(i >= 0, self.before[k] + inside, 0)
 
 
-class _States:
-    """What each job waits for over time, follows resolved."""
+_END = np.iinfo(np.int64).max // 4  # "until the job is done"
+_PIPELINE = CAUSES.index("pipeline")
 
-    def __init__(self, jobs: list):
-        self.jobs = jobs
-        self._cache: dict[int, tuple[list, list]] = {}
 
-    def pieces(self, job: int, a: int, b: int):
-        """(start, end, cause) pieces covering [a, b) for a job queued at or before ``a``."""
-        times, causes = self._timeline(job)
-        out = []
-        i = max(0, bisect_right(times, a) - 1)
-        t = a
-        while t < b:
-            end = min(b, times[i + 1]) if i + 1 < len(times) else b
-            if end > t:
-                c = causes[i]
-                if isinstance(c, tuple):  # follows another job's waits
-                    out += self.pieces(c[1], t, end)
-                else:
-                    out.append((t, end, c))
-            t = max(t, end)
-            i += 1
-        return out
+def _resolve(jobs: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(job, start, end, cause index) of every job's waits, follows replaced by the followed job's waits.
 
-    def _timeline(self, job: int):
-        got = self._cache.get(job)
-        if got is None:
-            queued, _, _, trans = self.jobs[job]
+    A job waits for ``pipeline`` from its queueing to its first recorded wait; the last wait recorded
+    at a cycle is the one that holds from it; the last wait holds until the end (``_END``). A followed
+    job always has a smaller id (it was queued first).
+    """
+    code = {c: i for i, c in enumerate(CAUSES)}
+    pieces: list[list[tuple[int, int, int]]] = []
+    for queued, _, _, trans in jobs:
+        if any(trans[i][0] > trans[i + 1][0] for i in range(len(trans) - 1)):
             trans = sorted(trans, key=lambda tc: tc[0])  # stable: same-cycle waits keep their order
-            times = [queued] + [t for t, _ in trans]
-            causes = ["pipeline"] + [c for _, c in trans]
-            # the last wait recorded at a cycle is the one that holds from it
-            keep = [k for k in range(len(times)) if k + 1 == len(times) or times[k + 1] != times[k]]
-            got = self._cache[job] = ([times[k] for k in keep], [causes[k] for k in keep])
-        return got
+        mine: list[tuple[int, int, int]] = []
+        waits = [(queued, "pipeline"), *trans, (_END, None)]
+        for (t, c), (end, _) in zip(waits, waits[1:]):
+            if end <= t:
+                continue
+            if c.__class__ is tuple:  # ("f", job): what that job waits for, over [t, end)
+                at = t
+                for a, b, k in pieces[c[1]]:
+                    lo, hi = max(a, t), min(b, end)
+                    if hi > lo:
+                        if lo > at:
+                            mine.append((at, lo, _PIPELINE))
+                        mine.append((lo, hi, k))
+                        at = hi
+                if end > at:
+                    mine.append((at, end, _PIPELINE))
+            else:
+                mine.append((t, end, code[c]))
+        pieces.append(mine)
+    flat = [(j, a, b, c) for j, mine in enumerate(pieces) for a, b, c in mine]
+    if not flat:
+        return (np.zeros(0, np.int64),) * 4
+    return tuple(np.array(col, np.int64) for col in zip(*flat))
 
 
 def account(latency: int, jobs: list, uses: dict) -> dict:
-    """Per unit: busy, stall-by-cause and idle cycles over [0, latency), and per (stage, layer) of the next job.
+    """Per unit: busy, stall-by-cause and idle cycles over [0, latency), and per (stage, layer).
 
     ``jobs`` and ``uses`` are :attr:`Timeline.jobs` and :attr:`Timeline.uses`. Returns
     ``{"units": {unit: {"busy_cycles", "stall_<cause>_cycles"..., "idle_cycles"}}, "layers": [...]}``, where
-    each ``layers`` row (``stage``, ``layer``, ``unit``, the same keys but idle) charges each cycle to the
-    layer of the unit's next job (busy cycles to the job served).
+    each ``layers`` row (``stage``, ``layer``, ``unit``, the same keys but idle) charges each busy cycle
+    to the layer served and each stalled cycle to the layer of the unit's next job.
     """
-    states = _States(jobs)
-    sel_jobs, sel_a, sel_b = _intervals(uses.get("select", []))
+    n = len(jobs)
+    queued = np.array([j[0] for j in jobs], np.int64)
+    keys = sorted({(j[1], j[2]) for j in jobs}, key=lambda k: (k[0] != "summarization", k[1]))
+    index = {k: i for i, k in enumerate(keys)}
+    key_of = np.array([index[(j[1], j[2])] for j in jobs], np.int64)
+    rj, ra, rb, rc = _resolve(jobs)
+    _, sel_a, sel_b = _intervals(uses.get("select", []))
     selecting = _Union(sel_a, sel_b)
     units: dict[str, dict] = {}
-    layers: dict[tuple, dict] = {}
-
-    def row(stage, layer, unit):
-        r = layers.get((stage, layer, unit))
-        if r is None:
-            r = layers[(stage, layer, unit)] = {"busy_cycles": 0, **{f"stall_{c}_cycles": 0 for c in CAUSES}}
-        return r
-
+    layers: list[dict] = []
     for unit in EXPLAIN_UNITS:
         job, a, b = _intervals(uses.get(unit, []))
         busy = _Union(a, b)
-        stalls = dict.fromkeys(CAUSES, 0)
+        stalls = np.zeros(len(CAUSES), np.int64)
+        table = np.zeros((len(keys), 1 + len(CAUSES)), np.int64)  # busy, then the causes
         end_all = 0
         if job.size:
             order = np.argsort(job, kind="stable")
@@ -152,39 +159,35 @@ def account(latency: int, jobs: list, uses: dict) -> dict:
             ids, first = np.unique(job, return_index=True)
             last_end = np.maximum.reduceat(b, first)
             # busy cycles by the served job's (stage, layer): layers do not overlap on a unit
-            keys = sorted({jobs[j][1:3] for j in ids.tolist()})
-            key_of = np.array([keys.index(jobs[j][1:3]) for j in ids.tolist()])[np.repeat(
-                np.arange(ids.size), np.diff(np.append(first, job.size)))]
-            for k, (stage, lay) in enumerate(keys):
-                m = key_of == k
-                row(stage, lay, unit)["busy_cycles"] += _Union(a[m], b[m]).total
+            served = key_of[job]
+            for k in np.unique(served).tolist():
+                m = served == k
+                table[k, 0] = _Union(a[m], b[m]).total
+            # the unit's next job is ids[i] over [prev[i], last_end[i]): the jobs before it are done with it
             prev = np.concatenate([[0], np.maximum.accumulate(last_end)[:-1]])
             end_all = int(last_end.max())
-            # each cycle of [0, end_all) not busy is charged to the next job's wait: pieces (start, end, cause, row)
-            pa, pb, pc, pr = [], [], [], []
-            for j, s, e in zip(ids.tolist(), prev.tolist(), last_end.tolist()):
-                if e <= s:
-                    continue
-                queued, stage, lay, _ = jobs[j]
-                r = row(stage, lay, unit)
-                q = min(max(queued, s), e)
-                if q > s:  # not yet queued: behind a selection, else behind the previous layer
-                    pa.append(s), pb.append(q), pc.append(_QUEUE), pr.append(r)
-                for a0, b0, cause in states.pieces(j, q, e):
-                    pa.append(a0), pb.append(b0), pc.append(cause), pr.append(r)
-            pa, pb = np.array(pa, np.int64), np.array(pb, np.int64)
-            idle = (pb - pa) - (busy.covered(pb) - busy.covered(pa))
-            sel = selecting.covered(pb) - selecting.covered(pa)
-            for cause, r, n, ns in zip(pc, pr, idle.tolist(), sel.tolist()):
-                if cause is _QUEUE:
-                    stalls["select"] += ns
-                    r["stall_select_cycles"] += ns
-                    cause, n = "layer", n - ns
-                stalls[cause] += n
-                r[f"stall_{cause}_cycles"] += n
-        units[unit] = {"busy_cycles": busy.total, **{f"stall_{c}_cycles": stalls[c] for c in CAUSES},
+            seg_s, seg_e = np.zeros(n, np.int64), np.zeros(n, np.int64)
+            seg_s[ids], seg_e[ids] = prev, last_end
+            q = np.minimum(np.maximum(queued, seg_s), seg_e)
+            # before it is queued: behind a selection, else behind the previous layer (nothing else runs)
+            pre = (q - seg_s)[ids]
+            sel = (selecting.covered(q) - selecting.covered(seg_s))[ids]
+            stalls[CAUSES.index("select")] += int(sel.clip(0).sum())
+            stalls[CAUSES.index("layer")] += int((pre - sel).clip(0).sum())
+            np.add.at(table, (key_of[ids], 1 + CAUSES.index("select")), sel.clip(0))
+            np.add.at(table, (key_of[ids], 1 + CAUSES.index("layer")), (pre - sel).clip(0))
+            # once queued: what the job waits for, less the cycles the unit is busy anyway
+            lo, hi = np.maximum(ra, q[rj]), np.minimum(rb, seg_e[rj])
+            m = hi > lo
+            lo, hi, cause, owner = lo[m], hi[m], rc[m], rj[m]
+            idle = (hi - lo) - (busy.covered(hi) - busy.covered(lo))
+            stalls += np.bincount(cause, weights=idle, minlength=len(CAUSES)).astype(np.int64)
+            np.add.at(table, (key_of[owner], 1 + cause), idle)
+        units[unit] = {"busy_cycles": busy.total, **{f"stall_{c}_cycles": int(stalls[i]) for i, c in enumerate(CAUSES)},
                        "idle_cycles": int(latency) - end_all}
-    ordered = sorted(layers.items(), key=lambda kv: (kv[0][0] != "summarization", kv[0][1],
-                                                      EXPLAIN_UNITS.index(kv[0][2])))
-    return {"units": units,
-            "layers": [{"stage": st, "layer": int(lay), "unit": u, **v} for (st, lay, u), v in ordered]}
+        for k, (stage, lay) in enumerate(keys):
+            if table[k].any():
+                layers.append({"stage": stage, "layer": int(lay), "unit": unit, "busy_cycles": int(table[k, 0]),
+                               **{f"stall_{c}_cycles": int(table[k, 1 + i]) for i, c in enumerate(CAUSES)}})
+    layers.sort(key=lambda r: (r["stage"] != "summarization", r["layer"], EXPLAIN_UNITS.index(r["unit"])))
+    return {"units": units, "layers": layers}

@@ -81,10 +81,13 @@ def explain_rows(r: SimResult) -> list[list[str]]:
 
 
 def write_outputs(r: SimResult, out_dir: str | Path, *, plots: bool, plot_format: str = "png") -> list[Path]:
-    """Write summary.json, layers.csv, heads.csv (and plots) into ``out_dir``; return the paths."""
+    """Write summary.json, layers.csv, heads.csv, stalls.csv (and plots) into ``out_dir``; return the paths.
+
+    ``stalls.csv``: the explain section's rows, per stage, layer and unit: busy and stalled cycles by cause.
+    """
     out = Path(out_dir)
     paths = [write_json(out / "summary.json", r.to_json()), write_csv(out / "layers.csv", r.layers),
-             write_csv(out / "heads.csv", r.heads)]
+             write_csv(out / "heads.csv", r.heads), write_csv(out / "stalls.csv", r.summary["explain"]["layers"])]
     if plots:
         paths += plot(r, out, plot_format=plot_format)
     return paths
