@@ -266,13 +266,12 @@ def _concentration_block() -> Block:
                  lambda *docs: concentration(dict(zip(names, docs))), fast=False)
 
 
-def _replay_block() -> Block:
+def _replay_block(doc: str, command: tuple[str, ...], files: tuple[str, ...], render) -> Block:
+    """A fast block from commands run on the authors' CSVs (``command`` + the file's path)."""
     from hwsim.paths import shared_dir
 
     folder = shared_dir() / "data" / "spatten_workloads"
-    files = ("summary-gpt2-small-wikitext2-per8.csv", "summary-gpt2-small-wikitext2-per8-step1+dedic.csv")
-    return Block("workloads.md", tuple(("trace", "info", "-w", str(folder / f)) for f in files), replay_files,
-                 fast=True)
+    return Block(doc, tuple((*command, str(folder / f)) for f in files), render, fast=True)
 
 
 BLOCKS: dict[str, Block] = {
@@ -285,9 +284,12 @@ BLOCKS: dict[str, Block] = {
                                          "--overlap", mode) for mode in ("filter", "none")), synthesis, fast=False),
     "spatten": Block("spatten.md", (("reproduce", "spatten"),), reproduction, fast=False),
     "explain-minilm": Block("spatten.md", (("simulate", "-w", "minilm"),), explain, fast=True),
+    "explain-gpt2": _replay_block("spatten.md", ("simulate", "-w"), ("summary-gpt2-small-wikitext2-per8.csv",),
+                                  explain),
     "concentration": _concentration_block(),
     "bundled": Block("workloads.md", (("workloads",),), bundled, fast=True),
-    "replay-files": _replay_block(),
+    "replay-files": _replay_block("workloads.md", ("trace", "info", "-w"), (
+        "summary-gpt2-small-wikitext2-per8.csv", "summary-gpt2-small-wikitext2-per8-step1+dedic.csv"), replay_files),
     "quality-minilm": _quality_block("minilm"),
     "quality-smollm2": _quality_block("smollm2"),
 }
