@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import workloads
@@ -108,3 +109,78 @@ def test_event_log_is_kept():
     a, b = _run("decoder", log_events=True), _run("decoder")
     assert a.events and not b.events
     assert a["explain"] == b["explain"]
+
+
+def _per_cycle(latency, jobs, uses):
+    """The definition of hwsim.spatten.explain stepped one cycle at a time (a reference for small runs)."""
+    def cause_at(j, t):
+        queued, _, _, trans = jobs[j]
+        if t < queued:
+            return "pipeline"
+        now = "pipeline"
+        for at, c in sorted(trans, key=lambda tc: tc[0]):
+            if at <= t:
+                now = c
+        return cause_at(now[1], t) if isinstance(now, tuple) else now
+
+    def flat(unit):
+        out = []
+        for j, a, b in uses.get(unit, []):
+            if isinstance(a, np.ndarray):
+                out += [(j, int(x), int(y)) for x, y in zip(a, b)]
+            else:
+                out.append((j, a, b))
+        return out
+
+    selections = flat("select")
+    result = {}
+    for unit in EXPLAIN_UNITS:
+        iv = flat(unit)
+        last = {}
+        for j, a, b in iv:
+            last[j] = max(last.get(j, 0), b)
+        counts = {"busy": 0, **dict.fromkeys(CAUSES, 0), "idle": 0}
+        for t in range(latency):
+            if any(a <= t < b for _, a, b in iv):
+                counts["busy"] += 1
+                continue
+            pending = [j for j, e in last.items() if e > t]
+            if not pending:
+                counts["idle"] += 1
+                continue
+            j = min(pending)
+            if t < jobs[j][0]:
+                counts["select" if any(a <= t < b for _, a, b in selections) else "layer"] += 1
+            else:
+                counts[cause_at(j, t)] += 1
+        result[unit] = counts
+    return result
+
+
+@pytest.mark.parametrize("kind,design_sets,policy_sets", [
+    ("encoder", [], ["local_v.enabled=true"]),
+    ("decoder", [], []),
+    # LSB re-fetches (the pq stage holding for HBM) and a key SRAM of two groups (fetches wait for space)
+    ("encoder", ["sram.key_bytes=3072"], ["local_v.enabled=true", "quantization.mode=progressive",
+                                          "quantization.key_bits=4", "quantization.threshold=0.9"]),
+])
+def test_accounting_matches_a_per_cycle_reference(kind, design_sets, policy_sets):
+    from hwsim.spatten import timing
+
+    seen = {}
+    account = timing.account
+    trace = TinyTrace(layers=2, heads=4, kv_heads=4 if design_sets else 1, tokens=16, mode=kind,
+                      generate=2 if kind == "decoder" else 0)
+    policy = "spatten-gpt2" if kind == "decoder" else "spatten-bert"
+    try:
+        timing.account = lambda latency, jobs, uses: seen.setdefault("args", (latency, jobs, uses)) and \
+            account(latency, jobs, uses)
+        r = simulate(trace, load_design("spatten", design_sets), load_policy(policy, policy_sets))
+    finally:
+        timing.account = account
+    reference = _per_cycle(*seen["args"])
+    for unit, e in r["explain"]["units"].items():
+        got = {"busy": e["busy_cycles"], **{c: e[f"stall_{c}_cycles"] for c in CAUSES}, "idle": e["idle_cycles"]}
+        assert got == reference[unit], unit
+    if design_sets:
+        assert reference["hbm"]["sram"] > 0 and reference["pq"]["busy"] > 0 and reference["pq"]["hbm"] > 0
