@@ -54,10 +54,12 @@ def _table(header: list[str], rows: list[list[object]]) -> str:
 
 
 def reproduction(doc: dict) -> str:
-    """A reproduction table: quantity, paper, ours, ratio, unit."""
-    rows = [[r["quantity"], _num(r["paper"]), _num(r["ours"]), "-" if r["ratio"] is None else f"{r['ratio']:.3f}",
-             r["unit"]] for r in doc["rows"]]
-    return _table(["quantity", "paper", "ours", "ratio", "unit"], rows)
+    """A reproduction table: quantity, paper, ours, ratio, unit (and kind, conventions where rows have them)."""
+    extra = [c for c in ("kind", "conventions") if any(c in r for r in doc["rows"])]
+    rows = [[r["quantity"], "-" if r["paper"] is None else _num(r["paper"]), _num(r["ours"]),
+             "-" if r["ratio"] is None else f"{r['ratio']:.3f}", r["unit"]] + [r.get(c, "") for c in extra]
+            for r in doc["rows"]]
+    return _table(["quantity", "paper", "ours", "ratio", "unit"] + extra, rows)
 
 
 def presets(designs: list[dict], policies: list[dict]) -> str:

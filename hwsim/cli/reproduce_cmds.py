@@ -12,7 +12,9 @@ module ``hwsim/cli/<something>_cmds.py`` (imported automatically) that does::
         print_reproduction("SpAtten (HPCA 2021)", rows, json_path=json_path, setting={"design": "spatten"})
 
 Rows are dicts with ``quantity``, ``paper``, ``ours`` and ``unit`` (``ratio`` = ours / paper is added
-when absent; an optional ``source`` says where the paper number comes from). The JSON file holds
+when absent; an optional ``source`` says where the paper number comes from, ``kind`` whether ours is a
+fit, an identity or a prediction, ``conventions`` under which timing conventions it ran; ``paper``
+may be None where the paper gives no number). The JSON file holds
 ``{"title", "setting", "rows": [{quantity, paper, ours, ratio, unit, ...}], "provenance"}``.
 """
 
@@ -75,11 +77,11 @@ def print_reproduction(title: str, rows: Sequence[Mapping[str, Any]], *, json_pa
     table. Returns the JSON document (see :func:`reproduction_document`).
     """
     doc = reproduction_document(title, rows, setting=setting, inputs=inputs, configs=configs, seed=seed)
-    has_source = any("source" in r for r in doc["rows"])
-    columns = ["quantity", "paper", "ours", "ratio", "unit"] + (["source"] if has_source else [])
+    extra = [c for c in ("kind", "conventions", "source") if any(c in r for r in doc["rows"])]
+    columns = ["quantity", "paper", "ours", "ratio", "unit"] + extra
     table_rows = [
-        [r["quantity"], format_number(r["paper"]), format_number(r["ours"]),
-         "-" if r["ratio"] is None else f"{r['ratio']:.3f}", r["unit"]] + ([r.get("source", "")] if has_source else [])
+        [r["quantity"], "-" if r["paper"] is None else format_number(r["paper"]), format_number(r["ours"]),
+         "-" if r["ratio"] is None else f"{r['ratio']:.3f}", r["unit"]] + [str(r.get(c, "")) for c in extra]
         for r in doc["rows"]
     ]
     if not json_to_stdout(json_path):

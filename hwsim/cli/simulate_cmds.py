@@ -44,6 +44,11 @@ def simulate_cmd(
         "--closed-loop", help="minilm, smollm2: time the Q/K/V the model produces with this design's approximations "
         "inside its forward pass (pruned tokens and heads gone, quantized attention; a decoder generates its own "
         "tokens), not the dense traced ones. Default: open loop (docs/quality.md).")] = False,
+    conventions: Annotated[str, typer.Option(
+        "--conventions", metavar="hardware|authors",
+        help="hardware: the accelerator as built. authors (SpAtten CSV replays only): what the authors' testbench "
+        "charges (TopKDummy top-k, halved 6-bit head pairs, no layer barriers, no token-selection cost; "
+        "docs/spatten.md).")] = "hardware",
     from_: Annotated[Optional[Path], typer.Option(
         "--from", metavar="SUMMARY.json", help="Rerun the run a summary.json records (design, policy, workload, "
         "seed); options given beside it, and --set, apply on top.")] = None,
@@ -68,18 +73,17 @@ def simulate_cmd(
     design_sets = [s for s in set_ if not s.startswith("policy.")]
     policy_sets = [s for s in set_ if s.startswith("policy.")]
     if from_ is not None:  # the recorded run, with the options given on this command line on top
-        from click.core import ParameterSource
-
         from ..sweep.provenance import read_run
 
         run = read_run(from_)
-        given = {p for p in ("workload", "design", "policy", "tokens", "generate", "seed")
-                 if ctx.get_parameter_source(p) == ParameterSource.COMMANDLINE}
+        given = {p for p in ("workload", "design", "policy", "tokens", "generate", "seed", "conventions")
+                 if _from_command_line(ctx, p)}
         workload = workload if "workload" in given else run.workload
         tokens = tokens if {"workload", "tokens"} & given else run.tokens
         generate = generate if {"workload", "generate"} & given else run.generate
         seed = seed if "seed" in given else run.seed
         closed_loop = closed_loop or run.closed_loop
+        conventions = conventions if "conventions" in given else run.conventions
         design = design if "design" in given else run.design
         policy = policy if "policy" in given else run.policy
     # check first: design, policy, their pair, sizes and destinations, before tracing or loading anything
@@ -89,6 +93,10 @@ def simulate_cmd(
     from ..spatten.simulate import check_fits
     from workloads import peek
 
+    from ..spatten import CONVENTIONS
+
+    if conventions not in CONVENTIONS:
+        raise HwsimError(f"--conventions: expected one of {', '.join(CONVENTIONS)}; got {conventions!r}")
     des = load_design(design, design_sets)
     shape = peek(workload, tokens=tokens, generate=generate)
     pol = None
@@ -97,6 +105,9 @@ def simulate_cmd(
             raise HwsimError(f"--policy / --set policy.*: {shape.name} is a SpAtten CSV replay, which "
                              f"carries its own pruning and quantization decisions; expected no policy")
     else:
+        if conventions != "hardware":
+            raise HwsimError(f"--conventions {conventions}: the authors' testbench replays SpAtten workload CSVs; "
+                             f"{shape.name} is a trace, which runs under the hardware conventions only")
         pol = resolve_policy(des, policy, default_policy(shape), policy_sets, note)
         check_pair(des, pol)
         check_fits(shape, des)
@@ -116,14 +127,16 @@ def simulate_cmd(
         from ..quality.run import closed_loop_trace
 
         wl = closed_loop_trace(wl, des, pol, seed=seed)
-    result = simulate(wl, des, pol, seed=seed, progress=progress_enabled())
+    result = simulate(wl, des, pol, seed=seed, progress=progress_enabled(), conventions=conventions)
     from ..sweep.provenance import run_record
 
     result.summary["provenance"]["run"] = run_record(des, pol, workload, tokens=tokens, generate=generate, seed=seed,
-                                                     digest=wl.digest, closed_loop=closed_loop)
+                                                     digest=wl.digest, closed_loop=closed_loop,
+                                                     conventions=conventions)
     tables = not json_to_stdout(json_file)
     if tables:
-        console.print(rich_table(f"SpAtten simulation ({'replay of ' if replay else ''}{workload_name(wl)})",
+        conv = ", the authors' testbench conventions" if conventions == "authors" else ""
+        console.print(rich_table(f"SpAtten simulation ({'replay of ' if replay else ''}{workload_name(wl)}{conv})",
                                  ["quantity", "value", "unit"], [list(r) for r in summary_rows(result)]))
     if tables and explain:
         console.print(rich_table(f"Where the {result['latency_cycles']:,} cycles go, per unit (cycles; busy + stalled + "
@@ -153,3 +166,12 @@ def simulate_cmd(
     for p in written:
         if p is not None and tables:
             console.print(f"wrote {p}")
+
+
+def _from_command_line(ctx: typer.Context, name: str) -> bool:
+    """Whether option ``name`` was given on the command line (not a default).
+
+    Compared by name: typer ships its own copy of click, whose ``ParameterSource`` is not
+    ``click.core.ParameterSource`` (an identity comparison silently said "never").
+    """
+    return getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"

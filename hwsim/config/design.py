@@ -1,7 +1,7 @@
 """The hardware of a SpAtten-style accelerator as one frozen, validated object.
 
 Defaults are the paper's full design (SpAtten, Wang et al., HPCA 2021, Table "Architectural Setups",
-summarised in `docs/sources.md (SpAtten)` §2.2 and §10.1). Presets (``spatten``, ``spatten-eighth``,
+summarised in `docs/sources.md (SpAtten)` §2.2). Presets (``spatten``, ``spatten-eighth``,
 ``dense``) are TOML files in ``hwsim/config/presets/designs`` that override some of these defaults.
 """
 

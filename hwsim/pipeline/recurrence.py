@@ -4,7 +4,7 @@ Model: rows (queries) pass through stages 0..S-1 in order. Stage s is a pipeline
 one row at a time and is *occupied* for ``service[s, r]`` cycles (its initiation interval for that
 row), after which the row's result leaves ``latency[s]`` cycles later (the unit's pipeline depth).
 Between stages are FIFOs deep enough never to block (SpAtten sizes its FIFOs to the row rates:
-softmax FIFO 128, fetcher FIFOs 64; ``references/spatten.md`` §2.2). A row whose service at a stage
+softmax FIFO 128, fetcher FIFOs 64; docs/sources.md SpAtten §2.2). A row whose service at a stage
 is 0 skips that stage (no latency). A stage may also start a row ``overlap[s, r]`` cycles before
 the previous stage is done with it, when it consumes that stage's output as a stream (the top-k
 engine's fill phase takes the probabilities as the softmax unit emits them). With ``t0`` the time

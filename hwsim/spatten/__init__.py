@@ -4,24 +4,28 @@ from __future__ import annotations
 
 from ..config import Design, Policy
 from ..errors import HwsimError
-from .replay import simulate_replay
+from .replay import CONVENTIONS, simulate_replay
 from .result import SimResult
 from .simulate import check_fits
 from .simulate import simulate as simulate_trace
 from .workload import is_replay, load_workload
 
-__all__ = ["simulate", "SimResult", "check_fits", "load_workload"]
+__all__ = ["simulate", "SimResult", "check_fits", "load_workload", "CONVENTIONS"]
 
 
 def simulate(workload, design: Design, policy: Policy | None = None, *, seed: int = 0, progress: bool = False,
-             log_events: bool = False, fidelity_rows: int = 16) -> SimResult:
+             log_events: bool = False, fidelity_rows: int = 16, conventions: str = "hardware") -> SimResult:
     """Simulate a workload (a ``workloads.Trace`` or a ``ReplayWorkload``) on ``design``.
 
     A trace needs a ``policy``; a replay carries its own decisions and refuses one. The simulation
     runs on one core: BLAS is limited to one thread while it runs (many mid-sized products, where
     threads cost more than they give, above all on a shared machine); run design points in
-    parallel processes instead (``hwsim sweep``).
+    parallel processes instead (``hwsim sweep``). ``conventions`` (:data:`CONVENTIONS`): ``"authors"``
+    replays a CSV the way the authors' testbench charges it (:mod:`hwsim.spatten.replay`); a trace
+    runs the hardware as built only.
     """
+    if conventions not in CONVENTIONS:
+        raise HwsimError(f"conventions must be one of {', '.join(CONVENTIONS)}, not {conventions!r}")
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="blas"):
@@ -29,7 +33,11 @@ def simulate(workload, design: Design, policy: Policy | None = None, *, seed: in
             if policy is not None:
                 raise HwsimError(f"a SpAtten CSV replay ({workload.path.name}) carries its own pruning and "
                                  f"quantization decisions; expected no policy, got {policy.name!r}")
-            return simulate_replay(workload, design, seed=seed, progress=progress, log_events=log_events)
+            return simulate_replay(workload, design, seed=seed, progress=progress, log_events=log_events,
+                                   conventions=conventions)
+        if conventions != "hardware":
+            raise HwsimError(f"conventions {conventions!r}: the authors' testbench replays SpAtten workload CSVs; "
+                             f"{getattr(workload, 'name', 'this trace')!r} is a trace, which runs under 'hardware' only")
         if policy is None:
             raise TypeError("simulate() of a trace needs a policy")
         return simulate_trace(workload, design, policy, seed=seed, progress=progress, log_events=log_events,

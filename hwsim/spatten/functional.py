@@ -4,7 +4,7 @@ For one layer at a time it quantizes Q, K and V as the policy stores them, compu
 probabilities, applies progressive quantization (MSB scores, max-probability check, LSB
 recompute), local V pruning (top-k on the row's probabilities by the top-k golden model), the
 prob x V product, and the token and head importance that drive cascade pruning (SpAtten §3,
-``references/spatten.md`` §4.1 and §5). Alongside it measures fidelity against dense float
+docs/sources.md SpAtten §4.1 and §5). Alongside it measures fidelity against dense float
 attention computed from the unquantized traced tensors.
 
 It returns the per-row quantities the timing model needs (keys per row, re-fetch flags, kept V

@@ -1,6 +1,6 @@
 """Replay of a SpAtten workload CSV, the way the authors' own RTL simulation runs it.
 
-Each CSV row is one query of one head at one generation iteration (``references/spatten.md`` §4.3,
+Each CSV row is one query of one head at one generation iteration (docs/sources.md SpAtten §4.3,
 ``shared/data/spatten_workloads/README.md``): the kept K and V counts, the bit-widths, whether the
 row re-fetched its LSBs, and token top-k events come from the file; nothing is decided here. What
 the file does not say is made deterministic from the seed, as the authors' simulation does with
@@ -16,6 +16,21 @@ random data (their ``TestSpAtten`` feeds random queries and scores):
 
 Bit-width -1 (the dense baseline file) means unquantized: the design's datapath width.
 The timing is the generation pipeline of :mod:`hwsim.spatten.timing`; no fidelity is measured.
+
+Two conventions (:data:`CONVENTIONS`):
+
+* ``"hardware"`` (default): the accelerator as built. The local-V engine takes the golden
+  engine's exact cycles (``design.topk.overlap``); a layer's Q x K waits for the previous layer's
+  output, an iteration for the previous one, and a token selection (``if_topk``) runs on the
+  token/head engine after everything before it.
+* ``"authors"``: what the authors' testbench charges (``sim/TestSpAtten.scala`` at mit-han-lab/spatten
+  HEAD e478682; docs/sources.md SpAtten §3.5). Their top-k is ``TopKDummy``: occupancy =
+  ``TopKLatencyModel`` quick-select rounds (``ceil(m / P) + 3`` each, on random 31-bit scores) +
+  one cycle per input beat (:func:`hwsim.units.topk.authors.dummy_occupancy_cycles`), and the
+  rounds are 0 for the second of every two consecutive 6-bit rows (a fused head pair). The
+  testbench streams the rows in file order and ignores ``layer_id``, ``if_topk`` and ``topk``: no
+  layer or iteration waits for another, and token selections cost nothing. Bytes, positions,
+  bits and the other units are the same under both.
 """
 
 from __future__ import annotations
@@ -26,13 +41,17 @@ from ..config import Design, Policy
 from ..errors import HwsimError
 from ..units.hbm import vector_bytes
 from ..units.topk import golden as topk_golden
+from ..units.topk.authors import authors_latency_cycles, dummy_occupancy_cycles
 from .functional import HeadRows
 from .result import SimResult, Tally
 from .timing import TOPK_STAGES, Machine, RowWork, Timeline
 from .units import SpattenUnits
 from .workload import replay_columns
 
-__all__ = ["simulate_replay"]
+__all__ = ["simulate_replay", "CONVENTIONS"]
+
+#: Replay conventions: the hardware as built, or the authors' testbench charges (module docstring).
+CONVENTIONS = ("hardware", "authors")
 
 
 class _ReplayShape:
@@ -81,8 +100,11 @@ def _check_capacity(name: str, cols, units: SpattenUnits, design_name: str) -> N
 
 
 def simulate_replay(wl, design: Design, *, seed: int = 0, progress: bool = False,
-                    log_events: bool = False) -> SimResult:
-    """Replay workload ``wl`` (from :func:`workloads.spatten_csv.load`) on ``design``."""
+                    log_events: bool = False, conventions: str = "hardware") -> SimResult:
+    """Replay workload ``wl`` (from :func:`workloads.spatten_csv.load`) on ``design`` under ``conventions``."""
+    if conventions not in CONVENTIONS:
+        raise HwsimError(f"conventions must be one of {', '.join(CONVENTIONS)}, not {conventions!r}")
+    authors = conventions == "authors"
     cols = replay_columns(wl)
     shape = _ReplayShape(wl, cols)
     name = shape.name
@@ -119,7 +141,7 @@ def simulate_replay(wl, design: Design, *, seed: int = 0, progress: bool = False
     _check_capacity(name, cols, units, design.name)
 
     policy = Policy(name="replay", description=f"decisions replayed from {name}")
-    tally = Tally(shape, design, policy, units.quant)
+    tally = Tally(shape, design, policy, units.quant, conventions=conventions)
     timeline = Timeline(machine, log_events=log_events)
     rng_pos = np.random.default_rng(seed)
     engine = units.topk
@@ -130,6 +152,7 @@ def simulate_replay(wl, design: Design, *, seed: int = 0, progress: bool = False
     rows: list[RowWork] = []
     current = None
     layer_done = None
+    pair_part = 0  # authors: position of this 6-bit row in its fused pair (TestSpAtten's batch_part_id)
     from tqdm import tqdm
 
     for i in tqdm(order, desc=f"replaying {name}", unit="row", disable=not progress, leave=False):
@@ -140,7 +163,9 @@ def simulate_replay(wl, design: Design, *, seed: int = 0, progress: bool = False
                 layer_done = timeline.generate(rows, after=layer_done)
                 tally.mark_when(layer_done, current[1], "generation")
                 rows = []
-            if current is not None and it != current[0]:
+            if authors:
+                layer_done = None  # the testbench streams rows with no layer-to-layer dependency
+            elif current is not None and it != current[0]:
                 timeline.drain()  # the next iteration's token comes out of this one
                 layer_done = None
             current = (it, layer)
@@ -164,10 +189,18 @@ def simulate_replay(wl, design: Design, *, seed: int = 0, progress: bool = False
             v_pos = pos[sel[0]]
         else:
             v_pos = pos
+        if authors:
+            second = cols["key_bits"][i] == 6 and pair_part % 2 == 1
+            pair_part = pair_part + 1 if cols["key_bits"][i] == 6 else 0
+            if vf < kf:  # the controller skips the top-k when every V is kept
+                rounds = 0 if second else authors_latency_cycles(
+                    kf, vf, lanes, np.random.default_rng([seed, it, layer, head, 2]))
+                topk_cycles = dummy_occupancy_cycles(kf, rounds, beat=in_lanes)
+                topk_fill, topk_filter = -(-kf // in_lanes), 0
         v_fetch = machine.fetch(v_pos, vector_bytes(d, vbits))
         hr = HeadRows(head, np.array([kf]), np.array([requant]), np.array([vf]), np.array([topk_cycles]),
                       np.array([topk_fill]), np.array([topk_filter]), 0.0, v_pos)
-        service, _, _ = machine.row_services(hr, 0)
+        service, _, _ = machine.row_services(hr, 0, overlap="none" if authors else None)
         passes = 2 if requant else 1
         rows.append(RowWork(it, layer, head, (it, layer, head), k_fetch.busy + q_fetch.busy,
                             int(service[0, 0] // passes), int(service[1, 0] // passes), requant,
@@ -177,7 +210,7 @@ def simulate_replay(wl, design: Design, *, seed: int = 0, progress: bool = False
         tally.fetches(layer, head, q=(q_fetch, 1), k=k_fetch, v=v_fetch, lsb=lsb)
         tally.replayed_row(layer, kf / L, vf / max(kf, 1), dense_vectors=1 + 2 * L)
         dense_flops += 4 * d * L
-        if cols["topk"][i] > 0:
+        if cols["topk"][i] > 0 and not authors:
             if rows:
                 tally.mark_when(timeline.generate(rows, after=layer_done), layer, "generation")
             rows = []

@@ -3,7 +3,7 @@
 Every number carries its unit in its name. Bytes are HBM bus bytes (32-byte transactions, what the
 DRAM moves and what costs energy) unless named ``payload`` (what the algorithm asked for).
 FLOPs count a multiply and an add as two operations, Q x K and prob x V only (as the paper's
-TFLOPS figures do, ``references/spatten.md`` §6.4): ``flops`` are those actually executed
+TFLOPS figures do, docs/sources.md SpAtten §6.4): ``flops`` are those actually executed
 (including LSB recomputes), ``dense_flops`` those of dense attention on the same workload.
 """
 
@@ -67,8 +67,10 @@ class SimResult:
 class Tally:
     """Accumulates counts while :func:`simulate` runs; :meth:`result` turns them into a SimResult."""
 
-    def __init__(self, trace, design: Design, policy: Policy, plan, workload_kind: str = "trace"):
+    def __init__(self, trace, design: Design, policy: Policy, plan, workload_kind: str = "trace",
+                 conventions: str = "hardware"):
         self.trace, self.design, self.policy, self.plan = trace, design, policy, plan
+        self.conventions = conventions
         self.kind = workload_kind
         self.d = trace.head_dim
         self.per_head: dict[tuple[int, int], dict[str, float]] = {}
@@ -263,6 +265,7 @@ class Tally:
             "design": design.name,
             "policy": self.policy.name,
             "mode": t.mode,
+            "conventions": self.conventions,
             "latency_cycles": cycles,
             "latency_s": seconds,
             "stage_cycles": dict(self.stage_cycles),

@@ -1,6 +1,6 @@
 """``simulate(trace, design, policy)``: a SpAtten simulation of a traced workload.
 
-Stages (SpAtten §3-§4, ``references/spatten.md`` §2.1 and §4.1):
+Stages (SpAtten §3-§4, docs/sources.md SpAtten §2.1 and §4.1):
 
 1. **Summarization** (encoders; the prompt of decoders): layer by layer. Before each layer the
    token and head selections run on the token/head top-k engine over the *cumulative* importance

@@ -8,7 +8,7 @@ Two levels (DESIGN.md "Simulation strategy"):
   units. A row that needs its K LSBs occupies Q x K and softmax twice and holds the
   re-fetch stage for the LSB fetch (first such row of a K/V group) plus the second pass's latency:
   SpAtten discards the MSB probabilities, fetches the LSBs and recomputes while modules 10 and 11
-  wait (``references/spatten.md`` §2.1).
+  wait (docs/sources.md SpAtten §2.1).
 * **simpy** runs what is concurrent and contended: the HBM (one transfer at a time over all
   channels, FIFO order), the double-buffered K/V SRAM (a K/V group's fetch may overlap the
   previous group's compute), the token/head top-k engine at layer boundaries, and in generation
@@ -99,16 +99,18 @@ class Machine:
         """The HBM transfer of the vectors at ``positions`` (sorted) of ``vec_bytes`` each."""
         return fetch(positions, vec_bytes, self.units.hbm)
 
-    def row_services(self, hr, lsb_busy_first: int):
+    def row_services(self, hr, lsb_busy_first: int, *, overlap: str | None = None):
         """Service cycles [stage, row], latencies [stage] and overlaps [stage, row] of a head's rows.
 
         ``hr`` is the head's :class:`~hwsim.spatten.functional.HeadRows`. ``lsb_busy_first`` is the
         HBM time of the group's LSB fetch, charged to the first row of this head that needs it (0
         when already fetched). The top-k engine's fill phase takes the probabilities as the
         softmax unit emits them, so the engine's first stage may start that many cycles before the
-        row's probabilities are complete.
+        row's probabilities are complete. ``overlap`` replaces ``design.topk.overlap`` (the CSV
+        replay's authors' conventions serve one request at a time).
         """
         u = self.units
+        mode = overlap or u.topk.overlap
         requant = hr.requant
         passes = np.where(requant, 2, 1)
         qk = qk_unit.service_cycles(hr.n_keys, u.qk) * passes
@@ -117,11 +119,11 @@ class Machine:
         if lsb_busy_first and requant.any():
             pq[int(np.argmax(requant))] += lsb_busy_first + self.hbm_latency
         pv = pv_unit.service_cycles(hr.n_values, u.pv)
-        topk = stage_services(hr.topk_cycles, hr.topk_fill, hr.topk_filter, overlap=u.topk.overlap)
+        topk = stage_services(hr.topk_cycles, hr.topk_fill, hr.topk_filter, overlap=mode)
         service = np.vstack([qk, sm, pq, topk, pv]).astype(np.int64)
         latency = np.array([self.qk_latency, self.softmax_latency, 0, 0, 0, 0, self.pv_latency], np.int64)
         overlap = np.zeros_like(service)
-        first = _TOPK - 1 if u.topk.overlap == "full" else _TOPK
+        first = _TOPK - 1 if mode == "full" else _TOPK
         overlap[first] = np.minimum(np.asarray(hr.topk_fill, np.int64), sm // passes + self.softmax_latency)
         return service, latency, overlap
 

@@ -30,10 +30,12 @@ class RunRecord:
     generate: int | None
     seed: int
     closed_loop: bool = False
+    conventions: str = "hardware"
 
 
 def run_record(design: Design, policy: Policy | None, workload: str, *, tokens: int | None, generate: int | None,
-               seed: int, digest: str | None = None, closed_loop: bool = False) -> dict[str, Any]:
+               seed: int, digest: str | None = None, closed_loop: bool = False,
+               conventions: str = "hardware") -> dict[str, Any]:
     """The ``provenance.run`` block: everything :func:`read_run` needs to rerun the simulation."""
     block = {"design": design.model_dump(mode="json"),
              "policy": None if policy is None else policy.model_dump(mode="json"),
@@ -41,6 +43,8 @@ def run_record(design: Design, policy: Policy | None, workload: str, *, tokens: 
              "seed": seed}
     if closed_loop:
         block["closed_loop"] = True
+    if conventions != "hardware":
+        block["conventions"] = conventions
     return block
 
 
@@ -69,4 +73,7 @@ def read_run(path: str | Path) -> RunRecord:
     closed = run.get("closed_loop", False)
     if not isinstance(closed, bool):
         raise HwsimError(f"{where}.closed_loop: expected true or false, got {closed!r}")
-    return RunRecord(design, policy, spec, tokens, generate, seed, closed)
+    conventions = run.get("conventions", "hardware")
+    if conventions not in ("hardware", "authors"):
+        raise HwsimError(f"{where}.conventions: expected 'hardware' or 'authors', got {conventions!r}")
+    return RunRecord(design, policy, spec, tokens, generate, seed, closed, conventions)

@@ -87,10 +87,18 @@ def test_reproduce_spatten(cache_env, tmp_path):
     r = run_hwsim("reproduce", "spatten", "--json", str(tmp_path / "r.json"), env=cache_env)
     assert r.returncode == 0, r.stderr
     doc = json.loads((tmp_path / "r.json").read_text())
-    rows = {row["quantity"]: row for row in doc["rows"]}
+    rows = {(row["quantity"], row["conventions"]): row for row in doc["rows"]}
     for row in doc["rows"]:
-        assert set(row) >= {"quantity", "paper", "ours", "ratio", "unit"}
+        assert set(row) >= {"quantity", "paper", "ours", "ratio", "unit", "kind", "conventions"}
         assert row["ours"] > 0
+        assert row["kind"] in ("fit", "identity", "prediction")
+        assert row["conventions"] in ("hardware", "authors", "any")
+    rows = {q if c == "any" else (q, c): row for (q, c), row in rows.items()}
+    # every GPT-2 timing row under both conventions; the testbench's top-k is cheaper than the engine as built
+    tflops = "throughput, GPT-2-like (authors' trace, executed FLOPs)"
+    assert rows[(tflops, "authors")]["ours"] > rows[(tflops, "hardware")]["ours"]
+    assert {row["kind"] for row in doc["rows"]} == {"fit", "identity", "prediction"}
+    assert doc["setting"]["conventions"] == ["hardware", "authors"]
     red = rows["KV DRAM reduction vs dense 12-bit (authors' GPT-2-Small trace)"]
     assert red["ours"] == pytest.approx(10.8, rel=0.02)
     assert rows["LSB re-fetch fraction (GPT-2-Small trace)"]["ours"] == pytest.approx(0.070, abs=0.001)

@@ -1,6 +1,6 @@
 """Golden model of the fetcher + HBM: transactions per channel for a set of vectors, and cycles.
 
-Microarchitecture (SpAtten §4 and the released RTL, ``references/spatten.md`` §2.2):
+Microarchitecture (SpAtten §4 and the released RTL, docs/sources.md SpAtten §2.2):
 
 * Each (layer, head, kind) tensor is stored contiguously in DRAM, vector j at byte offset
   ``j * vector_bytes`` from a base aligned to ``interleave_bytes * channels`` (so its first granule

@@ -6,7 +6,7 @@ division are floating point); masked entries (``-inf``) get probability 0.
 Timing: the unit takes ``parallelism`` scores per cycle, so a row of n scores occupies it
 ``ceil(n / parallelism)`` cycles; its pipeline depth is the design's
 ``dequant + exp + accumulate + divide + quant`` cycles (7 + 21 + 23 + 29 + 7 = 87 in the authors'
-``bert.cpp``, ``references/spatten.md`` §7.1).
+``bert.cpp``, docs/sources.md SpAtten §7.1).
 
 Decision (SpAtten §3.4, released RTL ``RequantDecision.scala``): a row needs its K LSBs when its
 maximum probability is below the threshold; the max is a reduction tree over the probabilities as

@@ -1,7 +1,7 @@
 """Golden model of the quick-select top-k engine: the selection and its exact cycle count.
 
 The engine is SpAtten's (Wang, Zhang, Han, HPCA 2021, §4 "Top-k engine", Algorithm 1;
-``references/spatten.md`` §3) with the corrected termination of §3.2 and the two fixes of §3.3
+docs/sources.md SpAtten §3) with the corrected termination of §3.2 and the two fixes of §3.3
 (the pivot is re-sampled every round; the tie quota is k minus the count strictly greater).
 This module is the reference for every other view: ``rtl/topk.py`` must produce the same indices
 and the same cycle count, and ``hwsim.units.topk.timing`` takes its occupancy from here.
@@ -599,7 +599,7 @@ def quantize_scores(values, width: int, *, lo: float | None = None, hi: float | 
 def zero_eliminate(values, keep) -> tuple[np.ndarray, int]:
     """Compact the kept lanes of one row to the front, in order (the zero eliminator).
 
-    The hardware of ``references/spatten.md`` §3.3: an exclusive prefix sum of the drop flags
+    The hardware of docs/sources.md SpAtten §3.3: an exclusive prefix sum of the drop flags
     gives each lane its zero count; then ``log2(P)`` shifter layers, layer ``j`` moving an element
     left by ``2**j`` when bit ``j`` of its count is set (an incoming element has priority).
 

@@ -43,7 +43,7 @@ class TopKParams:
     """Parameters of one quick-select top-k engine (SpAtten, HPCA 2021, §4 "Top-k engine").
 
     Defaults are the paper's engine: 16 comparators per comparator array and FIFO_L/FIFO_R of
-    64 rows (Table "Architectural Setups", ``references/spatten.md`` §2.2, so ``max_n`` = 1024),
+    64 rows (Table "Architectural Setups", docs/sources.md SpAtten §2.2, so ``max_n`` = 1024),
     12-bit scores (the 12-bit datapath, §2.2) and 8 scores per cycle from the Q x K module
     (512 multipliers / head dim 64, §2.3).
 

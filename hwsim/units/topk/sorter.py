@@ -1,6 +1,6 @@
 """Baseline: a Batcher odd-even merge sorter at the same lanes (what SpAtten compares against).
 
-SpAtten (HPCA 2021, §4 "Top-k engine"; ``references/spatten.md`` §3.1) reports 1.4x the
+SpAtten (HPCA 2021, §4 "Top-k engine"; docs/sources.md SpAtten §3.1) reports 1.4x the
 throughput of a Batcher odd-even merge sorter at n = 1024 in the worst case (median selection)
 and 3.5x less power; the sorter's configuration is not given. This module declares one:
 

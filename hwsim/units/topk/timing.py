@@ -1,7 +1,7 @@
 """The top-k engines as a unit of the accelerator pipeline (timing view).
 
 SpAtten has two quick-select engines (HPCA 2021, Table "Architectural Setups";
-``references/spatten.md`` §2.2): one shared by cascade token pruning and cascade head pruning
+docs/sources.md SpAtten §2.2): one shared by cascade token pruning and cascade head pruning
 (head pruning is rare), one for local V pruning. ``design.topk.engines = 1`` makes all three kinds
 of selection share one engine.
 
