@@ -184,3 +184,12 @@ def test_accounting_matches_a_per_cycle_reference(kind, design_sets, policy_sets
         assert got == reference[unit], unit
     if design_sets:
         assert reference["hbm"]["sram"] > 0 and reference["pq"]["busy"] > 0 and reference["pq"]["hbm"] > 0
+
+
+def test_authors_conventions_have_no_layer_or_selection_stalls():
+    # their testbench streams the rows with no layer dependency and no token-selection cost
+    r = simulate(workloads.resolve(str(CSV)), load_design("spatten"), None, seed=0, conventions="authors")
+    _adds_up(r)
+    for unit, e in r["explain"]["units"].items():
+        assert e["stall_layer_cycles"] == e["stall_select_cycles"] == 0, unit
+    assert r["explain"]["units"]["select"]["busy_cycles"] == 0
