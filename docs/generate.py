@@ -262,6 +262,36 @@ def _quality_block(workload: str) -> Block:
                  lambda *docs: quality([label for label, _ in runs], *docs), fast=False)
 
 
+#: (workload, label, extra options) of the --full-model runs docs/sparse.md shows.
+FULL_MODEL_RUNS = [
+    ("gpt2-medium", "arrays (SpAtten-e2e), 8-bit FC", ()),
+    ("gpt2-medium", "arrays (SpAtten-e2e), 12-bit FC", ("--set", "linear.weight_bits=12")),
+    ("minilm", "arrays (SpAtten-e2e), 8-bit FC", ()),
+    ("minilm", "dense 32 x 32, os", ("--set", "linear.engine=dense")),
+    ("minilm", "weight-sparse 32 x 32, os, density 0.5", ("--set", "linear.engine=weight-sparse",
+                                                          "--set", "linear.density=0.5")),
+    ("minilm", "nm 2:4 32 x 32, os", ("--set", "linear.engine=nm")),
+]
+
+
+def full_model(*docs: dict) -> str:
+    """One row per --full-model run: attention and linear cycles per stage, end-to-end latency, FC share."""
+    rows = []
+    for (workload, label, _), d in zip(FULL_MODEL_RUNS, docs):
+        fm = d["full_model"]
+        st = fm["stage_cycles"]
+        gen = fm.get("generation")
+        rows.append([workload, label, _num(st["summarization"]["attention"]), _num(st["summarization"]["linear"]),
+                     _num(st["generation"]["attention"]), _num(st["generation"]["linear"]),
+                     _num(fm["end_to_end_latency_s"] * 1e3, 4),
+                     _num(gen["end_to_end_cycles_per_token"] / 1e6, 4) if gen else "-",
+                     _num(fm["linear_flops_fraction"], 4), _num(fm["linear_dram_bytes"] / 1e6, 4)])
+    return _table(["workload", "linear engine", "summarization attention (cycles)", "summarization linear (cycles)",
+                   "generation attention (cycles)", "generation linear (cycles)", "end to end (ms)",
+                   "per generated token (ms)", "linear share of FLOPs (fraction)", "linear DRAM (MB, 10^6 bytes)"],
+                  rows)
+
+
 def _concentration_block() -> Block:
     names = ("vit-cifar", "vit-tiny", "bert-base")
     return Block("workloads.md", tuple(("trace", "info", "-w", n) for n in names),
@@ -292,6 +322,8 @@ BLOCKS: dict[str, Block] = {
     "bundled": Block("workloads.md", (("workloads",),), bundled, fast=True),
     "replay-files": _replay_block("workloads.md", ("trace", "info", "-w"), (
         "summary-gpt2-small-wikitext2-per8.csv", "summary-gpt2-small-wikitext2-per8-step1+dedic.csv"), replay_files),
+    "full-model": Block("sparse.md", tuple(("simulate", "-w", w, "--full-model", *extra) for w, _, extra in FULL_MODEL_RUNS),
+                        full_model, fast=False),
     "quality-minilm": _quality_block("minilm"),
     "quality-smollm2": _quality_block("smollm2"),
 }

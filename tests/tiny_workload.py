@@ -41,3 +41,13 @@ class TinyTrace:
 
     def v(self, layer):
         return self._v[layer]
+
+    @property
+    def op_graph(self) -> list[dict]:
+        """The linear layers of a standard block in the trace's op-graph form (Q, K, V, output, FFN 4x)."""
+        hidden, kv = self.heads * self.head_dim, self.kv_heads * self.head_dim
+        shapes = (("q_proj", hidden, hidden), ("k_proj", hidden, kv), ("v_proj", hidden, kv), ("o_proj", hidden, hidden),
+                  ("up_proj", hidden, 4 * hidden), ("down_proj", 4 * hidden, hidden))
+        return [{"op": "linear", "layer": layer, "name": f"layers.{layer}.{name}", "inputs": [[self.tokens, k]],
+                 "outputs": [[self.tokens, n]], "weight": {"shape": [n, k]}}
+                for layer in range(self.layers) for name, k, n in shapes]

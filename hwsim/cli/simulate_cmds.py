@@ -49,6 +49,10 @@ def simulate_cmd(
         help="hardware: the accelerator as built. authors (SpAtten CSV replays only): what the authors' testbench "
         "charges (TopKDummy top-k, halved 6-bit head pairs, no layer barriers, no token-selection cost; "
         "docs/spatten.md).")] = "hardware",
+    full_model: Annotated[bool, typer.Option(
+        "--full-model", help="Also time the linear layers (Q/K/V/output projections, FFN) of every layer on the "
+        "design's linear engine (--set linear.engine=arrays|dense|weight-sparse|nm, linear.weight_bits=8), beside "
+        "the attention: per-layer and end-to-end latency, FLOPs, bytes, energy (SpAtten-e2e; docs/spatten.md).")] = False,
     from_: Annotated[Optional[Path], typer.Option(
         "--from", metavar="SUMMARY.json", help="Rerun the run a summary.json records (design, policy, workload, "
         "seed); options given beside it, and --set, apply on top.")] = None,
@@ -83,6 +87,7 @@ def simulate_cmd(
         generate = generate if {"workload", "generate"} & given else run.generate
         seed = seed if "seed" in given else run.seed
         closed_loop = closed_loop or run.closed_loop
+        full_model = full_model or run.full_model
         conventions = conventions if "conventions" in given else run.conventions
         design = design if "design" in given else run.design
         policy = policy if "policy" in given else run.policy
@@ -101,6 +106,9 @@ def simulate_cmd(
     shape = peek(workload, tokens=tokens, generate=generate)
     pol = None
     if shape.replay:
+        if full_model:
+            raise HwsimError(f"--full-model: {shape.name} is a SpAtten CSV replay, which lists attention rows only; "
+                             f"expected a traced transformer")
         if policy is not None or policy_sets:
             raise HwsimError(f"--policy / --set policy.*: {shape.name} is a SpAtten CSV replay, which "
                              f"carries its own pruning and quantization decisions; expected no policy")
@@ -127,12 +135,13 @@ def simulate_cmd(
         from ..quality.run import closed_loop_trace
 
         wl = closed_loop_trace(wl, des, pol, seed=seed)
-    result = simulate(wl, des, pol, seed=seed, progress=progress_enabled(), conventions=conventions)
+    result = simulate(wl, des, pol, seed=seed, progress=progress_enabled(), conventions=conventions,
+                      full_model=full_model)
     from ..sweep.provenance import run_record
 
     result.summary["provenance"]["run"] = run_record(des, pol, workload, tokens=tokens, generate=generate, seed=seed,
                                                      digest=wl.digest, closed_loop=closed_loop,
-                                                     conventions=conventions)
+                                                     conventions=conventions, full_model=full_model)
     tables = not json_to_stdout(json_file)
     if tables:
         conv = ", the authors' testbench conventions" if conventions == "authors" else ""
@@ -141,10 +150,15 @@ def simulate_cmd(
     if tables and explain:
         console.print(rich_table(f"Where the {result['latency_cycles']:,} cycles go, per unit (cycles; busy + stalled + "
                                  "no work left = latency)", explain_header(), explain_rows(result)))
+    if tables and full_model:
+        console.print(rich_table(f"Full model: attention + linear layers (engine {des.linear.engine}, "
+                                 f"{des.linear.weight_bits}-bit weights)", ["quantity", "value", "unit"],
+                                 _full_model_rows(result.summary["full_model"], des.clock_ghz)))
     if tables and result.layers and result.layers[0]["attention_rel_error_ratio"] is not None:
         cols = {"layer": "layer", "tokens_kept_fraction": "tokens kept", "heads_kept_fraction": "heads kept",
                 "values_kept_fraction": "V kept (of keys)", "attention_rel_error_ratio": "attention error (rel. L2)",
-                "prob_mass_kept_fraction": "probability mass kept", "latency_cycles": "latency (cycles)"}
+                "prob_mass_kept_fraction": "probability mass kept", "latency_cycles": "latency (cycles)",
+                "linear_cycles": "linear layers (cycles)"}
         cols = {k: v for k, v in cols.items() if k in result.layers[0]}
         console.print(rich_table("Per layer: what was kept and what it cost in fidelity", list(cols.values()),
                                  [[f"{row[c]:.4g}" if isinstance(row[c], float) else row[c] for c in cols]
@@ -175,3 +189,24 @@ def _from_command_line(ctx: typer.Context, name: str) -> bool:
     ``click.core.ParameterSource`` (an identity comparison silently said "never").
     """
     return getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"
+
+
+def _full_model_rows(fm: dict, clock_ghz: float) -> list[list[str]]:
+    """The ``--full-model`` table: cycles per stage (attention, linear, end to end), per token, FLOPs, bytes."""
+    rows = []
+    for stage, c in fm["stage_cycles"].items():
+        if not c["end_to_end"]:
+            continue
+        for part in ("attention", "linear", "end_to_end"):
+            rows.append([f"{stage}: {part.replace('_', ' ')}", f"{c[part]:,}", "cycles"])
+    gen = fm.get("generation")
+    if gen:
+        rows.append(["per generated token, end to end", f"{gen['end_to_end_cycles_per_token'] / clock_ghz / 1e6:.4g}",
+                     "ms"])
+        rows.append(["linear share of generation FLOPs", f"{gen['linear_flops_fraction']:.4f}", "fraction"])
+    rows += [["end-to-end latency", f"{fm['end_to_end_latency_s'] * 1e3:.4g}", "ms"],
+             ["linear share of all FLOPs", f"{fm['linear_flops_fraction']:.4f}", "fraction"],
+             ["linear DRAM traffic", f"{fm['linear_dram_bytes'] / 1e6:.4g}", "MB (10^6 bytes)"],
+             ["linear energy", f"{fm['linear_energy_pj'] * 1e-9:.4g}", "mJ"],
+             ["linear engine area (beyond the attention arrays)", f"{fm['linear_area_mm2']:.4g}", "mm^2"]]
+    return rows

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from .base import Config, between, int_between, power_of_two
+from .base import Config, Expected, between, int_between, power_of_two
 
-__all__ = ["Design", "QKArray", "PVArray", "Softmax", "TopK", "Sram", "Hbm", "Features"]
+__all__ = ["Design", "QKArray", "PVArray", "Softmax", "TopK", "Sram", "Hbm", "Features", "Linear"]
 
 
 class QKArray(Config):
@@ -163,6 +163,52 @@ class Features(Config):
     )
 
 
+class Linear(Config):
+    """Where the linear layers (Q/K/V/output projections, FFN) run under ``hwsim simulate --full-model``.
+
+    SpAtten-e2e (SpAtten §6.4, docs/sources.md SpAtten §6.4) runs the FC layers on the attention's own
+    multiplier arrays; the other engines are the sparse units of :mod:`hwsim.units.sparse` (a
+    ``rows`` x ``cols`` systolic array, SCALE-Sim's dataflows). Plain ``hwsim simulate`` times the
+    attention only and reads none of these fields.
+    """
+
+    engine: Literal["arrays", "dense", "weight-sparse", "nm"] = Field(
+        "arrays",
+        description="'arrays': the Q x K and prob x V arrays (qk.multipliers + pv.multipliers MACs per cycle as "
+        "head_dim-wide dot products; SpAtten §6.4 'reuses the multiplier arrays'). 'dense', 'weight-sparse', "
+        "'nm': the engines of hwsim.units.sparse on a rows x cols systolic array (docs/sparse.md).",
+    )
+    rows: Annotated[int, int_between(1, 4096)] = Field(
+        32, description="Systolic array rows (PEs); not used by 'arrays'. 32 x 32 = the 1,024 multipliers of SpAtten."
+    )
+    cols: Annotated[int, int_between(1, 4096)] = Field(
+        32, description="Systolic array columns (PEs); not used by 'arrays'."
+    )
+    dataflow: Literal["os", "ws", "is"] = Field(
+        "os", description="Systolic dataflow (output, weight or input stationary; SCALE-Sim v3); not used by 'arrays'."
+    )
+    weight_bits: Annotated[int, int_between(1, 32)] = Field(
+        8,
+        description="Bits of a stored FC weight (DRAM traffic, energy). SpAtten §6.4 reports 8- and 12-bit FC; "
+        "activations stay at datapath_bits on 'arrays', at weight_bits on the systolic engines (one value width).",
+    )
+    density: Annotated[float, between(0.0, 1.0, lo_open=True)] = Field(
+        1.0,
+        description="Kept fraction of the weights for 'weight-sparse' (a seeded Bernoulli mask: the trace holds no "
+        "weights); the other engines run every weight.",
+    )
+    nm_n: Annotated[int, int_between(1, 64)] = Field(2, description="N of the 'nm' engine's N:M pattern (count).")
+    nm_m: Annotated[int, int_between(1, 64)] = Field(
+        4, description="M of the 'nm' engine's N:M pattern (weights per block along K; 2:4 as NVIDIA's sparse tensor cores)."
+    )
+
+    @model_validator(mode="after")
+    def _pattern(self) -> "Linear":
+        if self.nm_n > self.nm_m:
+            raise Expected(f"at most nm_m ({self.nm_m}): N:M keeps N of every M weights", key="nm_n", got=self.nm_n)
+        return self
+
+
 class Design(Config):
     """A complete accelerator design point: the hardware, not the algorithm.
 
@@ -188,6 +234,7 @@ class Design(Config):
     sram: Sram = Field(default_factory=Sram, description="K and V SRAM.")
     hbm: Hbm = Field(default_factory=Hbm, description="HBM and fetcher.")
     features: Features = Field(default_factory=Features, description="Supported mechanisms.")
+    linear: Linear = Field(default_factory=Linear, description="Linear-layer engine (hwsim simulate --full-model).")
 
     @property
     def hbm_bytes_per_cycle(self) -> float:

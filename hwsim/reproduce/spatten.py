@@ -159,6 +159,7 @@ def spatten_rows(*, seed: int = 0, bert_tokens=BERT_TOKENS, conventions=("hardwa
              "SpAtten Table 'comparison with A3 and MNNFast'", "prediction"),
     ]
     rows += _sorter_rows(seed)
+    rows += _e2e_rows(seed, progress)
     notes = [
         "kind: fit = a calibrated constant lands on it; identity = arithmetic on the trace's own counts; "
         "prediction = the model's output. conventions: hardware = the accelerator as built; authors = what the "
@@ -172,6 +173,42 @@ def spatten_rows(*, seed: int = 0, bert_tokens=BERT_TOKENS, conventions=("hardwa
         "row that differs by more than 25 %.",
     ]
     return rows, notes
+
+
+def _e2e_rows(seed: int, progress: bool) -> list[dict]:
+    """SpAtten-e2e on the GPT-2-Medium shape (992-token prompt, 32 generated): FC beside attention (§6.4).
+
+    The paper's table counts the 32 generation steps (19.3 GFLOP of FC = 2 x 302 M weights x 32);
+    one attention simulation serves both FC weight widths (``linear.*`` does not touch attention).
+    """
+    import copy
+
+    from ..spatten.fullmodel import attach_full_model
+
+    trace = workloads.get("gpt2-medium", progress=progress)
+    base = simulate(trace, load_design("spatten"), load_policy("spatten-gpt2"), seed=seed, progress=progress)
+    src = "SpAtten §6.4 Table 'FC & Attention FLOPs & latency breakdown on GPT-2-Medium'"
+    rows = []
+    for bits in (8, 12):
+        r = copy.deepcopy(base)
+        design = load_design("spatten", [f"linear.weight_bits={bits}"])
+        attach_full_model(r, trace, design, seed=seed)
+        gen = r.summary["full_model"]["stage_cycles"]["generation"]
+        ms = 1e-6 / design.clock_ghz
+        rows.append(_row(f"SpAtten-e2e FC latency, GPT-2-Medium, 32 generated tokens, {bits}-bit FC weights", 25.75,
+                         gen["linear"] * ms, "ms", src, "prediction", "hardware"))
+    g = r.summary["full_model"]["generation"]
+    rows += [
+        _row("SpAtten-e2e attention latency, GPT-2-Medium, 32 generated tokens (shape only, spatten-gpt2)", 2.13,
+             gen["attention"] * ms, "ms", src, "prediction", "hardware"),
+        _row("SpAtten-e2e FC work, GPT-2-Medium, 32 generated tokens", 19.3, g["linear_flops"] / 1e9, "GFLOP", src,
+             "identity"),
+        _row("SpAtten-e2e attention work (executed), GPT-2-Medium, 32 generated tokens", 0.9,
+             g["attention_flops"] / 1e9, "GFLOP", src, "prediction", "hardware"),
+        _row("SpAtten-e2e FC share of the FLOPs, GPT-2-Medium, 32 generated tokens", 0.955,
+             g["linear_flops_fraction"], "fraction", src, "prediction", "hardware"),
+    ]
+    return rows
 
 
 def _sorter_rows(seed: int) -> list[dict]:

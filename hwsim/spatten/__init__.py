@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..config import Design, Policy
 from ..errors import HwsimError
+from .fullmodel import attach_full_model, linear_shapes
 from .replay import CONVENTIONS, simulate_replay
 from .result import SimResult
 from .simulate import check_fits
@@ -14,7 +15,8 @@ __all__ = ["simulate", "SimResult", "check_fits", "load_workload", "CONVENTIONS"
 
 
 def simulate(workload, design: Design, policy: Policy | None = None, *, seed: int = 0, progress: bool = False,
-             log_events: bool = False, fidelity_rows: int = 16, conventions: str = "hardware") -> SimResult:
+             log_events: bool = False, fidelity_rows: int = 16, conventions: str = "hardware",
+             full_model: bool = False) -> SimResult:
     """Simulate a workload (a ``workloads.Trace`` or a ``ReplayWorkload``) on ``design``.
 
     A trace needs a ``policy``; a replay carries its own decisions and refuses one. The simulation
@@ -22,7 +24,8 @@ def simulate(workload, design: Design, policy: Policy | None = None, *, seed: in
     threads cost more than they give, above all on a shared machine); run design points in
     parallel processes instead (``hwsim sweep``). ``conventions`` (:data:`CONVENTIONS`): ``"authors"``
     replays a CSV the way the authors' testbench charges it (:mod:`hwsim.spatten.replay`); a trace
-    runs the hardware as built only.
+    runs the hardware as built only. ``full_model`` adds the linear layers on ``design.linear``
+    beside the attention (:mod:`hwsim.spatten.fullmodel`; traces only).
     """
     if conventions not in CONVENTIONS:
         raise HwsimError(f"conventions must be one of {', '.join(CONVENTIONS)}, not {conventions!r}")
@@ -30,6 +33,9 @@ def simulate(workload, design: Design, policy: Policy | None = None, *, seed: in
 
     with threadpool_limits(limits=1, user_api="blas"):
         if is_replay(workload):
+            if full_model:
+                raise HwsimError(f"--full-model: {workload.path.name} is a SpAtten CSV replay, which lists attention "
+                                 f"rows only; expected a traced transformer")
             if policy is not None:
                 raise HwsimError(f"a SpAtten CSV replay ({workload.path.name}) carries its own pruning and "
                                  f"quantization decisions; expected no policy, got {policy.name!r}")
@@ -40,5 +46,10 @@ def simulate(workload, design: Design, policy: Policy | None = None, *, seed: in
                              f"{getattr(workload, 'name', 'this trace')!r} is a trace, which runs under 'hardware' only")
         if policy is None:
             raise TypeError("simulate() of a trace needs a policy")
-        return simulate_trace(workload, design, policy, seed=seed, progress=progress, log_events=log_events,
-                              fidelity_rows=fidelity_rows)
+        if full_model:
+            linear_shapes(workload)  # refuse a trace without linear layers before simulating
+        result = simulate_trace(workload, design, policy, seed=seed, progress=progress, log_events=log_events,
+                                fidelity_rows=fidelity_rows)
+        if full_model:
+            attach_full_model(result, workload, design, seed=seed)
+        return result

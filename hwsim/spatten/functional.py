@@ -143,107 +143,142 @@ def attend(
     result = LayerResult(heads=[], token_importance=importance, k_pos=k_pos)
     sample = _row_sample(nq, fidelity_rows)
     raw_q, raw_k, raw_v = raw
-    plan = units.quant
-    lsb = plan.key_lsb_bits
     groups: dict[int, list[int]] = {}
     for h in np.flatnonzero(heads_alive):
         groups.setdefault(int(h) // group_size, []).append(int(h))
 
     sampled: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    # groups with the same number of alive heads run as one stack [groups, heads, rows, keys]
+    stacks: dict[int, list[int]] = {}
     for g, members in groups.items():
-        k_codes = ql.k[g, k_pos]
-        k_full = dequantize(k_codes, ql.k_scale[g])
-        k_first = dequantize_msb(k_codes, ql.k_scale[g], lsb) if lsb else k_full
-        v_deq = dequantize(ql.v[g, k_pos], ql.v_scale[g])
-        m = len(members)
-        # the group's heads in one pass: [heads, rows, keys] (each head a 2-D slice, as the array sees it)
-        qd = dequantize(ql.q[members][:, q_pos], ql.q_scale[members][:, None, None])
-        probs = qk_unit.scores(qd, k_first, scale)
-        if valid is not None:
-            probs[:, ~valid] = -np.inf
-        probs = softmax_rows(probs, inplace=True)
-        if plan.progressive:
-            requant = needs_lsb(probs, plan.threshold)  # [heads, rows]
-            any_requant = bool(requant.any())
-            if any_requant:
-                full = qk_unit.scores(qd[requant], k_full, scale)
-                if valid is not None:
-                    full[~np.broadcast_to(valid, (m, nq, nk))[requant]] = -np.inf
-                probs[requant] = softmax_rows(full, inplace=True)
-        else:
-            requant = np.zeros((m, nq), bool)
-            any_requant = False
-        sums = probs.sum(axis=1, dtype=np.float64)
-        for i in range(m):
-            importance[k_pos] += sums[i]
-        cycles = np.zeros((m, nq), np.int64)
-        fill = np.zeros((m, nq), np.int64)
-        filt = np.zeros((m, nq), np.int64)
-        if local_v_keep is not None and nq:
-            per_row = np.maximum(1, np.ceil(local_v_keep * n_keys - 1e-9)).astype(np.int64)
-            select = per_row < n_keys
-            keep = np.broadcast_to(valid if valid is not None else True, (m, nq, nk)).copy()
-            if select.any():
-                rows = np.broadcast_to(select, (m, nq))
-                codes = topk_golden.quantize_scores(probs[rows], units.topk.width)
-                mask, detail = topk_golden.select_batch_detail(
-                    codes, np.tile(per_row[select], m), lanes=units.topk.lanes, seed=units.topk.seed,
-                    in_lanes=units.topk.in_lanes, n_valid=np.tile(n_keys[select], m)
-                )
-                keep[rows] = mask
-                cycles[rows] = detail["cycles"]
-                fill[rows] = detail["fill_cycles"]
-                filt[rows] = detail["filter_cycles"]
-            n_values = np.where(select, per_row, n_keys)
-            kept_probs = np.where(keep, probs, np.float32(0))
-        else:
-            keep = None if valid is None else np.broadcast_to(valid, (m, nq, nk))
-            n_values = n_keys
-            kept_probs = probs  # masked (causal) keys already carry probability 0
-        out = pv_unit.output(kept_probs, v_deq, units.pv)
-        if outputs is not None:
-            outputs[members] = out
-        used = keep.any(axis=1) if keep is not None else np.full((m, nk), nq > 0)
-        v_used = used.any(axis=0)
-        for i, h in enumerate(members):
-            result.heads.append(HeadRows(h, n_keys, requant[i], n_values.copy(), cycles[i], fill[i], filt[i],
-                                         float(np.abs(out[i]).sum()), k_pos[used[i]]))
-            if sample.size:
-                sampled[h] = (out[i][sample], kept_probs[i][sample] > 0)
-        result.group_v_used[g] = k_pos[v_used]
-        result.group_requant[g] = any_requant
+        stacks.setdefault(len(members), []).append(g)
+    sums: dict[int, np.ndarray] = {}
+    for gs in stacks.values():
+        sums.update(_attend_stack(result, sampled, ql, gs, [groups[g] for g in gs], q_pos=q_pos, k_pos=k_pos,
+                                  valid=valid, n_keys=n_keys, scale=scale, units=units, local_v_keep=local_v_keep,
+                                  outputs=outputs, sample=sample))
+    result.heads.sort(key=lambda hr: hr.head)
+    for g in groups:  # token importance: group by group, head by head, in order (float sums are order-sensitive)
+        for row in sums[g]:
+            importance[k_pos] += row
     if sample.size:  # pruned heads (absent from ``sampled``) count as zero output
-        n_heads = np.asarray(heads_alive).size
-        for g in range(ql.k.shape[0]):
-            heads = list(range(g * group_size, min(n_heads, (g + 1) * group_size)))
-            _fidelity(result, [sampled.get(h) for h in heads], raw_q[heads][:, q_pos[sample]], raw_k[g], raw_v[g],
-                      q_pos[sample], k_pos, causal, scale)
+        n_heads, n_groups = np.asarray(heads_alive).size, ql.k.shape[0]
+        qs = q_pos[sample]
+        if n_heads == n_groups * group_size:  # every group at once
+            batches = [np.arange(n_heads).reshape(n_groups, group_size)]
+        else:
+            batches = [np.arange(g * group_size, min(n_heads, (g + 1) * group_size))[None] for g in range(n_groups)]
+        for hs in batches:
+            gs = hs[:, 0] // group_size
+            _fidelity(result, [[sampled.get(int(h)) for h in row] for row in hs], raw_q[hs[:, :, None], qs[None, None, :]],
+                      raw_k[gs], raw_v[gs], qs, k_pos, causal, scale)
     return result
+
+
+def _attend_stack(result: LayerResult, sampled: dict, ql: QLayer, gs: list[int], members: list[list[int]], *,
+                  q_pos, k_pos, valid, n_keys, scale, units: SpattenUnits, local_v_keep, outputs,
+                  sample) -> dict[int, np.ndarray]:
+    """:func:`attend` for K/V groups ``gs`` with the same number of alive heads, as one stack.
+
+    Every array carries a leading group axis; each group's arithmetic is the per-group one (the
+    same matrix products, reductions and top-k requests), so the result does not depend on how
+    groups are stacked. Returns each group's probability mass per head and key [heads, keys], which
+    the caller adds to the token importance in group order.
+    """
+    plan = units.quant
+    lsb = plan.key_lsb_bits
+    G, m, nq, nk = len(gs), len(members[0]), q_pos.size, k_pos.size
+    ga = np.asarray(gs)
+    heads = np.asarray(members)  # [G, m]
+    k_codes = ql.k[ga[:, None], k_pos[None, :]]  # [G, nk, D]
+    k_scale = ql.k_scale[ga][:, None, None]
+    k_full = dequantize(k_codes, k_scale)
+    k_first = dequantize_msb(k_codes, k_scale, lsb) if lsb else k_full
+    v_deq = dequantize(ql.v[ga[:, None], k_pos[None, :]], ql.v_scale[ga][:, None, None])
+    qd = dequantize(ql.q[heads[:, :, None], q_pos[None, None, :]], ql.q_scale[heads][:, :, None, None])
+    probs = qk_unit.scores(qd, k_first[:, None], scale)  # [G, m, nq, nk]
+    if valid is not None:
+        probs[:, :, ~valid] = -np.inf
+    probs = softmax_rows(probs, inplace=True)
+    any_requant = np.zeros(G, bool)
+    if plan.progressive:
+        requant = needs_lsb(probs, plan.threshold)  # [G, m, nq]
+        for gi in np.flatnonzero(requant.any(axis=(1, 2))):
+            rq = requant[gi]
+            full = qk_unit.scores(qd[gi][rq], k_full[gi], scale)
+            if valid is not None:
+                full[~np.broadcast_to(valid, (m, nq, nk))[rq]] = -np.inf
+            probs[gi][rq] = softmax_rows(full, inplace=True)
+            any_requant[gi] = True
+    else:
+        requant = np.zeros((G, m, nq), bool)
+    sums = probs.sum(axis=2, dtype=np.float64)  # [G, m, nk]
+    cycles = np.zeros((G, m, nq), np.int64)
+    fill = np.zeros((G, m, nq), np.int64)
+    filt = np.zeros((G, m, nq), np.int64)
+    if local_v_keep is not None and nq:
+        per_row = np.maximum(1, np.ceil(local_v_keep * n_keys - 1e-9)).astype(np.int64)
+        select = per_row < n_keys
+        keep = np.broadcast_to(valid if valid is not None else True, (G, m, nq, nk)).copy()
+        if select.any():
+            rows = np.broadcast_to(select, (G, m, nq))
+            codes = topk_golden.quantize_scores(probs[rows], units.topk.width)
+            mask, detail = topk_golden.select_batch_detail(
+                codes, np.tile(per_row[select], G * m), lanes=units.topk.lanes, seed=units.topk.seed,
+                in_lanes=units.topk.in_lanes, n_valid=np.tile(n_keys[select], G * m)
+            )
+            keep[rows] = mask
+            cycles[rows] = detail["cycles"]
+            fill[rows] = detail["fill_cycles"]
+            filt[rows] = detail["filter_cycles"]
+        n_values = np.where(select, per_row, n_keys)
+        kept_probs = np.where(keep, probs, np.float32(0))
+    else:
+        keep = None if valid is None else np.broadcast_to(valid, (G, m, nq, nk))
+        n_values = n_keys
+        kept_probs = probs  # masked (causal) keys already carry probability 0
+    out = pv_unit.output(kept_probs, v_deq[:, None], units.pv)  # [G, m, nq, D]
+    used = keep.any(axis=2) if keep is not None else np.full((G, m, nk), nq > 0)
+    v_used = used.any(axis=1)
+    for gi, g in enumerate(gs):
+        if outputs is not None:
+            outputs[members[gi]] = out[gi]
+        for i, h in enumerate(members[gi]):
+            result.heads.append(HeadRows(h, n_keys, requant[gi, i], n_values.copy(), cycles[gi, i], fill[gi, i],
+                                         filt[gi, i], float(np.abs(out[gi, i]).sum()), k_pos[used[gi, i]]))
+            if sample.size:
+                sampled[h] = (out[gi, i][sample], kept_probs[gi, i][sample] > 0)
+        result.group_v_used[g] = k_pos[v_used[gi]]
+        result.group_requant[g] = bool(any_requant[gi])
+    return {g: sums[gi] for gi, g in enumerate(gs)}
 
 
 def _fidelity(res: LayerResult, outs, q, k, v, q_pos, k_pos, causal, scale) -> None:
     """Accumulate error and kept probability mass of sampled rows against dense float attention.
 
-    ``q`` is [heads, rows, dim] (one K/V group); ``outs[i]`` is (output rows, used-key mask) of
-    head i, or None for a pruned head.
+    ``q`` is [groups, heads, rows, dim], ``k`` and ``v`` [groups, tokens, dim] (a stack of K/V
+    groups); ``outs[g][i]`` is (output rows, used-key mask) of head i of group g, or None for a
+    pruned head. Sums are accumulated group by group, head by head.
     """
-    heads, rows, dim = q.shape
-    ctx = int(q_pos.max()) + 1 if causal else k.shape[0]
-    s = qk_unit.scores(np.asarray(q, np.float32).reshape(heads * rows, dim), k[:ctx], scale).reshape(heads, rows, ctx)
+    groups, heads, rows, dim = q.shape
+    ctx = int(q_pos.max()) + 1 if causal else k.shape[1]
+    s = qk_unit.scores(np.asarray(q, np.float32).reshape(groups, heads * rows, dim), k[:, :ctx], scale)
+    s = s.reshape(groups, heads, rows, ctx)
     if causal:
-        s[:, np.arange(ctx)[None, :] > q_pos[:, None]] = -np.inf
+        s[:, :, np.arange(ctx)[None, :] > q_pos[:, None]] = -np.inf
     p = softmax_rows(s)
-    ref = (p @ v[:ctx]).astype(np.float64)
-    ref_sq = np.sum(ref**2, axis=(1, 2))
-    res.ref_sq += float(ref_sq.sum())
-    res.sampled_rows += heads * rows
-    for i, entry in enumerate(outs):
-        if entry is None:
-            res.err_sq += float(ref_sq[i])
-            continue
-        out, used = entry
-        res.err_sq += float(np.sum((out - ref[i]) ** 2))
-        res.mass_kept += float(np.sum(p[i][:, k_pos] * used))
+    ref = (p @ v[:, None, :ctx]).astype(np.float64)
+    ref_sq = np.sum(ref**2, axis=(2, 3))
+    for g in range(groups):
+        res.ref_sq += float(ref_sq[g].sum())
+        res.sampled_rows += heads * rows
+        for i, entry in enumerate(outs[g]):
+            if entry is None:
+                res.err_sq += float(ref_sq[g, i])
+                continue
+            out, used = entry
+            res.err_sq += float(np.sum((out - ref[g, i]) ** 2))
+            res.mass_kept += float(np.sum(p[g, i][:, k_pos] * used))
 
 
 def keep_count(keep: float, total: int) -> int:

@@ -16,7 +16,11 @@ Categories:
 * ``fidelity``: attention error and kept probability mass of the sampled rows;
 * ``capacity``: a limit: the ``capacity`` perturbation makes the workload refused, naming the key;
 * ``refuses``: a policy that needs the mechanism is refused on the perturbed design;
-* ``label``: free text recorded in outputs (name, description), nothing modelled.
+* ``label``: free text recorded in outputs (name, description), nothing modelled;
+* ``linear``: the ``--full-model`` outputs of the linear layers (cycles, DRAM bytes, energy, the
+  engine's area; :mod:`hwsim.spatten.fullmodel`). Plain ``simulate`` reads no ``linear.*`` field;
+  the test measures this category for those fields only (other fields, the arrays' multipliers or
+  the HBM, feed the linear engine too).
 """
 
 from __future__ import annotations
@@ -25,10 +29,11 @@ from dataclasses import dataclass, field
 
 __all__ = ["Knob", "KNOBS", "CATEGORIES", "KINDS", "no_effect_reason"]
 
-CATEGORIES = ("latency", "dram", "energy", "area", "fidelity", "capacity", "refuses", "label")
+CATEGORIES = ("latency", "dram", "energy", "area", "fidelity", "capacity", "refuses", "label", "linear")
 KINDS = ("encoder", "decoder", "replay")
 
 _REPLAY_POLICY = "a SpAtten CSV replay carries its own decisions; a policy is refused there"
+_REPLAY_LINEAR = "a SpAtten CSV replay lists attention rows only: --full-model is refused there"
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,17 @@ KNOBS: dict[str, Knob] = {k.key: k for k in [
        why="area: the importance accumulators and the token/head engine also serve token pruning"),
     _k("features.local_v_pruning", "features.local_v_pruning=false", "area refuses"),
     _k("features.progressive_quantization", "features.progressive_quantization=false", "area refuses"),
+    # ------------------------------------------------------- linear engine (--full-model only)
+    *[_k(f"linear.{key}", perturb, "linear", no_effect={"replay": _REPLAY_LINEAR}, why=why) for key, perturb, why in (
+        ("engine", "linear.engine=dense", ""),
+        ("rows", ("linear.engine=dense", "linear.rows=8"), "the systolic engines only; 'arrays' has no rows"),
+        ("cols", ("linear.engine=dense", "linear.cols=8"), "the systolic engines only"),
+        ("dataflow", ("linear.engine=dense", "linear.dataflow=ws"), "the systolic engines only"),
+        ("weight_bits", "linear.weight_bits=12", ""),
+        ("density", ("linear.engine=weight-sparse", "linear.density=0.25"), "the weight-sparse engine only"),
+        ("nm_n", ("linear.engine=nm", "linear.nm_n=1"), "the nm engine only"),
+        ("nm_m", ("linear.engine=nm", "linear.nm_n=1", "linear.nm_m=8"), "the nm engine only"),
+    )],
     # ---------------------------------------------------------------- policy
     _policy("policy.name", "policy.name=other", "label"),
     _policy("policy.description", "policy.description=other", "label"),

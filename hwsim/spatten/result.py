@@ -88,7 +88,9 @@ class Tally:
         self.values_total = 0
         self.selection_cycles = 0
         self.stage_cycles: dict[str, int] = {}
+        self.stage_flops: dict[str, int] = {}
         self._last_end = 0
+        self._last_flops = 0
         self.latency: dict[tuple[int, str], int] = {}  # (layer, stage) -> cycles, from mark()
         self._mark = 0
         self.dense_flops_override: int | None = None  # replay: dense FLOPs of the file's rows
@@ -103,21 +105,42 @@ class Tally:
 
     def rows(self, layer: int, hr, service: np.ndarray, passes_k: bool = True) -> None:
         """Count one head's rows (functional results and their stage services)."""
-        h = self._head(layer, hr.head)
-        passes = np.where(hr.requant, 2, 1)
-        n_keys = int(hr.n_keys.sum())
-        n_vals = int(hr.n_values.sum())
-        h["query_rows"] += hr.n_keys.size
-        h["keys_attended_tokens"] += n_keys
-        h["values_used_vectors"] += n_vals
-        h["requant_rows"] += int(hr.requant.sum())
-        for s, unit in enumerate(STAGE_UNITS):
-            h[f"{unit}_busy_cycles"] += int(service[s].sum())
-        computed = int((hr.n_keys * passes).sum())
+        self.rows_many(layer, [hr], service)
+
+    def rows_many(self, layer: int, heads: list, service: np.ndarray, stacked=None) -> None:
+        """Count the rows of several heads of one layer at once.
+
+        ``service`` is [stage, rows] for the heads' rows in order (``stacked``: the heads'
+        :meth:`~hwsim.spatten.functional.HeadRows.stack`, when the caller has it). Every count is
+        an integer (or a multiple of 1/8 byte), so summing a layer at once equals summing head by head.
+        """
+        if stacked is None:
+            stacked = heads[0] if len(heads) == 1 else type(heads[0]).stack(heads)
+        sizes = np.array([hr.n_keys.size for hr in heads])
+        owner = np.repeat(np.arange(len(heads)), sizes)
+        n_keys_row = np.asarray(stacked.n_keys, np.int64)
+        requant = np.asarray(stacked.requant, bool)
+        n_vals_row = np.asarray(stacked.n_values, np.int64)
+        per = lambda x: np.bincount(owner, weights=x, minlength=len(heads)).astype(np.int64)  # noqa: E731
+        keys_h, vals_h, rq_h = per(n_keys_row), per(n_vals_row), per(requant.astype(np.int64))
+        unit_h = {}
+        for st, unit in enumerate(STAGE_UNITS):
+            unit_h[unit] = unit_h.get(unit, 0) + per(np.asarray(service[st], np.int64))
+        for i, hr in enumerate(heads):
+            h = self._head(layer, hr.head)
+            h["query_rows"] += int(sizes[i])
+            h["keys_attended_tokens"] += int(keys_h[i])
+            h["values_used_vectors"] += int(vals_h[i])
+            h["requant_rows"] += int(rq_h[i])
+            for unit, cyc in unit_h.items():
+                h[f"{unit}_busy_cycles"] += int(cyc[i])
+        rows = int(sizes.sum())
+        n_keys, n_vals, n_requant = int(n_keys_row.sum()), int(n_vals_row.sum()), int(requant.sum())
+        computed = int((n_keys_row * np.where(requant, 2, 1)).sum())
         d = self.d
         self.flops += 2 * d * computed + 2 * d * n_vals
-        self.rows_total += hr.n_keys.size
-        self.requant_total += int(hr.requant.sum())
+        self.rows_total += rows
+        self.requant_total += n_requant
         self.keys_total += n_keys
         self.values_total += n_vals
         width_bytes = self.design.datapath_bits / 8
@@ -128,10 +151,10 @@ class Tally:
         e["pv_adds"] += d * n_vals
         e["softmax_elements"] += computed
         e["pq_compares"] += computed if self.plan.progressive else 0
-        e["topk_compare_cycles"] += int(hr.topk_cycles.sum())
+        e["topk_compare_cycles"] += int(np.asarray(stacked.topk_cycles, np.int64).sum())
         e["key_sram_read_bytes"] += computed * d * width_bytes
         e["value_sram_read_bytes"] += n_vals * d * width_bytes
-        e["importance_adds"] += computed + d * hr.n_keys.size  # token scores per key; head |out| per row
+        e["importance_adds"] += computed + d * rows  # token scores per key; head |out| per row
 
     def fetches(self, layer: int, head: int, *, q, k, v, lsb) -> None:
         """Count a group's (or row's) HBM transfers; charged to ``head``."""
@@ -200,9 +223,11 @@ class Tally:
         event.callbacks.append(lambda ev: self.mark(layer, stage, ev.env.now))
 
     def stage_end(self, name: str, now: int) -> None:
-        """Record the cycles a stage (summarization, generation) took."""
+        """Record the cycles a stage (summarization, generation) took and the FLOPs it executed."""
         self.stage_cycles[name] = now - self._last_end
         self._last_end = now
+        self.stage_flops[name] = self.flops - self._last_flops
+        self._last_flops = self.flops
 
     # ------------------------------------------------------------------ result
     def dense_flops(self) -> int:
@@ -274,6 +299,7 @@ class Tally:
             "dram_payload_bytes": sum(self.payload.values()),
             "dram_payload_bytes_by_kind": dict(self.payload),
             "flops": self.flops,
+            "stage_flops": dict(self.stage_flops),
             "dense_flops": self.dense_flops(),
             "effective_tflops": self.flops / seconds / 1e12 if seconds else 0.0,
             "energy_pj": energy,

@@ -193,8 +193,9 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
                                     bool(hr.requant[0]), lsb.busy if lsb else 0,
                                     tuple(int(c) for c in col[TOPK_STAGES, 0]), int(hr.topk_fill[0]),
                                     v_fetch.busy, int(col[-1, 0]), cand.size))
-                tally.rows(layer, hr, col, passes_k=True)
                 tally.fetches(layer, hr.head, q=(q_one, 1), k=k_fetch, v=v_fetch, lsb=lsb)
+            if heads:
+                tally.rows_many(layer, heads, service, stacked)
             layer_done = timeline.generate(rows, after=layer_done)
             tally.mark_when(layer_done, layer, "generation")
             tally.layer(layer, res, cand.size, int(heads_alive.sum()), length, n_heads, generation=True)

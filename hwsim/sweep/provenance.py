@@ -31,11 +31,12 @@ class RunRecord:
     seed: int
     closed_loop: bool = False
     conventions: str = "hardware"
+    full_model: bool = False
 
 
 def run_record(design: Design, policy: Policy | None, workload: str, *, tokens: int | None, generate: int | None,
                seed: int, digest: str | None = None, closed_loop: bool = False,
-               conventions: str = "hardware") -> dict[str, Any]:
+               conventions: str = "hardware", full_model: bool = False) -> dict[str, Any]:
     """The ``provenance.run`` block: everything :func:`read_run` needs to rerun the simulation."""
     block = {"design": design.model_dump(mode="json"),
              "policy": None if policy is None else policy.model_dump(mode="json"),
@@ -45,6 +46,8 @@ def run_record(design: Design, policy: Policy | None, workload: str, *, tokens: 
         block["closed_loop"] = True
     if conventions != "hardware":
         block["conventions"] = conventions
+    if full_model:
+        block["full_model"] = True
     return block
 
 
@@ -76,4 +79,7 @@ def read_run(path: str | Path) -> RunRecord:
     conventions = run.get("conventions", "hardware")
     if conventions not in ("hardware", "authors"):
         raise HwsimError(f"{where}.conventions: expected 'hardware' or 'authors', got {conventions!r}")
-    return RunRecord(design, policy, spec, tokens, generate, seed, closed, conventions)
+    full = run.get("full_model", False)
+    if not isinstance(full, bool):
+        raise HwsimError(f"{where}.full_model: expected true or false, got {full!r}")
+    return RunRecord(design, policy, spec, tokens, generate, seed, closed, conventions, full)

@@ -20,8 +20,12 @@ __all__ = ["scores", "service_cycles", "QK_LATENCY_CYCLES"]
 
 
 def scores(q: np.ndarray, k: np.ndarray, scale: float) -> np.ndarray:
-    """Scores ``(q @ k.T) * scale`` of queries ``q`` [..., rows, dim] against keys ``k`` [keys, dim] (float32)."""
-    return (np.asarray(q, np.float32) @ np.asarray(k, np.float32).T) * np.float32(scale)
+    """Scores ``(q @ k^T) * scale`` of queries ``q`` [..., rows, dim] against keys ``k`` [..., keys, dim] (float32).
+
+    Leading axes broadcast (a stack of K/V groups, each with its heads); each (rows x keys) slice is
+    one matrix product, the same one a single head computes on its own.
+    """
+    return (np.asarray(q, np.float32) @ np.swapaxes(np.asarray(k, np.float32), -1, -2)) * np.float32(scale)
 
 
 def service_cycles(n_keys, params: QKParams) -> np.ndarray:

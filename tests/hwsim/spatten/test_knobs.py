@@ -54,8 +54,8 @@ def workload(kind: str, tmp: str):
 
 
 @functools.lru_cache(maxsize=None)
-def outcome(kind: str, tmp: str, sets: tuple[str, ...]) -> dict:
-    """The categories' values of one run, or {'refused': message}."""
+def outcome(kind: str, tmp: str, sets: tuple[str, ...], full_model: bool = False) -> dict:
+    """The categories' values of one run (``full_model``: with the linear layers), or {'refused': message}."""
     design_sets = [s for s in sets if not s.startswith("policy.")]
     policy_sets = [s[len("policy."):] for s in sets if s.startswith("policy.")]
     wl = workload(kind, tmp)
@@ -64,11 +64,16 @@ def outcome(kind: str, tmp: str, sets: tuple[str, ...]) -> dict:
         policy = load_policy("spatten-bert", BASE_POLICY + policy_sets)
         if kind == "replay" and not policy_sets:
             policy = None
-        r = simulate(wl, design, policy, seed=3).summary
+        r = simulate(wl, design, policy, seed=3, full_model=full_model).summary
     except HwsimError as e:
         return {"refused": str(e)}
     energy = r["energy_pj"]
-    return {
+    linear = {}
+    if full_model:
+        fm = r["full_model"]
+        linear = {"linear": (fm["linear_cycles"], fm["linear_dram_bytes"], round(fm["linear_energy_pj"], 3),
+                             fm["linear_area_mm2"])}
+    return {**linear,
         "latency": r["latency_cycles"],
         "dram": r["dram_bytes_by_kind"],
         "energy": round(energy["total"] - energy.get("static_logic", 0.0) - energy.get("static_sram", 0.0), 3),
@@ -99,7 +104,14 @@ def test_every_knob_matters(key, kind, tmp_path_factory):
         refused = outcome(kind, tmp, knob.perturb)
         assert "carries its own pruning and quantization decisions" in refused.get("refused", ""), refused
         return
-    got = outcome(kind, tmp, knob.perturb)
+    if key.startswith("linear."):  # read by --full-model only: compare full-model runs
+        if kind == "replay":
+            assert "--full-model" in outcome(kind, tmp, knob.perturb, True).get("refused", "")
+            plain = outcome(kind, tmp, knob.perturb)  # and plain simulate ignores it (the design hash aside)
+            assert {c: v for c, v in plain.items() if c != "label"} == {c: v for c, v in base.items() if c != "label"}
+            return
+        base = outcome(kind, tmp, (), True)
+    got = outcome(kind, tmp, knob.perturb, key.startswith("linear."))
     if "refuses" in expected:
         assert "refused" in got and "features." + key.split(".")[-1] in got["refused"], got
         return
