@@ -81,6 +81,49 @@ def sorter(doc: dict) -> str:
             f"**{doc['sorter_over_quickselect_ratio']:.2f}x** for the quick-select phase alone.")
 
 
+#: (n, k) of the engine-vs-authors table in docs/topk.md, with the authors' mean quick-select cycles as
+#: docs/sources.md SpAtten §3.4 lists them (their re-implementation, 200 trials); the row in bold is the paper's.
+TOPK_POINTS = {(64, 32): "37", (128, 64): "58", (256, 32): "75", (512, 128): "136", (1024, 512): "262 (± 70)",
+               (1024, 128): "213", (993, 204): "234", (2048, 64): "342", (4096, 32): "586"}
+TOPK_BOLD = (1024, 512)
+
+
+def _topk_command(n: int, k: int) -> tuple[str, ...]:
+    return ("topk", "--n", str(n), "--k", str(k), "--lanes", "16", "--max-n", "4096", "--trials", "1000")
+
+
+def topk_points(*docs: dict) -> str:
+    """Per (n, k): ours and the authors' model (quick-select mean ± std), their listed mean, the whole request,
+    rounds and the Batcher sorter (``hwsim topk``)."""
+    rows = []
+    for (n, k), paper, d in zip(TOPK_POINTS, TOPK_POINTS.values(), docs):
+        m = d["models"]
+        ours, authors = m["engine: quick-select"], m["authors' model: quick-select"]
+        cells = [n, k, f"{ours['mean_cycles']:.0f} ± {ours['std_cycles']:.0f}",
+                 f"{authors['mean_cycles']:.0f} ± {authors['std_cycles']:.0f}", paper]
+        if (n, k) == TOPK_BOLD:
+            cells = [f"**{c}**" for c in cells]
+        rows.append(cells + [f"{m['engine: total']['mean_cycles']:.0f}", f"{d['rounds_mean']:.1f}",
+                             f"{m['Batcher merge sorter']['mean_cycles']:.0f}"])
+    return _table(["n", "k", "ours, quick-select", "authors' model (ours re-run)", "sources.md SpAtten §3.4",
+                   "ours, whole request", "rounds", "Batcher sorter"], rows)
+
+
+def synthesis(filt: dict, none: dict) -> str:
+    """Yosys cells, flip-flops, memories and the gate-equivalent area of the top-k engine, per overlap mode."""
+    cells = ("$_MUX_", "$_AND_", "$_OR_", "$_XOR_", "$_NOT_")
+    rows = [[f"`{c}`", *(d["cells"].get(c, 0) for d in (filt, none))] for c in cells]
+    rows.append(["flip-flops (`$_SDFFE_*`, `$_SDFF_*`)", filt["flip_flops"], none["flip_flops"]])
+    rows.append(["memories (`$mem_v2`)", *(f"{d['cells'].get('$mem_v2', 0)} = {d['memory_bits']:,} bits"
+                                           for d in (filt, none))])
+    f, n = filt, none
+    return (_table(["cell", '`"filter"`', '`"none"`'], rows) + "\n\n"
+            f'Area estimate, `"filter"`: {f["logic_ge"]:,.0f} GE logic + {f["memory_ge"]:,.0f} GE memory = '
+            f'{f["total_ge"]:,.0f} GE ≈ **{f["area_mm2_40nm"]:.3g} mm² per engine** in 40 nm; `"none"`: '
+            f'{n["logic_ge"]:,.0f} + {n["memory_ge"]:,.0f} = {n["total_ge"]:,.0f} GE ≈ {n["area_mm2_40nm"]:.2g} mm² '
+            f'(the overlap costs {100 * (f["total_ge"] / n["total_ge"] - 1):.0f} %).')
+
+
 def concentration(docs: dict[str, dict]) -> str:
     """Mass in the top 10 % of keys per shape-only workload: the range of the per-layer means."""
     rows = []
@@ -88,6 +131,68 @@ def concentration(docs: dict[str, dict]) -> str:
         means = [sum(layer["top_mass_fraction"]) / len(layer["top_mass_fraction"]) for layer in d["layers"]]
         rows.append([f"`{name}`", f"{min(means):.3f} - {max(means):.3f}"])
     return _table(["shape-only workload", "mass in the top 10 % of keys, per-layer means (fraction)"], rows)
+
+
+def explain(doc: dict) -> str:
+    """``hwsim simulate --explain``'s table: per unit, busy and stalled cycles by cause, no work left, heads bound."""
+    from hwsim.spatten.report import explain_header, explain_rows
+    from hwsim.spatten.result import SimResult
+
+    r = SimResult(doc, doc.get("layers", []), [])
+    return (f"{doc['workload']} on design `{doc['design']}`, policy `{doc['policy']}`: "
+            f"{doc['latency_cycles']:,} cycles; every unit's row sums to them (cycles).\n\n"
+            + _table(explain_header(), explain_rows(r)))
+
+
+def bundled(docs: list[dict]) -> str:
+    """The bundled workloads (``hwsim workloads``): model, mode, sizes, default tokens, kind."""
+    rows = []
+    for w in docs:
+        heads = f"{w['layers']} x {w['heads']}" + (f", {w['kv_heads']} KV heads" if w["kv_heads"] != w["heads"] else "")
+        tokens = f"{w['tokens']} prompt + {w['generate_tokens']} generated" if w["generate_tokens"] else str(w["tokens"])
+        kind = f"real, text `{w['text']}`" if w["real"] else "synthetic (random weights)"
+        rows.append([f"`{w['name']}`", w["model"], w["mode"], heads, f"{w['hidden']} / {w['ffn']}", tokens, kind])
+    return _table(["name", "model", "mode", "layers x heads", "hidden / FFN", "default tokens", "kind"], rows)
+
+
+def _runs(values: list[float]) -> str:
+    """'0.92, 0.72, 0.23 x 4, 0.13 x 6': consecutive equal values (2 digits) folded."""
+    out: list[list] = []
+    for v in (f"{x:.2f}" for x in values):
+        if out and out[-1][0] == v:
+            out[-1][1] += 1
+        else:
+            out.append([v, 1])
+    return ", ".join(v if n == 1 else f"{v} x {n}" for v, n in out)
+
+
+def _replay_column(d: dict) -> list[str]:
+    bits = "-1 (unquantised)" if d["dense"] else (
+        f"{'/'.join(map(str, d['key_bits']))} / {'/'.join(map(str, d['value_bits']))} / "
+        f"{'/'.join(map(str, d['query_bits']))}, LSB {'/'.join(map(str, d['lsb_bits']))}, threshold "
+        f"{'/'.join(_num(t, 3) for t in d['requant_threshold_ratio'])}")
+    refetch = round(d["requant_fraction"] * d["rows"])
+    events = d["topk_events"]
+    heads = sorted({e[2] for e in events})
+    ks = list(dict.fromkeys(e[3] for e in events))
+    lo, hi = d["sentence_length_tokens"]
+    return [
+        f"{d['rows']} = {d['iterations']} iterations x {d['layers']} layers x {d['heads']} heads, L = {lo} to {hi}",
+        f"{d['kept_key_fraction']:.3f}", f"{d['kept_value_fraction']:.3f}",
+        _runs([r["kept_key_fraction"] for r in d["per_layer"]]) if not d["dense"] else "1",
+        bits,
+        f"{refetch} rows = {d['requant_fraction']:.3f}" if refetch else "none",
+        (f"{len(events)}, at head {', '.join(map(str, heads))}, k = {', '.join(map(str, ks))}" if events else "none"),
+    ]
+
+
+def replay_files(full: dict, dense: dict) -> str:
+    """What the authors' two GPT-2-Small CSVs hold (``hwsim trace info``), side by side."""
+    names = ["rows", "keys fetched / dense", "values fetched / dense", "kept keys by layer", "K / V / Q bits",
+             "LSB re-fetch", "token top-k events"]
+    a, b = _replay_column(full), _replay_column(dense)
+    return _table(["", "all features (`...-per8.csv`)", "dense baseline (`...-per8-step1+dedic.csv`)"],
+                  [[n, x, y] for n, x, y in zip(names, a, b)])
 
 
 @dataclass(frozen=True)
@@ -193,13 +298,30 @@ def _concentration_block() -> Block:
                  lambda *docs: concentration(dict(zip(names, docs))), fast=False)
 
 
+def _replay_block(doc: str, command: tuple[str, ...], files: tuple[str, ...], render) -> Block:
+    """A fast block from commands run on the authors' CSVs (``command`` + the file's path)."""
+    from hwsim.paths import shared_dir
+
+    folder = shared_dir() / "data" / "spatten_workloads"
+    return Block(doc, tuple((*command, str(folder / f)) for f in files), render, fast=True)
+
+
 BLOCKS: dict[str, Block] = {
     "presets": Block("configuration.md", (("designs",), ("policies",)), presets, fast=True),
     "mpcvit": Block("mpc.md", (("reproduce", "mpcvit"),), reproduction, fast=True),
     "sorter": Block("topk.md", (("topk", "--n", "1024", "--k", "512", "--lanes", "16", "--trials", "1000"),), sorter,
                     fast=True),
+    "topk-points": Block("topk.md", tuple(_topk_command(n, k) for n, k in TOPK_POINTS), topk_points, fast=True),
+    "synthesis": Block("topk.md", tuple(("rtl", "synth", "topk", "--lanes", "16", "--width", "12", "--max-n", "1024",
+                                         "--overlap", mode) for mode in ("filter", "none")), synthesis, fast=False),
     "spatten": Block("spatten.md", (("reproduce", "spatten"),), reproduction, fast=False),
+    "explain-minilm": Block("spatten.md", (("simulate", "-w", "minilm"),), explain, fast=True),
+    "explain-gpt2": _replay_block("spatten.md", ("simulate", "-w"), ("summary-gpt2-small-wikitext2-per8.csv",),
+                                  explain),
     "concentration": _concentration_block(),
+    "bundled": Block("workloads.md", (("workloads",),), bundled, fast=True),
+    "replay-files": _replay_block("workloads.md", ("trace", "info", "-w"), (
+        "summary-gpt2-small-wikitext2-per8.csv", "summary-gpt2-small-wikitext2-per8-step1+dedic.csv"), replay_files),
     "full-model": Block("sparse.md", tuple(("simulate", "-w", w, "--full-model", *extra) for w, _, extra in FULL_MODEL_RUNS),
                         full_model, fast=False),
     "quality-minilm": _quality_block("minilm"),

@@ -36,6 +36,10 @@ def simulate_cmd(
                                                      "folder).")] = False,
     plot_format: PlotFormatOption = "png",
     heads_table: Annotated[bool, typer.Option("--heads", help="Print the per-layer x head table too.")] = False,
+    explain: Annotated[bool, typer.Option(
+        "--explain", help="Also print, per unit, its busy cycles, its stall cycles by cause (waiting for HBM, the "
+        "previous layer, SRAM space, a token/head selection, an earlier unit) and the heads it bounds (the JSON "
+        "summary always holds them under explain).")] = False,
     closed_loop: Annotated[bool, typer.Option(
         "--closed-loop", help="minilm, smollm2: time the Q/K/V the model produces with this design's approximations "
         "inside its forward pass (pruned tokens and heads gone, quantized attention; a decoder generates its own "
@@ -63,7 +67,7 @@ def simulate_cmd(
     from .. import load_design
     from ..spatten import simulate
     from ..spatten.report import plot as plot_result
-    from ..spatten.report import summary_rows, write_outputs
+    from ..spatten.report import explain_header, explain_rows, summary_rows, write_outputs
     from ..errors import HwsimError
     from ..spatten.workload import default_policy, is_replay, workload_name
     from .policy_checks import fit_warnings, override_warnings, resolve_policy
@@ -143,6 +147,9 @@ def simulate_cmd(
         conv = ", the authors' testbench conventions" if conventions == "authors" else ""
         console.print(rich_table(f"SpAtten simulation ({'replay of ' if replay else ''}{workload_name(wl)}{conv})",
                                  ["quantity", "value", "unit"], [list(r) for r in summary_rows(result)]))
+    if tables and explain:
+        console.print(rich_table(f"Where the {result['latency_cycles']:,} cycles go, per unit (cycles; busy + stalled + "
+                                 "no work left = latency)", explain_header(), explain_rows(result)))
     if tables and full_model:
         console.print(rich_table(f"Full model: attention + linear layers (engine {des.linear.engine}, "
                                  f"{des.linear.weight_bits}-bit weights)", ["quantity", "value", "unit"],

@@ -207,7 +207,11 @@ def _replay_report(w, show: bool = True) -> dict:
     return {"file": str(w.path), "digest": w.digest, "config": w.config, "rows": w.rows,
             "iterations": w.iterations, "layers": w.layers, "heads": w.heads, "dense": w.dense,
             "kept_key_fraction": w.kept_key_fraction(), "kept_value_fraction": w.kept_value_fraction(),
-            "requant_fraction": w.requant_fraction(), "topk_events": w.topk_events(), "per_layer": per_layer}
+            "requant_fraction": w.requant_fraction(), "topk_events": w.topk_events(), "per_layer": per_layer,
+            "sentence_length_tokens": [int(L.min()), int(L.max())], "head_dim": int(w.embedding_dim.max()),
+            **{f"{kind}_bits": sorted(set(getattr(w, f"{kind}_bits").tolist())) for kind in ("key", "value", "query")},
+            "lsb_bits": sorted(set(w.lsb_bits[w.requant != 0].tolist())),
+            "requant_threshold_ratio": sorted(set(w.requant_threshold.tolist()))}
 
 
 @app.command("workloads")
@@ -218,7 +222,7 @@ def workloads_cmd(json_out: JsonOption = None) -> None:
     rows, docs = [], []
     for name, s in workloads.WORKLOADS.items():
         docs.append({"name": name, "model": s.source, "mode": s.mode, "layers": s.layers, "heads": s.heads,
-                     "kv_heads": s.kv_heads, "hidden": s.hidden, "tokens": s.tokens,
+                     "kv_heads": s.kv_heads, "hidden": s.hidden, "ffn": s.ffn, "tokens": s.tokens,
                      "generate_tokens": s.generate_tokens, "real": s.real,
                      "text": workloads.default_text(name) if s.real else None})
         tokens = f"{s.tokens}" + (f" + {s.generate_tokens}" if s.generate_tokens else "")

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..outputs import write_csv, write_figure, write_json
+from .explain import CAUSES, EXPLAIN_UNITS
 from .result import KINDS, UNITS, SimResult
 
-__all__ = ["summary_rows", "write_outputs", "plot", "title_of", "workload_label"]
+__all__ = ["summary_rows", "explain_header", "explain_rows", "stalls_by_layer", "write_outputs", "plot", "title_of",
+           "workload_label"]
 
 
 def _fmt(x: float, digits: int = 4) -> str:
@@ -54,11 +56,38 @@ def summary_rows(r: SimResult) -> list[tuple[str, str, str]]:
     return rows
 
 
+#: Stall causes in words (tables and plots): what a stalled unit's next row waits for.
+CAUSE_NAMES = {"hbm": "HBM", "layer": "previous layer", "sram": "SRAM space", "select": "token/head selection",
+               "pipeline": "earlier unit"}
+
+
+def explain_header() -> list[str]:
+    """Column names of the stall table (:func:`explain_rows`); every cycle column is in cycles."""
+    return (["unit", "busy"] + [f"stalled: {CAUSE_NAMES[c]}" for c in CAUSES]
+            + ["no work left", "heads bound (fraction)"])
+
+
+def explain_rows(r: SimResult) -> list[list[str]]:
+    """One row per unit: busy, stall-by-cause and idle cycles (they sum to the latency), heads it bounds."""
+    units = r.summary["explain"]["units"]
+    heads = sum(r.summary["bound_by_heads"].values())
+    rows = []
+    for u in EXPLAIN_UNITS:
+        e = units[u]
+        bound = "-" if e["bound_heads"] is None else _fmt(e["bound_heads"] / heads if heads else 0.0, 3)
+        rows.append([_EXPLAIN_NAMES[u], _fmt(e["busy_cycles"]), *(_fmt(e[f"stall_{c}_cycles"]) for c in CAUSES),
+                     _fmt(e["idle_cycles"]), bound])
+    return rows
+
+
 def write_outputs(r: SimResult, out_dir: str | Path, *, plots: bool, plot_format: str = "png") -> list[Path]:
-    """Write summary.json, layers.csv, heads.csv (and plots) into ``out_dir``; return the paths."""
+    """Write summary.json, layers.csv, heads.csv, stalls.csv (and plots) into ``out_dir``; return the paths.
+
+    ``stalls.csv``: the explain section's rows, per stage, layer and unit: busy and stalled cycles by cause.
+    """
     out = Path(out_dir)
     paths = [write_json(out / "summary.json", r.to_json()), write_csv(out / "layers.csv", r.layers),
-             write_csv(out / "heads.csv", r.heads)]
+             write_csv(out / "heads.csv", r.heads), write_csv(out / "stalls.csv", r.summary["explain"]["layers"])]
     if plots:
         paths += plot(r, out, plot_format=plot_format)
     return paths
@@ -83,6 +112,7 @@ _UNIT_COLOURS = {"hbm": "tab:orange", "qk": "tab:blue", "softmax": "tab:green", 
                  "topk": "tab:red", "pv": "tab:purple"}
 _UNIT_NAMES = {"hbm": "HBM fetch", "qk": "Q x K array", "softmax": "softmax", "pq": "progressive-quant check",
                "topk": "top-k engine (local V)", "pv": "prob x V array"}
+_EXPLAIN_NAMES = {**_UNIT_NAMES, "select": "top-k engine (token/head selection)"}
 _KIND_NAMES = {"q": "Q", "k_msb": "K (MSBs)", "k_lsb": "K (LSB re-fetch)", "v": "V"}
 _KIND_COLOURS = {"q": "tab:gray", "k_msb": "tab:blue", "k_lsb": "tab:cyan", "v": "tab:purple"}
 
@@ -91,7 +121,8 @@ def plot(r: SimResult, out_dir: str | Path, *, plot_format: str = "png") -> list
     """Write three plots (PNG at 200 dpi, or svg/pdf): latency, DRAM traffic and what was kept, per layer.
 
     ``cycles_by_layer``: each layer's latency (summarization and generation apart; the bars sum to
-    the end-to-end latency), split in proportion to the units' busy cycles in that layer.
+    the end-to-end latency), split in proportion to the units' busy cycles in that layer; below it, the
+    same layers from the prob x V array's view: busy, or stalled by cause (:func:`stalls_by_layer`).
     ``dram_by_kind``: DRAM bytes per layer stacked by kind, beside dense attention's Q, K and V at
     12 bits and at fp32. ``kept_by_layer``: tokens, heads and V kept, and the fidelity they cost.
     """
@@ -113,14 +144,32 @@ def plot(r: SimResult, out_dir: str | Path, *, plot_format: str = "png") -> list
     return paths
 
 
+#: The unit from whose view the per-layer stall breakdown is drawn: the last of the row pipeline.
+VIEW_UNIT = "pv"
+_CAUSE_COLOURS = {"busy": "tab:purple", "hbm": "tab:orange", "layer": "tab:gray", "sram": "tab:brown",
+                  "select": "tab:red", "pipeline": "lightsteelblue"}
+
+
+def stalls_by_layer(r: SimResult, stage: str, unit: str = VIEW_UNIT) -> dict[str, list[int]]:
+    """Per layer (in ``r.layers`` order), ``unit``'s busy and stalled cycles by cause in ``stage``.
+
+    From the explain section: each cycle the unit is busy goes to the layer it serves, each stalled
+    cycle to the layer of its next row; for the last unit of the row pipeline they sum to the stage's
+    latency less the final drain (:mod:`hwsim.spatten.explain`).
+    """
+    got = {row["layer"]: row for row in r.summary["explain"]["layers"] if (row["stage"], row["unit"]) == (stage, unit)}
+    parts = {"busy": "busy_cycles", **{c: f"stall_{c}_cycles" for c in CAUSES}}
+    return {p: [got[L["layer"]][k] if L["layer"] in got else 0 for L in r.layers] for p, k in parts.items()}
+
+
 def _cycles_figure(plt, np, r, x, title):
     rows = r.layers
     stages = [st for st in ("summarization", "generation") if any(row[f"{st}_latency_cycles"] for row in rows)]
     stages = stages or ["summarization"]
-    fig, axes = plt.subplots(1, len(stages), figsize=(6.4 * len(stages), 4.2), squeeze=False)
+    fig, axes = plt.subplots(2, len(stages), figsize=(6.4 * len(stages), 7.6), squeeze=False, sharex=True)
     busy = np.array([[row[f"{u}_busy_cycles"] for u in UNITS] for row in rows], dtype=float)
     share = busy / np.maximum(busy.sum(axis=1, keepdims=True), 1)
-    for ax, st in zip(axes[0], stages):
+    for ax, bx, st in zip(axes[0], axes[1], stages):
         lat = np.array([row[f"{st}_latency_cycles"] for row in rows], dtype=float)
         bottom = np.zeros_like(lat)
         for j, u in enumerate(UNITS):
@@ -128,14 +177,27 @@ def _cycles_figure(plt, np, r, x, title):
             if part.any():
                 ax.bar(x, part / 1e3, bottom=bottom / 1e3, color=_UNIT_COLOURS[u], label=_UNIT_NAMES[u])
                 bottom += part
-        ax.set_xlabel("layer")
         ax.set_ylabel("latency (10^3 cycles)")
-        ax.set_xticks(x)
-        ax.set_title(f"{st}: {lat.sum():,.0f} cycles", fontsize=9)
+        ax.set_title(f"{st}: {lat.sum():,.0f} cycles, by unit (share of busy cycles)", fontsize=9)
+        # the same layers from the prob x V array's view: busy, or what its next row waits for
+        parts = stalls_by_layer(r, st)
+        bottom = np.zeros(len(rows))
+        for cause, cycles in parts.items():
+            v = np.array(cycles, dtype=float)
+            if v.any():
+                label = f"{_UNIT_NAMES[VIEW_UNIT]} busy" if cause == "busy" else f"stalled: {CAUSE_NAMES[cause]}"
+                bx.bar(x, v / 1e3, bottom=bottom / 1e3, color=_CAUSE_COLOURS[cause], label=label)
+                bottom += v
+        bx.set_xlabel("layer")
+        bx.set_ylabel("cycles (10^3)")
+        bx.set_xticks(x)
+        bx.set_title(f"{st}: {bottom.sum():,.0f} cycles, by stall cause ({_UNIT_NAMES[VIEW_UNIT]}'s view)", fontsize=9)
     total = r.summary["latency_cycles"]
     axes[0][-1].legend(title="share of busy cycles", fontsize=7, title_fontsize=7, loc="upper right")
-    fig.suptitle(f"{title}\nper-layer latency (sums to the end-to-end {total:,} cycles), split in proportion "
-                 "to each unit's busy cycles", fontsize=9)
+    axes[1][-1].legend(title="each cycle of the last unit", fontsize=7, title_fontsize=7, loc="upper right")
+    fig.suptitle(f"{title}\nper-layer latency (sums to the end-to-end {total:,} cycles): above split in proportion "
+                 "to each unit's busy cycles;\nbelow, the prob x V array (the last unit) busy, or stalled by what its "
+                 "next row waits for (hwsim simulate --explain)", fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -314,8 +314,17 @@ class Tally:
             "attention_rel_error_ratio": math.sqrt(err / ref) if ref else None,
             "prob_mass_kept_fraction": mass / sampled if sampled else None,
             "bound_by_heads": bound_counts,
+            "explain": _explain(timeline, bound_counts),
             "events": {k: float(v) for k, v in self.events.items()},
             "provenance": provenance(configs={"design": design, "policy": self.policy}, seed=seed,
                                      inputs={"workload": t.digest}),
         }
         return SimResult(summary, layers, heads, list(timeline.log))
+
+
+def _explain(timeline, bound_counts: dict) -> dict:
+    """The timeline's stall accounting (:mod:`hwsim.spatten.explain`) with the heads each unit bounds."""
+    explain = timeline.explain()
+    for unit, row in explain["units"].items():
+        row["bound_heads"] = bound_counts.get(unit)
+    return explain

@@ -22,6 +22,14 @@ Two levels (DESIGN.md "Simulation strategy"):
 
 Units are named as in the RTL (``qk``, ``softmax``, ``pq``, ``topk``, ``pv``, ``hbm``); the event log
 (``Timeline.log``) records ``(cycle, unit, event, step, layer, head)`` tuples.
+
+Stall accounting (``hwsim simulate --explain``, :mod:`hwsim.spatten.explain`): as the processes run,
+the timeline records *jobs* in queueing order (a K/V group's fetch and each of its heads' rows in
+summarization, one row in generation, one token/head selection), what each job is waiting for from
+cycle to cycle (``sram``: key SRAM space; ``hbm``: its data from HBM; ``layer``: the previous layer or
+step; ``pipeline``: an earlier unit of its own row, or the head ahead of it in the row pipeline) and
+the cycles each unit serves it. Recording adds no simpy event and changes no yield: the simulated
+numbers are those without it.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from ..units import softmax as softmax_unit
 from ..units.hbm import Fetch, fetch
 from ..units.topk import STAGES as TOPK_STAGE_NAMES
 from ..units.topk import TopKUnit, stage_services
+from .explain import account
 from .units import SpattenUnits
 
 __all__ = ["Machine", "Fetch", "HeadWork", "GroupWork", "RowWork", "Timeline", "STAGES", "STAGE_UNITS", "TOPK_STAGES"]
@@ -170,6 +179,10 @@ class Timeline:
     env: simpy.Environment = field(default_factory=simpy.Environment)
     log: list = field(default_factory=list)
     busy: dict = field(default_factory=dict)  # (layer, head, unit) -> busy cycles
+    #: stall accounting: job id -> (queue cycle, stage, layer, [(cycle, cause or ("f", job followed))])
+    jobs: list = field(default_factory=list)
+    #: stall accounting: unit -> [(job, start, end)] cycles the unit serves the job (ints or arrays)
+    uses: dict = field(default_factory=dict)
 
     def __post_init__(self):
         env = self.env
@@ -199,28 +212,49 @@ class Timeline:
         key = (layer, head, unit)
         self.busy[key] = self.busy.get(key, 0) + int(cycles)
 
-    def _hold(self, res, cycles, unit, step, layer, head):
+    def _hold(self, res, cycles, unit, step, layer, head, job, use=None):
         with res.request() as req:
             yield req
+            t0 = int(self.env.now)
             self._note(unit, "start", step, layer, head)
             yield self.env.timeout(cycles)
             self._note(unit, "end", step, layer, head)
+            self._use(use or unit, job, t0, int(self.env.now))
         self._charge(layer, head, unit, cycles)
 
+    def _job(self, step, layer, follow=None) -> int:
+        """Open a job queued now (stall accounting); ``follow``: a job whose waits it shares until its own."""
+        self.jobs.append((int(self.env.now), "generation" if step >= 0 else "summarization", layer,
+                          [] if follow is None else [(int(self.env.now), ("f", follow))]))
+        return len(self.jobs) - 1
+
+    def _wait(self, job, cause, at=None):
+        """From now (or cycle ``at``) on, ``job`` waits for ``cause`` (stall accounting)."""
+        self.jobs[job][3].append((int(self.env.now) if at is None else int(at), cause))
+
+    def _use(self, unit, job, start, end):
+        """``unit`` serves ``job`` over [start, end) (ints, or arrays of intervals)."""
+        self.uses.setdefault(unit, []).append((job, start, end))
+
     # ------------------------------------------------------------------ summarization
-    def _group(self, g: GroupWork, step):
+    def _group(self, g: GroupWork, step, job, head_jobs):
         env, m = self.env, self.machine
         held = max(1, g.keys * m.sram_bytes_per_key)
+        self._wait(job, "sram")
         yield self.sram.get(held)
         first = g.heads[0].head if g.heads else -1
         if g.fetch:
-            yield from self._hold(self.hbm, g.fetch, "hbm", step, g.layer, first)
+            self._wait(job, "hbm")
+            yield from self._hold(self.hbm, g.fetch, "hbm", step, g.layer, first, job)
             yield env.timeout(m.hbm_latency)
-        for hw in g.heads:
+        self._wait(job, "pipeline")
+        for hw, hjob in zip(g.heads, head_jobs):
+            self._wait(hjob, "pipeline")
             with self.units["qk"].request() as req:  # the row pipeline is one unit at this level
                 yield req
                 t0 = int(env.now)
                 start, done = schedule(hw.service, hw.latency, t0, hw.overlap)
+                self._head_uses(hjob, hw, start)
                 self._note("pipeline", "start", step, hw.layer, hw.head)
                 if self.log_events:
                     for s, unit in enumerate(STAGES):
@@ -234,14 +268,35 @@ class Timeline:
                 self._charge(hw.layer, hw.head, unit, int(hw.service[s].sum()))
         yield self.sram.put(held)
 
+    def _head_uses(self, job, hw: HeadWork, start):
+        """Record the cycles each unit serves a head's rows; the LSB fetch the pq stage holds is a wait for HBM."""
+        service = hw.service
+        lsb_extra = np.zeros(service.shape[1], np.int64)
+        pq = STAGES.index("pq")
+        if service[pq].any():  # a requant row holds pq for the second pass (+ the group's LSB fetch, once)
+            lsb_extra = np.maximum(service[pq] - (self.machine.qk_latency + self.machine.softmax_latency), 0)
+        for s, unit in enumerate(STAGE_UNITS):
+            rows = service[s] > 0
+            if rows.any():
+                a = start[s, rows]
+                b = a + service[s, rows]
+                if s == pq:
+                    a = a + lsb_extra[rows]
+                self._use(unit, job, a, b)
+        for r in np.flatnonzero(lsb_extra):
+            self._wait(job, "hbm", at=start[pq, r])
+            self._wait(job, "pipeline", at=start[pq, r] + lsb_extra[r])
+
     def summarize(self, groups: list[GroupWork], step: int = -1):
         """Run a layer's groups (in order) to completion: the next layer's queries need its output."""
         for g in groups:
-            self._pending.append(self.env.process(self._group(g, step)))
+            job = self._job(step, g.layer)
+            head_jobs = [self._job(step, g.layer, follow=job) for _ in g.heads]
+            self._pending.append(self.env.process(self._group(g, step, job, head_jobs)))
         self.drain()
 
     # ------------------------------------------------------------------ generation
-    def _in_order(self, turn: tuple, unit: str, res, cycles: int, w: RowWork):
+    def _in_order(self, turn: tuple, unit: str, res, cycles: int, w: RowWork, job: int):
         """Use ``res`` once the previous row that uses ``unit`` has started on it (an in-order unit).
 
         ``turn`` is (previous row's start event or None, this row's start event), assigned in
@@ -253,52 +308,63 @@ class Timeline:
         with res.request() as req:
             yield req
             mine.succeed()
+            t0 = int(self.env.now)
             self._note(unit, "start", w.step, w.layer, w.head)
             yield self.env.timeout(cycles)
             self._note(unit, "end", w.step, w.layer, w.head)
+            self._use(STAGE_UNITS[STAGES.index(unit)], job, t0, int(self.env.now))
         self._charge(w.layer, w.head, unit, cycles)
 
-    def _fetch_once(self, shared: dict, key: tuple, cycles: int, w: RowWork, *, sram_bytes: int = 0):
+    def _fetch_once(self, shared: dict, key: tuple, cycles: int, w: RowWork, job: int, *, sram_bytes: int = 0):
         """Fetch on behalf of a group the first time one of its rows asks; later rows wait for it."""
         ready = shared.get(key)
         if ready is not None:
+            self._wait(job, ("f", shared[("fetcher", *key)]))  # it waits for what the fetching row waits for
             yield ready
             return
         ready = shared[key] = self.env.event()
+        shared[("fetcher", *key)] = job
         if sram_bytes:
+            self._wait(job, "sram")
             yield self.sram.get(sram_bytes)
         if cycles:
-            yield from self._hold(self.hbm, cycles, "hbm", w.step, w.layer, w.head)
+            self._wait(job, "hbm")
+            yield from self._hold(self.hbm, cycles, "hbm", w.step, w.layer, w.head, job)
             yield self.env.timeout(self.machine.hbm_latency)
         ready.succeed()
 
-    def _scores(self, w: RowWork, last_pass: bool):
+    def _scores(self, w: RowWork, last_pass: bool, job: int):
         """One pass of Q x K and softmax; the top-k fill streams the last pass's probabilities."""
         m = self.machine
-        yield from self._hold(self.units["qk"], w.qk, "qk", w.step, w.layer, w.head)
+        self._wait(job, "pipeline")
+        yield from self._hold(self.units["qk"], w.qk, "qk", w.step, w.layer, w.head, job)
         yield self.env.timeout(m.qk_latency)
-        yield from self._hold(self.units["softmax"], w.softmax, "softmax", w.step, w.layer, w.head)
+        yield from self._hold(self.units["softmax"], w.softmax, "softmax", w.step, w.layer, w.head, job)
         lead = min(w.topk_fill, m.softmax_latency) if (any(w.topk) and last_pass) else 0
         yield self.env.timeout(m.softmax_latency - lead)
 
-    def _row(self, w: RowWork, shared: dict, after, turns: dict):
+    def _row(self, w: RowWork, shared: dict, after, turns: dict, job: int):
         m = self.machine
         key = w.group_key
         # the first alive head of the group fetches the group's K (and the query) into the SRAM
-        yield from self._fetch_once(shared, key, w.k_fetch, w, sram_bytes=max(1, w.keys * m.sram_bytes_per_key))
+        yield from self._fetch_once(shared, key, w.k_fetch, w, job, sram_bytes=max(1, w.keys * m.sram_bytes_per_key))
         if after is not None:  # the query needs the previous layer's output
+            self._wait(job, "layer")
             yield after
-        yield from self._scores(w, last_pass=not w.requant)
+        yield from self._scores(w, last_pass=not w.requant, job=job)
         if w.requant:
-            yield from self._fetch_once(shared, key + ("lsb",), w.lsb_fetch, w)
-            yield from self._scores(w, last_pass=True)
+            yield from self._fetch_once(shared, key + ("lsb",), w.lsb_fetch, w, job)
+            yield from self._scores(w, last_pass=True, job=job)
+        self._wait(job, "pipeline")
         for stage, cycles in zip(("topk_fill", "topk", "topk_filter"), w.topk):
             if cycles:
-                yield from self._in_order(turns[stage], stage, self.topk_stages[stage], cycles, w)
+                yield from self._in_order(turns[stage], stage, self.topk_stages[stage], cycles, w, job)
         if w.v_fetch:
-            yield from self._hold(self.hbm, w.v_fetch, "hbm", w.step, w.layer, w.head)
+            self._wait(job, "hbm")
+            yield from self._hold(self.hbm, w.v_fetch, "hbm", w.step, w.layer, w.head, job)
             yield self.env.timeout(m.hbm_latency)
-        yield from self._in_order(turns["pv"], "pv", self.units["pv"], w.pv, w)
+            self._wait(job, "pipeline")
+        yield from self._in_order(turns["pv"], "pv", self.units["pv"], w.pv, w, job)
         yield self.env.timeout(m.pv_latency)
         shared[key + ("left",)] -= 1
         if shared[key + ("left",)] == 0:
@@ -323,7 +389,7 @@ class Timeline:
                 mine = self.env.event()
                 turns[unit] = (self._turns.get(unit), mine)
                 self._turns[unit] = mine
-            procs.append(self.env.process(self._row(w, shared, after, turns)))
+            procs.append(self.env.process(self._row(w, shared, after, turns, self._job(w.step, w.layer))))
         self._pending.extend(procs)
         return self.env.all_of(procs)
 
@@ -332,7 +398,8 @@ class Timeline:
         """Wait for all queued work, then run a token/head selection on the top-k engine."""
         self.drain()
         if cycles:
-            proc = self.env.process(self._hold(self.topk_select, cycles, "topk", step, layer, -1))
+            job = self._job(step, layer)
+            proc = self.env.process(self._hold(self.topk_select, cycles, "topk", step, layer, -1, job, use="select"))
             self.env.run(proc)
             self._charge(layer, -1, f"{kind}_select", cycles)
 
@@ -346,3 +413,7 @@ class Timeline:
     def now(self) -> int:
         """Current simulated time (cycles)."""
         return int(self.env.now)
+
+    def explain(self) -> dict:
+        """Busy, stall-by-cause and idle cycles per unit up to now (:func:`hwsim.spatten.explain.account`)."""
+        return account(self.now, self.jobs, self.uses)

@@ -8,7 +8,7 @@ from PIL import Image
 
 from hwsim import load_design, load_policy
 from hwsim.spatten import simulate
-from hwsim.spatten.report import plot, title_of
+from hwsim.spatten.report import plot, stalls_by_layer, title_of
 from tiny_workload import TinyTrace
 
 
@@ -36,7 +36,21 @@ def plots(decoder_run, tmp_path_factory):
 
 
 def test_cycles_by_layer(plots):
-    _check_png(plots["cycles_by_layer"])
+    _check_png(plots["cycles_by_layer"], min_px=(1600, 1200))  # two stages x (by unit, by stall cause)
+
+
+def test_stall_breakdown_by_layer_sums_to_the_latency(decoder_run):
+    # the lower row: every cycle of the prob x V array, busy or stalled, charged to a layer; but the final drain
+    s = decoder_run.summary
+    total = 0
+    for stage, cycles in s["stage_cycles"].items():
+        parts = stalls_by_layer(decoder_run, stage)
+        assert set(parts) == {"busy", "hbm", "layer", "sram", "select", "pipeline"}
+        assert all(len(v) == len(decoder_run.layers) for v in parts.values())
+        assert 0 < sum(map(sum, parts.values())) <= cycles
+        total += sum(map(sum, parts.values()))
+    assert total + s["explain"]["units"]["pv"]["idle_cycles"] == s["latency_cycles"]
+    assert sum(stalls_by_layer(decoder_run, "generation")["hbm"]) > 0
 
 
 def test_dram_by_kind(plots):

@@ -29,7 +29,11 @@ def test_replay_writes_tables_plots_and_json(tmp_path):
     assert doc["dram_bytes"] == sum(doc["dram_bytes_by_kind"].values())
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert names == ["cycles_by_layer.png", "dram_by_kind.png", "heads.csv", "kept_by_layer.png", "layers.csv",
-                     "summary.json"]
+                     "stalls.csv", "summary.json"]
+    stalls = (tmp_path / "out" / "stalls.csv").read_text().splitlines()
+    assert stalls[0] == ("stage,layer,unit,busy_cycles,stall_hbm_cycles,stall_layer_cycles,stall_sram_cycles,"
+                         "stall_select_cycles,stall_pipeline_cycles")
+    assert len(stalls) - 1 == len(doc["explain"]["layers"])
     header = (tmp_path / "out" / "heads.csv").read_text().splitlines()[0]
     assert header.startswith("layer,head,kv_head,query_rows,") and "bound_by" in header
 
@@ -37,7 +41,7 @@ def test_replay_writes_tables_plots_and_json(tmp_path):
 def test_same_inputs_same_bytes(tmp_path):
     for name in ("a", "b"):
         assert run_hwsim("simulate", "-w", str(DENSE_CSV), "--out-dir", str(tmp_path / name)).returncode == 0
-    for f in ("summary.json", "heads.csv", "layers.csv"):
+    for f in ("summary.json", "heads.csv", "layers.csv", "stalls.csv"):
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
 
 
@@ -98,3 +102,18 @@ def test_reproduce_spatten(cache_env, tmp_path):
     red = rows["KV DRAM reduction vs dense 12-bit (authors' GPT-2-Small trace)"]
     assert red["ours"] == pytest.approx(10.8, rel=0.02)
     assert rows["LSB re-fetch fraction (GPT-2-Small trace)"]["ours"] == pytest.approx(0.070, abs=0.001)
+
+
+def test_explain_prints_where_the_cycles_go(tmp_path):
+    # the authors' trace replay: per unit, busy + stalls by cause + no work left = the latency, in the table and JSON
+    r = run_hwsim("simulate", "-w", str(CSV), "--explain", "--json", str(tmp_path / "s.json"), env={"COLUMNS": "200"})
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((tmp_path / "s.json").read_text())
+    latency = doc["latency_cycles"]
+    assert f"Where the {latency:,} cycles go, per unit" in r.stdout
+    for words in ("stalled: HBM", "stalled: previous layer", "stalled: SRAM space", "no work left",
+                  "(token/head"):
+        assert words in r.stdout
+    for unit, e in doc["explain"]["units"].items():
+        assert sum(v for k, v in e.items() if k.endswith("_cycles")) == latency, unit
+    assert "Where the" not in run_hwsim("simulate", "-w", str(CSV)).stdout  # only when asked
