@@ -44,7 +44,7 @@ from ..units.topk import golden as topk_golden
 from ..units.topk.authors import authors_latency_cycles, dummy_occupancy_cycles
 from .functional import HeadRows
 from .result import SimResult, Tally
-from .timing import TOPK_STAGES, Machine, RowWork, Timeline
+from .timing import Machine, RowWork, Timeline
 from .units import SpattenUnits
 from .workload import replay_columns
 
@@ -161,7 +161,7 @@ def simulate_replay(wl, design: Design, *, seed: int = 0, progress: bool = False
         if (it, layer) != current:
             if rows:
                 layer_done = timeline.generate(rows, after=layer_done)
-                tally.mark_when(layer_done, current[1], "generation")
+                tally.clock.mark_when(layer_done, current[1], "generation")
                 rows = []
             if authors:
                 layer_done = None  # the testbench streams rows with no layer-to-layer dependency
@@ -201,18 +201,16 @@ def simulate_replay(wl, design: Design, *, seed: int = 0, progress: bool = False
         hr = HeadRows(head, np.array([kf]), np.array([requant]), np.array([vf]), np.array([topk_cycles]),
                       np.array([topk_fill]), np.array([topk_filter]), 0.0, v_pos)
         service, _, _ = machine.row_services(hr, 0, overlap="none" if authors else None)
-        passes = 2 if requant else 1
-        rows.append(RowWork(it, layer, head, (it, layer, head), k_fetch.busy + q_fetch.busy,
-                            int(service[0, 0] // passes), int(service[1, 0] // passes), requant,
-                            lsb.busy if lsb else 0, tuple(int(c) for c in service[TOPK_STAGES, 0]), topk_fill,
-                            v_fetch.busy, int(service[-1, 0]), kf))
-        tally.rows(layer, hr, service)
-        tally.fetches(layer, head, q=(q_fetch, 1), k=k_fetch, v=v_fetch, lsb=lsb)
-        tally.replayed_row(layer, kf / L, vf / max(kf, 1), dense_vectors=1 + 2 * L)
+        rows.append(RowWork.from_service(it, layer, head, (it, layer, head), service[:, 0], requant=requant,
+                                         fetch=k_fetch.busy + q_fetch.busy, lsb_fetch=lsb.busy if lsb else 0,
+                                         topk_fill=topk_fill, v_fetch=v_fetch.busy, keys=kf))
+        tally.counts.rows(layer, hr, service)
+        tally.counts.fetches(layer, head, q=(q_fetch, 1), k=k_fetch, v=v_fetch, lsb=lsb)
+        tally.stats.replayed_row(layer, kf / L, vf / max(kf, 1), dense_vectors=1 + 2 * L)
         dense_flops += 4 * d * L
         if cols["topk"][i] > 0 and not authors:
             if rows:
-                tally.mark_when(timeline.generate(rows, after=layer_done), layer, "generation")
+                tally.clock.mark_when(timeline.generate(rows, after=layer_done), layer, "generation")
             rows = []
             layer_done = None
             k = int(cols["topk"][i])
@@ -221,9 +219,9 @@ def simulate_replay(wl, design: Design, *, seed: int = 0, progress: bool = False
             scores = np.random.default_rng([seed, it, layer, 1 << 20]).integers(0, 1 << w, size=L)
             _, cyc = topk_golden.select(scores, k, lanes=lanes, seed=engine.seed, in_lanes=in_lanes)
             timeline.select(int(cyc), it, layer, "token")
-            tally.selection(int(cyc))
+            tally.counts.selection(int(cyc))
     if rows:
-        tally.mark_when(timeline.generate(rows, after=layer_done), current[1], "generation")
+        tally.clock.mark_when(timeline.generate(rows, after=layer_done), current[1], "generation")
     timeline.drain()
     tally.stage_end("generation", timeline.now)
     tally.dense_flops_override = dense_flops

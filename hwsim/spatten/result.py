@@ -22,7 +22,7 @@ from ..config import Design, Policy
 from ..outputs import provenance
 from .timing import STAGE_UNITS
 
-__all__ = ["SimResult", "Tally", "UNITS", "KINDS"]
+__all__ = ["SimResult", "Tally", "Counts", "LayerStats", "Clock", "UNITS", "KINDS"]
 
 #: Units a head can be bound by (the stall breakdown).
 UNITS = ("hbm", "qk", "softmax", "pq", "topk", "pv")
@@ -64,17 +64,14 @@ class SimResult:
                 f"layers={len(self.layers)}, heads={len(self.heads)}, events={len(self.events)})")
 
 
-class Tally:
-    """Accumulates counts while :func:`simulate` runs; :meth:`result` turns them into a SimResult."""
+class Counts:
+    """Event counts of a run: per (layer, head) rows, keys, values and busy cycles; DRAM bytes by kind;
+    the energy events and FLOPs (what :func:`cost_models.energy.energy_pj` prices)."""
 
-    def __init__(self, trace, design: Design, policy: Policy, plan, workload_kind: str = "trace",
-                 conventions: str = "hardware"):
-        self.trace, self.design, self.policy, self.plan = trace, design, policy, plan
-        self.conventions = conventions
-        self.kind = workload_kind
+    def __init__(self, trace, design: Design, plan):
+        self.trace, self.design, self.plan = trace, design, plan
         self.d = trace.head_dim
         self.per_head: dict[tuple[int, int], dict[str, float]] = {}
-        self.per_layer: dict[int, dict[str, float]] = {}
         self.bytes = {k: 0 for k in KINDS}
         self.payload = {k: 0 for k in KINDS}
         self.events = {k: 0.0 for k in (
@@ -87,15 +84,7 @@ class Tally:
         self.keys_total = 0
         self.values_total = 0
         self.selection_cycles = 0
-        self.stage_cycles: dict[str, int] = {}
-        self.stage_flops: dict[str, int] = {}
-        self._last_end = 0
-        self._last_flops = 0
-        self.latency: dict[tuple[int, str], int] = {}  # (layer, stage) -> cycles, from mark()
-        self._mark = 0
-        self.dense_flops_override: int | None = None  # replay: dense FLOPs of the file's rows
 
-    # ------------------------------------------------------------------ counting
     def _head(self, layer: int, head: int) -> dict:
         return self.per_head.setdefault((layer, head), {
             "query_rows": 0, "keys_attended_tokens": 0, "values_used_vectors": 0, "requant_rows": 0,
@@ -185,12 +174,24 @@ class Tally:
         self.selection_cycles += cycles
         self.events["topk_compare_cycles"] += cycles
 
+
+
+class LayerStats:
+    """Per layer: passes, kept fractions, the dense baseline's vectors and the fidelity sums of the sampled rows."""
+
+    def __init__(self, trace):
+        self.trace = trace
+        self.per_layer: dict[int, dict[str, float]] = {}
+
+    def _layer(self, layer: int) -> dict:
+        return self.per_layer.setdefault(layer, {
+            "passes": 0, "token_keep_sum": 0.0, "head_keep_sum": 0.0, "err_sq": 0.0, "ref_sq": 0.0,
+            "mass": 0.0, "sampled": 0})
+
     def layer(self, layer: int, res, tokens_alive: int, heads_alive: int, tokens_total: int, heads_total: int,
               generation: bool = False) -> None:
         """Count one layer pass (summarization) or one generation step of a layer."""
-        L = self.per_layer.setdefault(layer, {
-            "passes": 0, "token_keep_sum": 0.0, "head_keep_sum": 0.0, "err_sq": 0.0, "ref_sq": 0.0,
-            "mass": 0.0, "sampled": 0})
+        L = self._layer(layer)
         L["passes"] += 1
         L["token_keep_sum"] += tokens_alive / tokens_total
         L["head_keep_sum"] += heads_alive / heads_total
@@ -205,13 +206,32 @@ class Tally:
 
     def replayed_row(self, layer: int, token_keep: float, value_keep: float, dense_vectors: int = 0) -> None:
         """Count one replayed row's kept fractions (replay measures no fidelity) and its dense Q/K/V vectors."""
-        L = self.per_layer.setdefault(layer, {
-            "passes": 0, "token_keep_sum": 0.0, "head_keep_sum": 0.0, "err_sq": 0.0, "ref_sq": 0.0,
-            "mass": 0.0, "sampled": 0})
+        L = self._layer(layer)
         L["passes"] += 1
         L["token_keep_sum"] += token_keep
         L["head_keep_sum"] += 1.0
         L["dense_vectors"] = L.get("dense_vectors", 0) + dense_vectors
+
+
+    def fidelity(self) -> tuple[float | None, float | None]:
+        """(attention error relative to dense, kept probability mass) over every sampled row; None without samples."""
+        err = sum(L["err_sq"] for L in self.per_layer.values())
+        ref = sum(L["ref_sq"] for L in self.per_layer.values())
+        sampled = sum(L["sampled"] for L in self.per_layer.values())
+        mass = sum(L["mass"] for L in self.per_layer.values())
+        return (math.sqrt(err / ref) if ref else None), (mass / sampled if sampled else None)
+
+
+class Clock:
+    """Latency per (layer, stage) from completion marks, and cycles and FLOPs per stage."""
+
+    def __init__(self):
+        self.latency: dict[tuple[int, str], int] = {}  # (layer, stage) -> cycles, from mark()
+        self._mark = 0
+        self.stage_cycles: dict[str, int] = {}
+        self.stage_flops: dict[str, int] = {}
+        self._last_end = 0
+        self._last_flops = 0
 
     def mark(self, layer: int, stage: str, now: int) -> None:
         """Charge the cycles since the previous mark to ``layer`` in ``stage``; call as each layer completes."""
@@ -222,12 +242,32 @@ class Tally:
         """Call :meth:`mark` when the simpy ``event`` (a layer's completion) fires."""
         event.callbacks.append(lambda ev: self.mark(layer, stage, ev.env.now))
 
-    def stage_end(self, name: str, now: int) -> None:
-        """Record the cycles a stage (summarization, generation) took and the FLOPs it executed."""
+    def stage_end(self, name: str, now: int, flops: int) -> None:
+        """Record the cycles a stage (summarization, generation) took and the FLOPs executed so far (``flops``)."""
         self.stage_cycles[name] = now - self._last_end
         self._last_end = now
-        self.stage_flops[name] = self.flops - self._last_flops
-        self._last_flops = self.flops
+        self.stage_flops[name] = flops - self._last_flops
+        self._last_flops = flops
+
+
+class Tally:
+    """What :func:`simulate` and the replay record as they run: ``counts`` (:class:`Counts`), ``stats``
+    (:class:`LayerStats`) and ``clock`` (:class:`Clock`); :meth:`result` assembles the SimResult."""
+
+    def __init__(self, trace, design: Design, policy: Policy, plan, workload_kind: str = "trace",
+                 conventions: str = "hardware"):
+        self.trace, self.design, self.policy, self.plan = trace, design, policy, plan
+        self.conventions = conventions
+        self.kind = workload_kind
+        self.d = trace.head_dim
+        self.counts = Counts(trace, design, plan)
+        self.stats = LayerStats(trace)
+        self.clock = Clock()
+        self.dense_flops_override: int | None = None  # replay: dense FLOPs of the file's rows
+
+    def stage_end(self, name: str, now: int) -> None:
+        """End a stage on the clock (its cycles and FLOPs)."""
+        self.clock.stage_end(name, now, self.counts.flops)
 
     # ------------------------------------------------------------------ result
     def dense_flops(self) -> int:
@@ -247,23 +287,24 @@ class Tally:
         design = self.design
         cycles = timeline.now
         seconds = cycles / (design.clock_ghz * 1e9)
-        energy = energy_pj(self.events, design, seconds=seconds)
+        c, stats, clock = self.counts, self.stats, self.clock
+        energy = energy_pj(c.events, design, seconds=seconds)
         area = area_mm2(design)
         heads = []
         bound_counts = {u: 0 for u in UNITS}
-        for (layer, head), h in sorted(self.per_head.items()):
+        for (layer, head), h in sorted(c.per_head.items()):
             busy = {u: h[f"{u}_busy_cycles"] for u in UNITS}
             bound = max(UNITS, key=lambda u: busy[u])
             bound_counts[bound] += 1
             heads.append({"layer": layer, "head": head, "kv_head": head // (self.trace.heads // self.trace.kv_heads),
                           **h, "bound_by": bound})
         layers = []
-        for layer, L in sorted(self.per_layer.items()):
+        for layer, L in sorted(stats.per_layer.items()):
             busy_by_unit = {u: 0 for u in UNITS}
             mine = [h for h in heads if h["layer"] == layer]
             for h in mine:
                 busy_by_unit[h["bound_by"]] += h[f"{h['bound_by']}_busy_cycles"]
-            lat = {st: self.latency.get((layer, st), 0) for st in ("summarization", "generation")}
+            lat = {st: clock.latency.get((layer, st), 0) for st in ("summarization", "generation")}
             keys = sum(h["keys_attended_tokens"] for h in mine)
             layers.append({
                 "layer": layer,
@@ -280,10 +321,7 @@ class Tally:
                 **{f"dense_{b}_dram_bytes": L.get("dense_vectors", 0) * self.d * bits // 8
                    for b, bits in (("12bit", 12), ("fp32", 32))},
             })
-        err = sum(L["err_sq"] for L in self.per_layer.values())
-        ref = sum(L["ref_sq"] for L in self.per_layer.values())
-        sampled = sum(L["sampled"] for L in self.per_layer.values())
-        mass = sum(L["mass"] for L in self.per_layer.values())
+        error, mass_kept = stats.fidelity()
         t = self.trace
         summary = {
             "workload": t.name,
@@ -293,33 +331,35 @@ class Tally:
             "conventions": self.conventions,
             "latency_cycles": cycles,
             "latency_s": seconds,
-            "stage_cycles": dict(self.stage_cycles),
-            "dram_bytes": sum(self.bytes.values()),
-            "dram_bytes_by_kind": dict(self.bytes),
-            "dram_payload_bytes": sum(self.payload.values()),
-            "dram_payload_bytes_by_kind": dict(self.payload),
-            "flops": self.flops,
-            "stage_flops": dict(self.stage_flops),
+            "stage_cycles": dict(clock.stage_cycles),
+            "dram_bytes": sum(c.bytes.values()),
+            "dram_bytes_by_kind": dict(c.bytes),
+            "dram_payload_bytes": sum(c.payload.values()),
+            "dram_payload_bytes_by_kind": dict(c.payload),
+            "flops": c.flops,
+            "stage_flops": dict(clock.stage_flops),
             "dense_flops": self.dense_flops(),
-            "effective_tflops": self.flops / seconds / 1e12 if seconds else 0.0,
+            "effective_tflops": c.flops / seconds / 1e12 if seconds else 0.0,
             "energy_pj": energy,
             "power_w": power_w(energy, seconds) if seconds else {},
             "area_mm2": area,
-            "query_rows": self.rows_total,
-            "lsb_refetch_fraction": self.requant_total / self.rows_total if self.rows_total else 0.0,
+            "query_rows": c.rows_total,
+            "lsb_refetch_fraction": c.requant_total / c.rows_total if c.rows_total else 0.0,
             "tokens_kept_fraction": float(np.mean([r["tokens_kept_fraction"] for r in layers])) if layers else 1.0,
             "heads_kept_fraction": float(np.mean([r["heads_kept_fraction"] for r in layers])) if layers else 1.0,
-            "values_kept_fraction": self.values_total / self.keys_total if self.keys_total else 1.0,
-            "selection_cycles": self.selection_cycles,
-            "attention_rel_error_ratio": math.sqrt(err / ref) if ref else None,
-            "prob_mass_kept_fraction": mass / sampled if sampled else None,
+            "values_kept_fraction": c.values_total / c.keys_total if c.keys_total else 1.0,
+            "selection_cycles": c.selection_cycles,
+            "attention_rel_error_ratio": error,
+            "prob_mass_kept_fraction": mass_kept,
             "bound_by_heads": bound_counts,
             "explain": _explain(timeline, bound_counts),
-            "events": {k: float(v) for k, v in self.events.items()},
+            "events": {k: float(v) for k, v in c.events.items()},
             "provenance": provenance(configs={"design": design, "policy": self.policy}, seed=seed,
                                      inputs={"workload": t.digest}),
         }
         return SimResult(summary, layers, heads, list(timeline.log))
+
+
 
 
 def _explain(timeline, bound_counts: dict) -> dict:

@@ -34,7 +34,7 @@ from ..units.hbm import vector_bytes
 from .cascade import Cascade
 from .functional import HeadRows, attend, quantize_layer
 from .result import SimResult, Tally
-from .timing import TOPK_STAGES, GroupWork, HeadWork, Machine, RowWork, Timeline
+from .timing import GroupWork, HeadWork, Machine, RowWork, Timeline
 from .units import SpattenUnits
 
 __all__ = ["simulate", "check_fits"]
@@ -107,7 +107,7 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
     for layer in range(n_layers):
         for kind, cyc in cascade.summarize(layer):
             timeline.select(cyc, -1, layer, kind)
-            tally.selection(cyc)
+            tally.counts.selection(cyc)
         alive, heads_alive = cascade.alive, cascade.heads_alive
         raw = (trace.q(layer), np.asarray(trace.k(layer), np.float32), np.asarray(trace.v(layer), np.float32))
         ql = quantize_layer(np.asarray(raw[0], np.float32), raw[1], raw[2], plan)
@@ -132,13 +132,13 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
                 if hr.requant.any():
                     lsb_pending = 0
                 heads.append(HeadWork(layer, hr.head, service, latency, overlap))
-                tally.rows(layer, hr, service, passes_k=True)
+                tally.counts.rows(layer, hr, service, passes_k=True)
             fetch = q_fetch.busy * len(members) + k_fetch.busy + v_fetch.busy
             groups.append(GroupWork(layer, g, fetch, heads, alive.size))
-            tally.fetches(layer, members[0].head, q=(q_fetch, len(members)), k=k_fetch, v=v_fetch, lsb=lsb)
+            tally.counts.fetches(layer, members[0].head, q=(q_fetch, len(members)), k=k_fetch, v=v_fetch, lsb=lsb)
         timeline.summarize(groups)
-        tally.mark(layer, "summarization", timeline.now)
-        tally.layer(layer, res, alive.size, int(heads_alive.sum()), prompt, n_heads)
+        tally.clock.mark(layer, "summarization", timeline.now)
+        tally.stats.layer(layer, res, alive.size, int(heads_alive.sum()), prompt, n_heads)
         bar.update(1)
     timeline.drain()
     tally.stage_end("summarization", timeline.now)
@@ -153,7 +153,7 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
             cand, heads_alive, made = cascade.generate(layer)
             for kind, cyc in made:
                 timeline.select(cyc, step, layer, kind)
-                tally.selection(cyc)
+                tally.counts.selection(cyc)
                 layer_done = None
             ql, raw = decoder_layers[layer]
             res = attend(ql, raw, q_pos=np.array([pos]), k_pos=cand, heads_alive=heads_alive, group_size=group,
@@ -172,7 +172,6 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
             # the layer's rows (one per alive head) through the units' service times in one call
             stacked = HeadRows.stack(heads)
             service, _, _ = machine.row_services(stacked, 0)
-            passes = np.where(stacked.requant, 2, 1)
             for i, hr in enumerate(heads):
                 g = hr.head // group
                 k_fetch = k_all if g not in first_of_group else None
@@ -186,19 +185,16 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
                 new_v = hr.v_pos[~seen[hr.v_pos]]  # v_pos is sorted, so new_v is too
                 seen[new_v] = True
                 v_fetch = machine.fetch(new_v, vb)
-                col = service[:, i:i + 1]
-                rows.append(RowWork(step, layer, hr.head, (step, layer, g),
-                                    (k_fetch.busy if k_fetch else 0) + q_one.busy,
-                                    int(col[0, 0] // passes[i]), int(col[1, 0] // passes[i]),
-                                    bool(hr.requant[0]), lsb.busy if lsb else 0,
-                                    tuple(int(c) for c in col[TOPK_STAGES, 0]), int(hr.topk_fill[0]),
-                                    v_fetch.busy, int(col[-1, 0]), cand.size))
-                tally.fetches(layer, hr.head, q=(q_one, 1), k=k_fetch, v=v_fetch, lsb=lsb)
+                rows.append(RowWork.from_service(
+                    step, layer, hr.head, (step, layer, g), service[:, i], requant=bool(hr.requant[0]),
+                    fetch=(k_fetch.busy if k_fetch else 0) + q_one.busy, lsb_fetch=lsb.busy if lsb else 0,
+                    topk_fill=hr.topk_fill[0], v_fetch=v_fetch.busy, keys=cand.size))
+                tally.counts.fetches(layer, hr.head, q=(q_one, 1), k=k_fetch, v=v_fetch, lsb=lsb)
             if heads:
-                tally.rows_many(layer, heads, service, stacked)
+                tally.counts.rows_many(layer, heads, service, stacked)
             layer_done = timeline.generate(rows, after=layer_done)
-            tally.mark_when(layer_done, layer, "generation")
-            tally.layer(layer, res, cand.size, int(heads_alive.sum()), length, n_heads, generation=True)
+            tally.clock.mark_when(layer_done, layer, "generation")
+            tally.stats.layer(layer, res, cand.size, int(heads_alive.sum()), length, n_heads, generation=True)
             bar.update(1)
         timeline.drain()  # the next step's token comes out of this one
     timeline.drain()

@@ -169,6 +169,18 @@ class RowWork:
     pv: int
     keys: int  # key vectors of the group held in the key SRAM until its last row is done
 
+    @classmethod
+    def from_service(cls, step: int, layer: int, head: int, group_key: tuple, service: np.ndarray, *, requant: bool,
+                     fetch: int, lsb_fetch: int, topk_fill: int, v_fetch: int, keys: int) -> "RowWork":
+        """A row from its column of :meth:`Machine.row_services` (``service`` [stage]): Q x K and softmax per pass.
+
+        The one place simulation and CSV replay turn a row's services into timed work.
+        """
+        passes = 2 if requant else 1
+        return cls(step, layer, head, group_key, int(fetch), int(service[0] // passes), int(service[1] // passes),
+                   bool(requant), int(lsb_fetch), tuple(int(c) for c in service[TOPK_STAGES]), int(topk_fill),
+                   int(v_fetch), int(service[-1]), int(keys))
+
 
 @dataclass
 class Timeline:
