@@ -121,6 +121,13 @@ class Sram(Config):
         196608,
         description="Value SRAM size (bytes), sized like the key SRAM. Source: as key_bytes.",
     )
+    key_release: Literal["decision", "done"] = Field(
+        "decision",
+        description="When a K/V group's keys leave the key SRAM. 'decision' (the hardware as built): after the "
+        "last row's progressive-quantization decision, the last read of K (mit-han-lab/spatten "
+        "spatten_hardware/hardware/src/main/scala/spatten/SpAttenController.scala:157); 'done': after the last "
+        "row's prob x V (the earlier model, one buffer held through top-k, V fetch and prob x V).",
+    )
 
 
 class Hbm(Config):

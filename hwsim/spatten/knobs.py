@@ -110,6 +110,10 @@ KNOBS: dict[str, Knob] = {k.key: k for k in [
        partial={"encoder": frozenset({"latency"}), "decoder": frozenset({"latency"})},
        why="latency: generation fetches K ahead only as far as the SRAM holds it; the tiny traces never fill it"),
     _k("sram.value_bytes", "sram.value_bytes=393216", "area energy capacity", capacity=("sram.value_bytes=1024",)),
+    _k("sram.key_release", "sram.key_release=done", "latency", no_effect={
+        "encoder": "the tiny encoder's groups never fill the key SRAM, so no fetch waits for its space",
+        "decoder": "the tiny decoder's groups never fill the key SRAM, so no fetch waits for its space"},
+       why="energy: static energy scales with seconds only; the dynamic events are the same"),
     _k("hbm.channels", "hbm.channels=4", "latency energy area"),
     _k("hbm.channel_gbytes_per_s", "hbm.channel_gbytes_per_s=8.0", "latency energy area",
        why="the fetcher's datapath is as wide as the channels' bytes per cycle"),

@@ -91,6 +91,11 @@ class Machine:
         return self.units.key_sram_bytes
 
     @property
+    def key_release(self) -> str:
+        """When a group's K leaves the key SRAM (``design.sram.key_release``)."""
+        return self.units.key_release
+
+    @property
     def sram_bytes_per_key(self) -> int:
         """One key vector at the datapath width (bytes)."""
         return self.units.sram_vector_bytes
@@ -260,12 +265,17 @@ class Timeline:
             yield from self._hold(self.hbm, g.fetch, "hbm", step, g.layer, first, job)
             yield env.timeout(m.hbm_latency)
         self._wait(job, "pipeline")
-        for hw, hjob in zip(g.heads, head_jobs):
+        early = self.machine.key_release == "decision"
+        for i, (hw, hjob) in enumerate(zip(g.heads, head_jobs)):
             self._wait(hjob, "pipeline")
             with self.units["qk"].request() as req:  # the row pipeline is one unit at this level
                 yield req
                 t0 = int(env.now)
                 start, done = schedule(hw.service, hw.latency, t0, hw.overlap)
+                if early and i == len(g.heads) - 1:  # K leaves at the last row's requant decision
+                    decided = int(done[STAGES.index("pq")].max()) if hw.service.shape[1] else t0
+                    env.process(self._release(decided - t0, held))
+                    held = 0
                 self._head_uses(hjob, hw, start)
                 self._note("pipeline", "start", step, hw.layer, hw.head)
                 if self.log_events:
@@ -278,7 +288,14 @@ class Timeline:
                 self._note("pipeline", "end", step, hw.layer, hw.head)
             for s, unit in enumerate(STAGE_UNITS):
                 self._charge(hw.layer, hw.head, unit, int(hw.service[s].sum()))
-        yield self.sram.put(held)
+        if held:
+            yield self.sram.put(held)
+
+    def _release(self, delay: int, nbytes: int):
+        """Give ``nbytes`` back to the key SRAM ``delay`` cycles from now (``design.sram.key_release``)."""
+        if delay > 0:
+            yield self.env.timeout(delay)
+        yield self.sram.put(nbytes)
 
     def _head_uses(self, job, hw: HeadWork, start):
         """Record the cycles each unit serves a head's rows; the LSB fetch the pq stage holds is a wait for HBM."""
@@ -346,7 +363,10 @@ class Timeline:
         ready.succeed()
 
     def _scores(self, w: RowWork, last_pass: bool, job: int):
-        """One pass of Q x K and softmax; the top-k fill streams the last pass's probabilities."""
+        """One pass of Q x K and softmax; the top-k fill streams the last pass's probabilities.
+
+        Returns the cycles from now until the pass's requant decision (the end of the softmax pipeline).
+        """
         m = self.machine
         self._wait(job, "pipeline")
         yield from self._hold(self.units["qk"], w.qk, "qk", w.step, w.layer, w.head, job)
@@ -354,6 +374,7 @@ class Timeline:
         yield from self._hold(self.units["softmax"], w.softmax, "softmax", w.step, w.layer, w.head, job)
         lead = min(w.topk_fill, m.softmax_latency) if (any(w.topk) and last_pass) else 0
         yield self.env.timeout(m.softmax_latency - lead)
+        return lead  # cycles until the pass's requant decision (the top-k fill starts that early)
 
     def _row(self, w: RowWork, shared: dict, after, turns: dict, job: int):
         m = self.machine
@@ -363,10 +384,14 @@ class Timeline:
         if after is not None:  # the query needs the previous layer's output
             self._wait(job, "layer")
             yield after
-        yield from self._scores(w, last_pass=not w.requant, job=job)
+        lead = yield from self._scores(w, last_pass=not w.requant, job=job)
         if w.requant:
             yield from self._fetch_once(shared, key + ("lsb",), w.lsb_fetch, w, job)
-            yield from self._scores(w, last_pass=True, job=job)
+            lead = yield from self._scores(w, last_pass=True, job=job)
+        if m.key_release == "decision":  # the group's K leaves the SRAM at its last row's requant decision
+            shared[key + ("left",)] -= 1
+            if shared[key + ("left",)] == 0:
+                self.env.process(self._release(lead, max(1, w.keys * m.sram_bytes_per_key)))
         self._wait(job, "pipeline")
         for stage, cycles in zip(("topk_fill", "topk", "topk_filter"), w.topk):
             if cycles:
@@ -378,9 +403,10 @@ class Timeline:
             self._wait(job, "pipeline")
         yield from self._in_order(turns["pv"], "pv", self.units["pv"], w.pv, w, job)
         yield self.env.timeout(m.pv_latency)
-        shared[key + ("left",)] -= 1
-        if shared[key + ("left",)] == 0:
-            yield self.sram.put(max(1, w.keys * m.sram_bytes_per_key))
+        if m.key_release == "done":
+            shared[key + ("left",)] -= 1
+            if shared[key + ("left",)] == 0:
+                yield self.sram.put(max(1, w.keys * m.sram_bytes_per_key))
 
     def generate(self, rows: list[RowWork], after=None):
         """Queue one layer's generation rows (in order); return the event of their completion.

@@ -39,6 +39,7 @@ class SpattenUnits:
     topk_engines: int
     key_sram_bytes: int
     value_sram_bytes: int
+    key_release: str = "decision"  # design.sram.key_release: when a group's K leaves the key SRAM
 
     @classmethod
     def from_design(cls, design: Design, head_dim: int, *, policy=None, quant: QuantParams | None = None,
@@ -57,7 +58,7 @@ class SpattenUnits:
             softmax=SoftmaxParams.from_design(design), quant=quant, hbm=HbmParams.from_design(design),
             topk=TopKParams.from_design(design, seed=seed), topk_engines=design.topk.engines,
             key_sram_bytes=design.sram.key_bytes,
-            value_sram_bytes=design.sram.value_bytes,
+            value_sram_bytes=design.sram.value_bytes, key_release=design.sram.key_release,
         )
 
     @property
