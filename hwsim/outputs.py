@@ -46,6 +46,7 @@ __all__ = [
     "FIGURE_FORMATS",
     "UNIT_SUFFIXES",
     "KEY_COLUMNS",
+    "split_unit",
 ]
 
 #: Column-name endings that state a unit. Counts say what they count (``_tokens``, ``_rounds``).
@@ -58,6 +59,25 @@ UNIT_SUFFIXES = (
     "_keys", "_values", "_vectors", "_rows", "_layers", "_lanes", "_bits_per_elem", "_per_cycle",
     "_nats", "_gates", "_cells", "_words",
 )
+
+#: Column-name endings and the unit they state, longest first.
+_UNIT_WORDS = (
+    ("_elements_per_cycle_per_mm2", "elements/cycle/mm²"), ("_per_cycle_per_mm2", "/cycle/mm²"),
+    ("_per_cycle", "/cycle"), ("_gbytes_per_s", "GB/s"), ("_bytes_per_s", "bytes/s"), ("_cycles", "cycles"),
+    ("_bytes", "bytes"), ("_mm2", "mm²"), ("_pj", "pJ"), ("_nj", "nJ"), ("_uj", "µJ"), ("_w", "W"), ("_ms", "ms"),
+    ("_us", "µs"), ("_ns", "ns"), ("_s", "s"), ("_ghz", "GHz"), ("_tflops", "TFLOPS"), ("_flops", "FLOP"),
+    ("_fraction", "fraction"), ("_ratio", "ratio"), ("_rounds", "rounds"), ("_bits", "bits"), ("_lanes", "lanes"),
+    ("_elements", "elements"), ("_tokens", "tokens"), ("_count", "count"), ("_nm", "nm"), ("_x", "x"),
+    ("_ops", "operations"),
+)
+
+def split_unit(column: str) -> tuple[str, str]:
+    """A unit-suffixed name for people: ``compute_cycles`` -> ``("compute", "cycles")``; ``(name, "")`` without one."""
+    for suffix, unit in _UNIT_WORDS:
+        if column.endswith(suffix) and len(column) > len(suffix):
+            return column[: -len(suffix)].replace("_", " "), unit
+    return column.replace("_", " "), ""
+
 
 #: Columns that identify a row rather than measure something (no unit).
 KEY_COLUMNS = frozenset({

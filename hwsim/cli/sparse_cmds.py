@@ -88,10 +88,12 @@ def _one_layer(layer, opts: dict, json_out: Path | None, extra: dict) -> None:
                     act_threshold=opts["act_threshold"], seed=opts["seed"])
     dense = dense_total_cycles(layer, array, mem)
     out = {**res.row(), "speedup_vs_dense_x": dense / res.total_cycles, "dense_total_cycles": dense}
-    rows = [[k, f"{v:,.4g}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else v]
+    from ..outputs import split_unit
+
+    rows = [[*split_unit(k), f"{v:,.4g}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else str(v)]
             for k, v in out.items() if k != "name" and v is not None]
     console.print(rich_table(f"{layer.name} on {opts['engine']} {opts['rows']}x{opts['cols']} {opts['dataflow']}",
-                             ["quantity", "value"], rows))
+                             ["quantity", "unit", "value"], rows))
     if json_out is not None:
         write_json(json_out, {**out, "options": {**opts, **extra}, "provenance": provenance(seed=opts["seed"])})
         console.print(f"wrote {json_out}")
@@ -277,8 +279,9 @@ def sparse_main(
               "bernoulli_compute_cycles": (sum(r.bernoulli_compute_cycles for r in results)
                                            if results[0].bernoulli_compute_cycles is not None else None),
               "mean_output_error_ratio": sum(r.output_error for r in results) / len(results)}
-    cols_ = ["layer", "m x k x n", "w_density", "a_density", "compute_cycles", "total_cycles", "util", "speedup",
-             "dram_bytes", "energy_pj", "out_error"]
+    cols_ = ["layer", "m x k x n", "weight density (fraction)", "activation density (fraction)", "compute (cycles)",
+             "total (cycles)", "utilization (fraction)", "speed-up over dense (x)", "DRAM (bytes)", "energy (pJ)",
+             "output error (ratio)"]
     rows_ = [[_short(t["name"]), f"{t['input_rows']}x{t['window_elements']}x{t['filters_count']}"
               + (f" x{t['groups_count']}" if t["groups_count"] > 1 else ""),
               f"{t['weight_density_fraction']:.3f}", f"{t['activation_density_fraction']:.3f}",

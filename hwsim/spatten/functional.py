@@ -96,6 +96,11 @@ class LayerResult:
     sampled_rows: int = 0
 
 
+#: Scores per stack of K/V groups in :func:`attend` (elements): generation rows stack every group,
+#: long summarization rows run a group at a time. The result does not depend on it.
+_STACK_ELEMENTS = 1 << 16
+
+
 def _row_sample(n: int, limit: int) -> np.ndarray:
     if n <= limit:
         return np.arange(n)
@@ -153,10 +158,14 @@ def attend(
     for g, members in groups.items():
         stacks.setdefault(len(members), []).append(g)
     sums: dict[int, np.ndarray] = {}
-    for gs in stacks.values():
-        sums.update(_attend_stack(result, sampled, ql, gs, [groups[g] for g in gs], q_pos=q_pos, k_pos=k_pos,
-                                  valid=valid, n_keys=n_keys, scale=scale, units=units, local_v_keep=local_v_keep,
-                                  outputs=outputs, sample=sample))
+    for size, gs in stacks.items():
+        # stack only as many groups as keep the scores cache-sized (a long encoder row is big on its own)
+        per = max(1, _STACK_ELEMENTS // max(1, size * nq * nk))
+        for i in range(0, len(gs), per):
+            part = gs[i:i + per]
+            sums.update(_attend_stack(result, sampled, ql, part, [groups[g] for g in part], q_pos=q_pos, k_pos=k_pos,
+                                      valid=valid, n_keys=n_keys, scale=scale, units=units,
+                                      local_v_keep=local_v_keep, outputs=outputs, sample=sample))
     result.heads.sort(key=lambda hr: hr.head)
     for g in groups:  # token importance: group by group, head by head, in order (float sums are order-sensitive)
         for row in sums[g]:

@@ -9,20 +9,11 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import HwsimError
+from ..outputs import split_unit
 from .pareto import check_objectives, pareto_mask
 
 __all__ = ["plot_sweep", "axis_label", "save_figure"]
 
-#: Column-name endings and the unit they state, longest first.
-_UNITS = (
-    ("_elements_per_cycle_per_mm2", "elements/cycle/mm²"), ("_per_cycle_per_mm2", "/cycle/mm²"),
-    ("_per_cycle", "/cycle"), ("_gbytes_per_s", "GB/s"), ("_bytes_per_s", "bytes/s"), ("_cycles", "cycles"),
-    ("_bytes", "bytes"), ("_mm2", "mm²"), ("_pj", "pJ"), ("_nj", "nJ"), ("_uj", "µJ"), ("_w", "W"), ("_ms", "ms"),
-    ("_us", "µs"), ("_ns", "ns"), ("_s", "s"), ("_ghz", "GHz"), ("_tflops", "TFLOPS"), ("_flops", "FLOP"),
-    ("_fraction", "fraction"), ("_ratio", "ratio"), ("_rounds", "rounds"), ("_bits", "bits"), ("_lanes", "lanes"),
-    ("_elements", "elements"), ("_tokens", "tokens"), ("_count", "count"), ("_nm", "nm"), ("_x", "x"),
-    ("_ops", "operations"),
-)
 #: Inputs whose unit is in the config's description rather than in the name.
 _INPUT_UNITS = {"n": "elements", "k": "elements", "trials": "rows", "mu": "fraction of heads",
                 "topk.lanes": "comparators", "topk.in_lanes": "scores/cycle", "topk.max_n": "elements",
@@ -43,10 +34,8 @@ def axis_label(column: str) -> str:
     bare = column.removeprefix("design.").removeprefix("policy.")
     if bare in _INPUT_UNITS:
         return f"{column} ({_INPUT_UNITS[bare]})"
-    for suffix, unit in _UNITS:
-        if column.endswith(suffix):
-            return f"{column[: -len(suffix)].replace('_', ' ')} ({unit})"
-    return column
+    words, unit = split_unit(column)
+    return f"{words} ({unit})" if unit else column
 
 
 def _numeric(df, col: str) -> np.ndarray:
