@@ -32,7 +32,8 @@ SPARSE_WORKLOADS = ("minilm", "smollm2", "mobilenetv2")
 #: Tokens of the real models' forward pass when not given (a prompt of this many tokens).
 DEFAULT_TOKENS = 128
 #: Modules left out: the LM head and BERT's pooler (not layers of the blocks).
-_SKIP = ("lm_head", "pooler")
+#: Linear layers that are not a transformer block's (name prefixes): the LM head and the pooler.
+LINEAR_SKIP = ("lm_head", "pooler")
 #: MobileNetV2 input resolution when not given (pixels; ImageNet's).
 DEFAULT_IMAGE = 224
 
@@ -147,7 +148,7 @@ def capture(spec: str, *, tokens: int | None = None, image_size: int | None = No
     body, _ = bundled.read_text(text)
     ids = bundled._tokenize(tok, body, p, encoder=spec_.mode == "encoder", where=f"{spec} on text {text}")
     inputs = torch.tensor([ids], dtype=torch.long)
-    layers = _hook_capture(model, lambda: model(inputs), skip=_SKIP)
+    layers = _hook_capture(model, lambda: model(inputs), skip=LINEAR_SKIP)
     return Captured(spec, tuple(layers), True, True,
                     f"{spec}: real weights, real inputs of the first {p} tokens of '{text}' (prompt pass)")
 
@@ -159,7 +160,7 @@ def _from_trace(path: str, seed: int) -> Captured:
     layers = []
     for e in trace.op_graph:
         w = e.get("weight")
-        if e["op"] not in ("linear", "conv2d") or not w or e["name"].startswith(_SKIP):
+        if e["op"] not in ("linear", "conv2d") or not w or e["name"].startswith(LINEAR_SKIP):
             continue
         shape = w["shape"]
         n = shape[0]

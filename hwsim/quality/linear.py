@@ -18,15 +18,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from workloads.linear_layers import LINEAR_SKIP
+
 from ..config import Design
 from ..errors import HwsimError
 from ..units.quant.golden import quantize_heads
 from ..units.sparse import masks
 
 __all__ = ["LinearWeights", "approximate_linear"]
-
-_SKIP = ("lm_head", "pooler")
-
 
 @dataclass
 class LinearWeights:
@@ -63,7 +62,7 @@ def approximate_linear(model: torch.nn.Module, design: Design) -> LinearWeights:
     lin = design.linear
     found, kept, total = [], 0, 0
     for name, mod in model.named_modules():
-        if not isinstance(mod, torch.nn.Linear) or any(name.startswith(p) or f".{p}" in name for p in _SKIP):
+        if not isinstance(mod, torch.nn.Linear) or name.startswith(LINEAR_SKIP):
             continue
         w = mod.weight.detach().to(torch.float32).numpy()
         if lin.engine == "weight-sparse":

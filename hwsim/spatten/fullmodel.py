@@ -40,6 +40,7 @@ from functools import lru_cache
 import numpy as np
 
 from cost_models import sparse as sparse_cost
+from workloads.linear_layers import LINEAR_SKIP
 
 from ..config import Design
 from ..errors import HwsimError
@@ -49,9 +50,8 @@ from ..units.sparse import masks
 from ..units.sparse.params import MemoryParams, SparsityParams, SystolicParams
 from ..units.sparse.timing import hbm_cycles, layer_timing
 
-__all__ = ["LinearShape", "LinearCost", "linear_shapes", "linear_cost", "attach_full_model"]
-
-_SKIP = ("lm_head", "pooler")
+__all__ = ["LinearShape", "LinearCost", "linear_shapes", "linear_memory", "linear_engine", "linear_area_mm2", "linear_cost",
+           "attach_full_model"]
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,8 @@ def linear_shapes(trace) -> list[LinearShape]:
     graph = getattr(trace, "op_graph", None)
     out = []
     for e in graph or ():
-        if e.get("op") != "linear" or not e.get("weight") or e["name"].startswith(_SKIP) or e.get("layer") is None:
+        block = e.get("layer") is not None and not e["name"].startswith(LINEAR_SKIP)
+        if e.get("op") != "linear" or not e.get("weight") or not block:
             continue
         out.append(LinearShape(e["name"], int(e["layer"]), int(e["inputs"][0][-1]), int(e["outputs"][0][-1])))
     if not out:
@@ -99,10 +100,32 @@ def linear_cost(design: Design, head_dim: int, k: int, n: int, m: int, *, seed: 
     return _cost(design, head_dim, k, n, m, seed)
 
 
+def linear_memory(design: Design) -> MemoryParams:
+    """The HBM and buffers the linear engine reads through, weights at ``linear.weight_bits``."""
+    return MemoryParams.from_design(design, value_bits=design.linear.weight_bits)
+
+
+def linear_engine(design: Design) -> tuple[SystolicParams, SparsityParams, MemoryParams]:
+    """The systolic engine ``design.linear`` names (array, sparsity, memory); not for ``arrays``."""
+    lin = design.linear
+    return (SystolicParams(rows=lin.rows, cols=lin.cols, dataflow=lin.dataflow),
+            SparsityParams(engine=lin.engine, n=lin.nm_n, m=lin.nm_m), linear_memory(design))
+
+
+def linear_area_mm2(design: Design) -> float:
+    """Area of the linear engine beyond the attention arrays (mm^2): 0 for ``arrays``, else its PEs and SRAMs."""
+    lin = design.linear
+    if lin.engine == "arrays":
+        return 0.0
+    mem = linear_memory(design)
+    return sparse_cost.engine_area_mm2(rows=lin.rows, cols=lin.cols, bits=lin.weight_bits,
+                                       node_nm=float(design.technology_nm),
+                                       sram_bytes=(mem.ifmap_bytes, mem.filter_bytes, mem.ofmap_bytes))["area_mm2"]
+
+
 @lru_cache(maxsize=4096)
 def _cost(design: Design, head_dim: int, k: int, n: int, m: int, seed: int) -> LinearCost:
     lin = design.linear
-    memory = MemoryParams.from_design(design, value_bits=lin.weight_bits)
     node = float(design.technology_nm)
     if lin.engine == "arrays":
         dots = max(1, (design.qk.multipliers + design.pv.multipliers) // head_dim)
@@ -112,9 +135,8 @@ def _cost(design: Design, head_dim: int, k: int, n: int, m: int, seed: int) -> L
         macs = m * k * n
         e = sparse_cost.layer_energy_pj(effectual_macs=macs, dram_bytes=nbytes, sram_bytes=nbytes, bits=act,
                                         node_nm=node, sram_capacity_bytes=design.sram.key_bytes + design.sram.value_bytes)
-        return LinearCost(compute, hbm_cycles(nbytes, memory), nbytes, macs, e["energy_pj"])
-    array = SystolicParams(rows=lin.rows, cols=lin.cols, dataflow=lin.dataflow)
-    sparsity = SparsityParams(engine=lin.engine, n=lin.nm_n, m=lin.nm_m)
+        return LinearCost(compute, hbm_cycles(nbytes, linear_memory(design)), nbytes, macs, e["energy_pj"])
+    array, sparsity, memory = linear_engine(design)
     if lin.engine == "weight-sparse":
         mask = masks.bernoulli_mask((n, k), lin.density, seed=seed)
     elif lin.engine == "nm":
@@ -171,9 +193,6 @@ def attach_full_model(result, trace, design: Design, *, seed: int = 0) -> None:
     attn_flops = s["flops"]
     lin_flops = 2 * sum(t["macs"] for t in totals.values())
     lin = design.linear
-    area = 0.0 if lin.engine == "arrays" else sparse_cost.engine_area_mm2(
-        rows=lin.rows, cols=lin.cols, bits=lin.weight_bits, node_nm=float(design.technology_nm),
-        sram_bytes=(64 * 1024,) * 3)["area_mm2"]
     gen_attention = stage.get("generation", 0)
     block = {
         "linear_engine": lin.engine,
@@ -185,10 +204,10 @@ def attach_full_model(result, trace, design: Design, *, seed: int = 0) -> None:
         "stage_cycles": {st: {"attention": stage.get(st, 0), "linear": totals[st]["cycles"],
                               "end_to_end": stage.get(st, 0) + totals[st]["cycles"]} for st in totals},
         "linear_flops": lin_flops,
-        "linear_flops_fraction": lin_flops / (lin_flops + attn_flops) if lin_flops + attn_flops else 0.0,
+        "linear_flops_fraction": _fraction(lin_flops, attn_flops),
         "linear_dram_bytes": sum(t["dram"] for t in totals.values()),
         "linear_energy_pj": sum(t["energy"] for t in totals.values()),
-        "linear_area_mm2": area,
+        "linear_area_mm2": linear_area_mm2(design),
     }
     if steps:
         gen_lin = totals["generation"]

@@ -68,9 +68,9 @@ class Counts:
     """Event counts of a run: per (layer, head) rows, keys, values and busy cycles; DRAM bytes by kind;
     the energy events and FLOPs (what :func:`cost_models.energy.energy_pj` prices)."""
 
-    def __init__(self, trace, design: Design, plan):
-        self.trace, self.design, self.plan = trace, design, plan
-        self.d = trace.head_dim
+    def __init__(self, head_dim: int, design: Design, plan):
+        self.design, self.plan = design, plan
+        self.d = head_dim
         self.per_head: dict[tuple[int, int], dict[str, float]] = {}
         self.bytes = {k: 0 for k in KINDS}
         self.payload = {k: 0 for k in KINDS}
@@ -92,7 +92,7 @@ class Counts:
             **{f"dram_{k}_bytes": 0 for k in KINDS},
         })
 
-    def rows(self, layer: int, hr, service: np.ndarray, passes_k: bool = True) -> None:
+    def rows(self, layer: int, hr, service: np.ndarray) -> None:
         """Count one head's rows (functional results and their stage services)."""
         self.rows_many(layer, [hr], service)
 
@@ -254,13 +254,11 @@ class Tally:
     """What :func:`simulate` and the replay record as they run: ``counts`` (:class:`Counts`), ``stats``
     (:class:`LayerStats`) and ``clock`` (:class:`Clock`); :meth:`result` assembles the SimResult."""
 
-    def __init__(self, trace, design: Design, policy: Policy, plan, workload_kind: str = "trace",
-                 conventions: str = "hardware"):
+    def __init__(self, trace, design: Design, policy: Policy, plan, conventions: str = "hardware"):
         self.trace, self.design, self.policy, self.plan = trace, design, policy, plan
         self.conventions = conventions
-        self.kind = workload_kind
         self.d = trace.head_dim
-        self.counts = Counts(trace, design, plan)
+        self.counts = Counts(trace.head_dim, design, plan)
         self.stats = LayerStats(trace)
         self.clock = Clock()
         self.dense_flops_override: int | None = None  # replay: dense FLOPs of the file's rows

@@ -132,7 +132,7 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
                 if hr.requant.any():
                     lsb_pending = 0
                 heads.append(HeadWork(layer, hr.head, service, latency, overlap))
-                tally.counts.rows(layer, hr, service, passes_k=True)
+                tally.counts.rows(layer, hr, service)
             fetch = q_fetch.busy * len(members) + k_fetch.busy + v_fetch.busy
             groups.append(GroupWork(layer, g, fetch, heads, alive.size))
             tally.counts.fetches(layer, members[0].head, q=(q_fetch, len(members)), k=k_fetch, v=v_fetch, lsb=lsb)
@@ -190,8 +190,7 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
                     fetch=(k_fetch.busy if k_fetch else 0) + q_one.busy, lsb_fetch=lsb.busy if lsb else 0,
                     topk_fill=hr.topk_fill[0], v_fetch=v_fetch.busy, keys=cand.size))
                 tally.counts.fetches(layer, hr.head, q=(q_one, 1), k=k_fetch, v=v_fetch, lsb=lsb)
-            if heads:
-                tally.counts.rows_many(layer, heads, service, stacked)
+            tally.counts.rows_many(layer, heads, service, stacked)
             layer_done = timeline.generate(rows, after=layer_done)
             tally.clock.mark_when(layer_done, layer, "generation")
             tally.stats.layer(layer, res, cand.size, int(heads_alive.sum()), length, n_heads, generation=True)

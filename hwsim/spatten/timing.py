@@ -379,8 +379,9 @@ class Timeline:
     def _row(self, w: RowWork, shared: dict, after, turns: dict, job: int):
         m = self.machine
         key = w.group_key
+        held = max(1, w.keys * m.sram_bytes_per_key)  # the group's K in the key SRAM (bytes)
         # the first alive head of the group fetches the group's K (and the query) into the SRAM
-        yield from self._fetch_once(shared, key, w.k_fetch, w, job, sram_bytes=max(1, w.keys * m.sram_bytes_per_key))
+        yield from self._fetch_once(shared, key, w.k_fetch, w, job, sram_bytes=held)
         if after is not None:  # the query needs the previous layer's output
             self._wait(job, "layer")
             yield after
@@ -388,10 +389,8 @@ class Timeline:
         if w.requant:
             yield from self._fetch_once(shared, key + ("lsb",), w.lsb_fetch, w, job)
             lead = yield from self._scores(w, last_pass=True, job=job)
-        if m.key_release == "decision":  # the group's K leaves the SRAM at its last row's requant decision
-            shared[key + ("left",)] -= 1
-            if shared[key + ("left",)] == 0:
-                self.env.process(self._release(lead, max(1, w.keys * m.sram_bytes_per_key)))
+        if m.key_release == "decision" and _last_of_group(shared, key):  # K leaves at its last requant decision
+            self.env.process(self._release(lead, held))
         self._wait(job, "pipeline")
         for stage, cycles in zip(("topk_fill", "topk", "topk_filter"), w.topk):
             if cycles:
@@ -403,10 +402,8 @@ class Timeline:
             self._wait(job, "pipeline")
         yield from self._in_order(turns["pv"], "pv", self.units["pv"], w.pv, w, job)
         yield self.env.timeout(m.pv_latency)
-        if m.key_release == "done":
-            shared[key + ("left",)] -= 1
-            if shared[key + ("left",)] == 0:
-                yield self.sram.put(max(1, w.keys * m.sram_bytes_per_key))
+        if m.key_release == "done" and _last_of_group(shared, key):
+            yield self.sram.put(held)
 
     def generate(self, rows: list[RowWork], after=None):
         """Queue one layer's generation rows (in order); return the event of their completion.
@@ -455,3 +452,9 @@ class Timeline:
     def explain(self) -> dict:
         """Busy, stall-by-cause and idle cycles per unit up to now (:func:`hwsim.spatten.explain.account`)."""
         return account(self.now, self.jobs, self.uses)
+
+
+def _last_of_group(shared: dict, key: tuple) -> bool:
+    """Count one of a group's rows done with its K; True for the last (the group's SRAM space may go)."""
+    shared[key + ("left",)] -= 1
+    return shared[key + ("left",)] == 0

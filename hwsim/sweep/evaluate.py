@@ -276,10 +276,8 @@ class SparseEvaluation(Evaluation):
                "energy_pj", "weight_density_fraction", "mean_output_error_ratio", "linear_area_mm2", "real_weights")
 
     def run(self, design, policy, params, workload, seed):
-        from cost_models.sparse import engine_area_mm2
-
         from ..sparse.run import Layer, dense_total_cycles, run_layer
-        from ..units.sparse.params import MemoryParams, SparsityParams, SystolicParams
+        from ..spatten.fullmodel import linear_area_mm2, linear_engine
 
         lin = design.linear
         if lin.engine == "arrays":
@@ -289,9 +287,7 @@ class SparseEvaluation(Evaluation):
         spec = name if name in ("minilm", "smollm2") else str(workload.path)
         captured = _captured(spec, params.tokens, seed)
         layers = [Layer(c.name, c.kind, c.weights, c.inputs) for c in captured.layers]
-        array = SystolicParams(rows=lin.rows, cols=lin.cols, dataflow=lin.dataflow)
-        sp = SparsityParams(engine=lin.engine, n=lin.nm_n, m=lin.nm_m)
-        mem = MemoryParams.from_design(design, value_bits=lin.weight_bits)
+        array, sp, mem = linear_engine(design)
         nm = (lin.nm_n, lin.nm_m) if lin.engine == "nm" else None
         density = lin.density if lin.engine == "weight-sparse" else 1.0
         res = [run_layer(lay, array, sp, mem, density=density, nm=nm, mask_kind=params.mask, seed=seed + i,
@@ -310,9 +306,7 @@ class SparseEvaluation(Evaluation):
             "energy_pj": sum(r.energy_pj for r in res),
             "weight_density_fraction": kept / sum(r.k * r.n * r.groups for r in res),
             "mean_output_error_ratio": sum(r.output_error for r in res) / len(res),
-            "linear_area_mm2": engine_area_mm2(rows=lin.rows, cols=lin.cols, bits=lin.weight_bits,
-                                               node_nm=float(design.technology_nm),
-                                               sram_bytes=(mem.ifmap_bytes, mem.filter_bytes, mem.ofmap_bytes))["area_mm2"],
+            "linear_area_mm2": linear_area_mm2(design),
             "real_weights": captured.real_weights,
         }
 
