@@ -118,7 +118,7 @@ def simulate_cmd(
                              f"{shape.name} is a trace, which runs under the hardware conventions only")
         pol = resolve_policy(des, policy, default_policy(shape), policy_sets, note)
         check_pair(des, pol)
-        check_fits(shape, des)
+        check_fits(shape, des, pol)
     check_count("--seed", seed, 0, MAX_SEED)
     if closed_loop and (shape.replay or workload not in ("minilm", "smollm2")):
         raise HwsimError(f"--closed-loop: workload {workload!r} is not a bundled real model; expected minilm or "

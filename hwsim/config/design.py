@@ -128,6 +128,25 @@ class Sram(Config):
         "spatten_hardware/hardware/src/main/scala/spatten/SpAttenController.scala:157); 'done': after the last "
         "row's prob x V (the earlier model, one buffer held through top-k, V fetch and prob x V).",
     )
+    tiling: Literal["two-pass", "none"] = Field(
+        "two-pass",
+        description="Rows longer than one SRAM load. 'two-pass' (hwsim's extension; SpAtten handles at most one "
+        "buffer of keys): a K/V group whose keys exceed one half of the key SRAM streams K in tiles through it, "
+        "and a row longer than the softmax FIFO runs twice: a statistics pass keeping the row's running max and "
+        "sum (the online normalizer of Milakov & Gimelshein 2018, arXiv:1805.02867), which also gives the "
+        "progressive-quantization decision (max probability = 1 / sum), then a pass that normalizes and feeds "
+        "local-V top-k and prob x V; selections longer than topk.max_n run hierarchically "
+        "(hwsim.units.topk.hierarchical). FlashAttention's one-pass rescaling (Dao et al. 2022) does not apply: "
+        "local-V pruning needs a row's final probabilities before prob x V. 'none': refuse such workloads "
+        "(the earlier behaviour). Model: hwsim.units.tiling.",
+    )
+    query_block: Annotated[int, int_between(1, 1 << 20)] = Field(
+        128,
+        description="Queries that share each streamed K tile in summarization (count): a tiled group's K is "
+        "re-fetched once per pass for every block of query_block queries (their running max/sum and top-k "
+        "survivors are kept on chip). hwsim's choice (FlashAttention's row blocks are 64-128, Dao et al. 2022); "
+        "no effect when a group's keys fit one buffer.",
+    )
 
 
 class Hbm(Config):

@@ -22,15 +22,24 @@ import numpy as np
 from ..config import Policy
 from ..units.topk import TopKParams
 from ..units.topk import golden as topk_golden
+from ..units.topk.hierarchical import select_hierarchical
 from .functional import LayerResult, keep_count
 
 __all__ = ["Cascade", "select_on_engine"]
 
 
 def select_on_engine(scores: np.ndarray, candidates: np.ndarray, k: int, engine: TopKParams) -> tuple[np.ndarray, int]:
-    """Top-k of ``candidates`` by ``scores`` on the token/head engine; return (kept, cycles)."""
+    """Top-k of ``candidates`` by ``scores`` on the token/head engine; return (kept, cycles).
+
+    More candidates than the engine's ``max_n`` are selected hierarchically
+    (:mod:`hwsim.units.topk.hierarchical`: the same kept set, the cycles of every request).
+    """
     codes = topk_golden.quantize_scores(scores[candidates], engine.width)
-    idx, cycles = topk_golden.select(codes, k, lanes=engine.lanes, seed=engine.seed, in_lanes=engine.in_lanes)
+    if codes.size > engine.max_n:
+        idx, cycles = select_hierarchical(codes, k, lanes=engine.lanes, max_n=engine.max_n, seed=engine.seed,
+                                          in_lanes=engine.in_lanes, width=engine.width)
+    else:
+        idx, cycles = topk_golden.select(codes, k, lanes=engine.lanes, seed=engine.seed, in_lanes=engine.in_lanes)
     return candidates[idx], int(cycles)
 
 

@@ -29,6 +29,7 @@ from ..units import qk as qk_unit
 from ..units.quant import QuantParams, dequantize, dequantize_msb, quantize_heads
 from ..units.softmax import needs_lsb, softmax_rows
 from ..units.topk import golden as topk_golden
+from ..units.topk.hierarchical import select_rows
 from .units import SpattenUnits
 
 __all__ = ["QLayer", "quantize_layer", "HeadRows", "LayerResult", "attend", "keep_count"]
@@ -72,13 +73,28 @@ class HeadRows:
     topk_filter: np.ndarray  # of which filter cycles (the rest are quick-select rounds)
     abs_out_sum: float  # sum of |attention output| (head importance increment)
     v_pos: np.ndarray  # sorted positions whose V this head's rows use (union over its rows)
+    passes: np.ndarray | None = None  # Q x K / softmax passes of each row; None: 1 + requant (untiled rows)
+
+    def row_passes(self) -> np.ndarray:
+        """Passes of Q x K and softmax per row (:mod:`hwsim.units.tiling`): ``1 + requant`` unless tiled."""
+        return np.where(self.requant, 2, 1).astype(np.int64) if self.passes is None else self.passes
 
     @classmethod
     def stack(cls, heads: list["HeadRows"]) -> "HeadRows":
         """The rows of several heads as one (row arrays concatenated in order; head and V set of the first)."""
         cat = lambda name: np.concatenate([getattr(h, name) for h in heads])  # noqa: E731
+        passes = None if all(h.passes is None for h in heads) else np.concatenate([h.row_passes() for h in heads])
         return cls(heads[0].head, cat("n_keys"), cat("requant"), cat("n_values"), cat("topk_cycles"),
-                   cat("topk_fill"), cat("topk_filter"), sum(h.abs_out_sum for h in heads), heads[0].v_pos)
+                   cat("topk_fill"), cat("topk_filter"), sum(h.abs_out_sum for h in heads), heads[0].v_pos, passes)
+
+    @classmethod
+    def join(cls, parts: list["HeadRows"]) -> "HeadRows":
+        """One head's rows computed in query chunks, in order (V set: the union)."""
+        if len(parts) == 1:
+            return parts[0]
+        joined = cls.stack(parts)
+        joined.v_pos = np.unique(np.concatenate([h.v_pos for h in parts]))
+        return joined
 
 
 @dataclass
@@ -90,6 +106,9 @@ class LayerResult:
     k_pos: np.ndarray  # alive key positions (sorted)
     group_v_used: dict[int, np.ndarray] = field(default_factory=dict)  # kv group -> sorted positions fetched for V
     group_requant: dict[int, bool] = field(default_factory=dict)  # kv group -> any row needed K LSBs
+    #: kv group -> per query block (design.sram.query_block) the sorted positions its rows use for V
+    #: and whether a row of the block needed K LSBs; only for groups whose keys exceed one V buffer
+    group_blocks: dict[int, list[tuple[np.ndarray, bool]]] = field(default_factory=dict)
     err_sq: float = 0.0  # sum over sampled rows of |out - out_dense|^2
     ref_sq: float = 0.0  # sum over sampled rows of |out_dense|^2
     mass_kept: float = 0.0  # sum over sampled rows of dense probability mass on the keys used
@@ -99,6 +118,10 @@ class LayerResult:
 #: Scores per stack of K/V groups in :func:`attend` (elements): generation rows stack every group,
 #: long summarization rows run a group at a time. The result does not depend on it.
 _STACK_ELEMENTS = 1 << 16
+#: Scores of one group computed at once (elements): longer contexts run their queries in chunks of
+#: whole query blocks, so memory stays bounded (float sums then add chunk by chunk; no workload that
+#: fits one SRAM load comes near it).
+_CHUNK_ELEMENTS = 1 << 24
 
 
 def _row_sample(n: int, limit: int) -> np.ndarray:
@@ -158,15 +181,34 @@ def attend(
     for g, members in groups.items():
         stacks.setdefault(len(members), []).append(g)
     sums: dict[int, np.ndarray] = {}
-    for size, gs in stacks.items():
-        # stack only as many groups as keep the scores cache-sized (a long encoder row is big on its own)
-        per = max(1, _STACK_ELEMENTS // max(1, size * nq * nk))
-        for i in range(0, len(gs), per):
-            part = gs[i:i + per]
-            sums.update(_attend_stack(result, sampled, ql, part, [groups[g] for g in part], q_pos=q_pos, k_pos=k_pos,
-                                      valid=valid, n_keys=n_keys, scale=scale, units=units,
-                                      local_v_keep=local_v_keep, outputs=outputs, sample=sample))
-    result.heads.sort(key=lambda hr: hr.head)
+    block = units.tiling.query_block
+    chunk = nq
+    biggest = max((len(m) for m in groups.values()), default=1)
+    if nq * nk * biggest > _CHUNK_ELEMENTS:  # whole query blocks per chunk
+        chunk = max(block, _CHUNK_ELEMENTS // max(1, nk * biggest) // block * block)
+    blocks_needed = nk > min(units.tiling.value_tile, units.tiling.key_tile)  # K streams or V spills
+    for c0 in range(0, max(nq, 1), max(chunk, 1)):
+        rows = slice(c0, c0 + chunk)
+        local = sample[(sample >= c0) & (sample < c0 + chunk)] - c0
+        for size, gs in stacks.items():
+            # stack only as many groups as keep the scores cache-sized (a long encoder row is big on its own)
+            per = max(1, _STACK_ELEMENTS // max(1, size * min(nq, chunk) * nk))
+            for i in range(0, len(gs), per):
+                part = gs[i:i + per]
+                got = _attend_stack(result, sampled, ql, part, [groups[g] for g in part], q_pos=q_pos[rows],
+                                    k_pos=k_pos, valid=None if valid is None else valid[rows], n_keys=n_keys[rows],
+                                    scale=scale, units=units, local_v_keep=local_v_keep,
+                                    outputs=None if outputs is None else outputs[:, rows], sample=local,
+                                    blocks=block if blocks_needed else 0)
+                for g, s in got.items():
+                    sums[g] = s if g not in sums else sums[g] + s
+    by_head: dict[int, list[HeadRows]] = {}
+    for hr in result.heads:
+        by_head.setdefault(hr.head, []).append(hr)
+    result.heads = [HeadRows.join(by_head[h]) for h in sorted(by_head)]
+    for h, parts in list(sampled.items()):
+        if isinstance(parts, list):
+            sampled[h] = (np.concatenate([o for o, _ in parts]), np.concatenate([u for _, u in parts]))
     for g in groups:  # token importance: group by group, head by head, in order (float sums are order-sensitive)
         for row in sums[g]:
             importance[k_pos] += row
@@ -186,13 +228,15 @@ def attend(
 
 def _attend_stack(result: LayerResult, sampled: dict, ql: QLayer, gs: list[int], members: list[list[int]], *,
                   q_pos, k_pos, valid, n_keys, scale, units: SpattenUnits, local_v_keep, outputs,
-                  sample) -> dict[int, np.ndarray]:
+                  sample, blocks: int = 0) -> dict[int, np.ndarray]:
     """:func:`attend` for K/V groups ``gs`` with the same number of alive heads, as one stack.
 
     Every array carries a leading group axis; each group's arithmetic is the per-group one (the
     same matrix products, reductions and top-k requests), so the result does not depend on how
     groups are stacked. Returns each group's probability mass per head and key [heads, keys], which
-    the caller adds to the token importance in group order.
+    the caller adds to the token importance in group order. ``q_pos`` may be one chunk of whole
+    query blocks of a longer call (the caller joins the chunks); ``blocks`` (the query block, 0:
+    none) records each block's V positions and requant flag in ``result.group_blocks``.
     """
     plan = units.quant
     lsb = plan.key_lsb_bits
@@ -232,9 +276,9 @@ def _attend_stack(result: LayerResult, sampled: dict, ql: QLayer, gs: list[int],
         if select.any():
             rows = np.broadcast_to(select, (G, m, nq))
             codes = topk_golden.quantize_scores(probs[rows], units.topk.width)
-            mask, detail = topk_golden.select_batch_detail(
+            mask, detail = select_rows(  # rows longer than the engine's max_n run hierarchically
                 codes, np.tile(per_row[select], G * m), lanes=units.topk.lanes, seed=units.topk.seed,
-                in_lanes=units.topk.in_lanes, n_valid=np.tile(n_keys[select], G * m)
+                in_lanes=units.topk.in_lanes, n_valid=np.tile(n_keys[select], G * m), max_n=units.topk.max_n
             )
             keep[rows] = mask
             cycles[rows] = detail["cycles"]
@@ -249,16 +293,25 @@ def _attend_stack(result: LayerResult, sampled: dict, ql: QLayer, gs: list[int],
     out = pv_unit.output(kept_probs, v_deq[:, None], units.pv)  # [G, m, nq, D]
     used = keep.any(axis=2) if keep is not None else np.full((G, m, nk), nq > 0)
     v_used = used.any(axis=1)
+    tiling = units.tiling
+    two_pass = tiling.two_pass(n_keys)
     for gi, g in enumerate(gs):
         if outputs is not None:
             outputs[members[gi]] = out[gi]
         for i, h in enumerate(members[gi]):
+            passes = tiling.passes(n_keys, requant[gi, i]) if two_pass.any() else None
             result.heads.append(HeadRows(h, n_keys, requant[gi, i], n_values.copy(), cycles[gi, i], fill[gi, i],
-                                         filt[gi, i], float(np.abs(out[gi, i]).sum()), k_pos[used[gi, i]]))
+                                         filt[gi, i], float(np.abs(out[gi, i]).sum()), k_pos[used[gi, i]], passes))
             if sample.size:
-                sampled[h] = (out[gi, i][sample], kept_probs[gi, i][sample] > 0)
-        result.group_v_used[g] = k_pos[v_used[gi]]
-        result.group_requant[g] = bool(any_requant[gi])
+                sampled.setdefault(h, []).append((out[gi, i][sample], kept_probs[gi, i][sample] > 0))
+        prev = result.group_v_used.get(g)
+        result.group_v_used[g] = k_pos[v_used[gi]] if prev is None else np.union1d(prev, k_pos[v_used[gi]])
+        result.group_requant[g] = result.group_requant.get(g, False) or bool(any_requant[gi])
+        if blocks:
+            for b0 in range(0, nq, blocks):
+                rows_b = slice(b0, b0 + blocks)
+                mask_b = keep[gi, :, rows_b].any(axis=(0, 1)) if keep is not None else np.ones(nk, bool)
+                result.group_blocks.setdefault(g, []).append((k_pos[mask_b], bool(requant[gi, :, rows_b].any())))
     return {g: sums[gi] for gi, g in enumerate(gs)}
 
 

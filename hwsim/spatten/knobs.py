@@ -52,6 +52,9 @@ class Knob:
     no_effect: dict[str, str] = field(default_factory=dict)
     partial: dict[str, frozenset[str]] = field(default_factory=dict)
     why: str = ""
+    #: ``--set`` values applied to both runs (the base and the perturbed one) where the field has an effect:
+    #: the setting in which it acts (a query block acts only when K is streamed in tiles)
+    context: tuple[str, ...] = ()
 
     def expected(self, kind: str) -> frozenset[str]:
         """The categories this field moves on a workload of ``kind``."""
@@ -89,10 +92,12 @@ KNOBS: dict[str, Knob] = {k.key: k for k in [
     _k("qk.multipliers", "qk.multipliers=256", _UNIT),
     _k("pv.multipliers", "pv.multipliers=256", _UNIT),
     _k("softmax.parallelism", ("softmax.parallelism=4", "softmax.fifo_depth=256"), _UNIT + " capacity",
-       capacity=("softmax.parallelism=1", "softmax.fifo_depth=16")),
+       capacity=("sram.tiling=none", "softmax.parallelism=1", "softmax.fifo_depth=16")),
     # (the replay's rows of 993 scores need a FIFO of 128 x 8: the perturbation keeps it that large)
-    _k("softmax.fifo_depth", "softmax.fifo_depth=256", "area capacity", capacity=("softmax.fifo_depth=1",),
-       why="the FIFO holds a row's exponentials until its sum is known: a capacity, not a rate"),
+    _k("softmax.fifo_depth", "softmax.fifo_depth=256", "area capacity",
+       capacity=("sram.tiling=none", "softmax.fifo_depth=1"),
+       why="the FIFO holds a row's exponentials until its sum is known: a capacity, not a rate (a longer row "
+           "runs two passes under sram.tiling = 'two-pass', tests/hwsim/spatten/test_tiling.py)"),
     *[_k(f"softmax.{f}", f"softmax.{f}=50", _TIMING_ONLY)
       for f in ("dequant_cycles", "exp_cycles", "accumulate_cycles", "divide_cycles", "quant_cycles")],
     _k("topk.engines", "topk.engines=1", "area",
@@ -100,20 +105,34 @@ KNOBS: dict[str, Knob] = {k.key: k for k in [
            "work and never contends with a local-V selection; one engine saves the second's area"),
     _k("topk.lanes", "topk.lanes=4", _UNIT),
     _k("topk.in_lanes", "topk.in_lanes=1", _UNIT),
-    _k("topk.max_n", "topk.max_n=4096", "area energy capacity", capacity=("topk.max_n=16",)),
+    _k("topk.max_n", "topk.max_n=4096", "area energy capacity", capacity=("sram.tiling=none", "topk.max_n=16"),
+       why="under sram.tiling = 'two-pass' a longer selection runs hierarchically; the limit left is k and n - k "
+           "both >= max_n (tests/hwsim/spatten/test_tiling.py)"),
     _k("topk.width_bits", "topk.width_bits=16", "latency dram energy area fidelity",
        why="scores are quantized to the width before selection: ties and so the kept V vectors change"),
     _k("topk.overlap", "topk.overlap=none", "latency",
        why="area: every overlap mode is modelled with the same buffers (the released RTL's data FIFO "
        "already holds two requests' streams)"),
-    _k("sram.key_bytes", "sram.key_bytes=393216", "latency area energy capacity", capacity=("sram.key_bytes=1024",),
+    _k("sram.key_bytes", "sram.key_bytes=393216", "latency area energy capacity",
+       capacity=("sram.tiling=none", "sram.key_bytes=1024"),
        partial={"encoder": frozenset({"latency"}), "decoder": frozenset({"latency"})},
        why="latency: generation fetches K ahead only as far as the SRAM holds it; the tiny traces never fill it"),
-    _k("sram.value_bytes", "sram.value_bytes=393216", "area energy capacity", capacity=("sram.value_bytes=1024",)),
+    _k("sram.value_bytes", "sram.value_bytes=393216", "area energy capacity",
+       capacity=("sram.tiling=none", "sram.value_bytes=1024")),
     _k("sram.key_release", "sram.key_release=done", "latency", no_effect={
         "encoder": "the tiny encoder's groups never fill the key SRAM, so no fetch waits for its space",
         "decoder": "the tiny decoder's groups never fill the key SRAM, so no fetch waits for its space"},
        why="energy: static energy scales with seconds only; the dynamic events are the same"),
+    _k("sram.tiling", "sram.tiling=none", "capacity", capacity=("sram.tiling=none", "sram.key_bytes=1024"),
+       no_effect={"replay": "a SpAtten CSV replay runs untiled, as the authors' testbench: its rows must fit"},
+       why="the tiny workloads fit one SRAM load, where both modes are identical (a test pins it); 'none' refuses "
+           "what does not fit, 'two-pass' streams it (tests/hwsim/spatten/test_tiling.py)"),
+    _k("sram.query_block", "sram.query_block=1", "latency dram energy",
+       context=("sram.key_bytes=1024", "hbm.channels=1"),
+       no_effect={"replay": "a SpAtten CSV replay is not tiled: its rows must fit the design, as in the authors' "
+                            "testbench"},
+       why="only where a group's K is streamed in tiles (the context: 5 keys per buffer, one HBM channel so that "
+           "the re-reads show in the latency); each block re-reads K"),
     _k("hbm.channels", "hbm.channels=4", "latency energy area"),
     _k("hbm.channel_gbytes_per_s", "hbm.channel_gbytes_per_s=8.0", "latency energy area",
        why="the fetcher's datapath is as wide as the channels' bytes per cycle"),

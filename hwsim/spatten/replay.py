@@ -80,7 +80,7 @@ def _check_capacity(name: str, cols, units: SpattenUnits, design_name: str) -> N
 
     A row holds its kept keys in one half of the key SRAM and its kept V vectors in one half of
     the value SRAM (double-buffered) at the datapath width, and its scores in the top-k engine and
-    the softmax FIFO; hwsim does not tile.
+    the softmax FIFO; a replay runs untiled (``sram.tiling`` applies to traces).
     """
     per_vec = units.sram_vector_bytes
     checks = (
@@ -96,7 +96,8 @@ def _check_capacity(name: str, cols, units: SpattenUnits, design_name: str) -> N
             need = int(cols[col][i])
             extra = f" ({need * per_vec} bytes; {key} / 2 holds {limit * per_vec})" if key.startswith("sram") else ""
             raise HwsimError(f"{name} line {int(cols['line'][i])}: {need} {what}{extra} exceed design "
-                             f"{design_name!r}: {key} allows at most {limit} (hwsim does not tile)")
+                             f"{design_name!r}: {key} allows at most {limit} (a CSV replay runs untiled, as the authors' "
+                             f"testbench; sram.tiling applies to traces)")
 
 
 def simulate_replay(wl, design: Design, *, seed: int = 0, progress: bool = False,

@@ -125,7 +125,7 @@ class Counts:
                 h[f"{unit}_busy_cycles"] += int(cyc[i])
         rows = int(sizes.sum())
         n_keys, n_vals, n_requant = int(n_keys_row.sum()), int(n_vals_row.sum()), int(requant.sum())
-        computed = int((n_keys_row * np.where(requant, 2, 1)).sum())
+        computed = int((n_keys_row * stacked.row_passes()).sum())  # every pass of Q x K and softmax
         d = self.d
         self.flops += 2 * d * computed + 2 * d * n_vals
         self.rows_total += rows

@@ -26,13 +26,15 @@ model: fidelity is per attention layer, not end to end.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..config import Design, Policy, check_pair
 from ..errors import HwsimError
-from ..units.hbm import vector_bytes
+from ..units.hbm import NO_FETCH, vector_bytes
 from .cascade import Cascade
-from .functional import HeadRows, attend, quantize_layer
+from .functional import HeadRows, attend, keep_count, quantize_layer
 from .result import SimResult, Tally
 from .timing import GroupWork, HeadWork, Machine, RowWork, Timeline
 from .units import SpattenUnits
@@ -40,15 +42,49 @@ from .units import SpattenUnits
 __all__ = ["simulate", "check_fits"]
 
 
-def check_fits(trace, design: Design) -> None:
-    """Raise HwsimError when the workload does not fit the design without tiling.
+def check_fits(trace, design: Design, policy: Policy | None = None) -> None:
+    """Raise HwsimError when the design cannot run the workload (before any expensive work).
 
-    A K/V group's keys and values each sit in one half of the double-buffered key and value SRAM
-    at the datapath width; a row of scores must fit the top-k engine (``topk.max_n``) and the
+    With ``design.sram.tiling = "two-pass"`` (:mod:`hwsim.units.tiling`) any length runs; what a
+    design cannot do is a selection longer than ``topk.max_n`` that keeps ``k`` with both ``k`` and
+    ``n - k`` at least ``max_n`` (:mod:`hwsim.units.topk.hierarchical`), checked for ``policy``'s
+    local-V selection at the longest row and its summarization token selections. With
+    ``tiling = "none"`` a K/V group's keys and values must each fit one half of the key and value
+    SRAM at the datapath width, and a row of scores the top-k engine (``topk.max_n``) and the
     softmax FIFO (``softmax.fifo_depth`` rows of ``softmax.parallelism``).
     """
     d = trace.head_dim
     units = SpattenUnits.from_design(design, d)
+    n = trace.tokens
+    max_n = units.topk.max_n
+    if units.tiling.mode == "none":
+        _check_one_load(trace, design, units)
+    if policy is None:
+        return
+    selections = []
+    if policy.local_v.enabled and design.features.local_v_pruning:
+        selections.append(("local-V", max(1, math.ceil(policy.local_v.keep * n - 1e-9)), n))
+    prompt = trace.prompt_tokens if trace.mode == "decoder" else n
+    tp = policy.token_pruning
+    if tp.enabled and design.features.token_pruning:
+        cand = prompt
+        for layer in range(1, trace.layers):
+            k = keep_count(tp.keep(layer, trace.layers), prompt)
+            if k < cand:
+                selections.append((f"layer {layer} token", k, cand))
+                cand = k
+    for what, k, m in selections:
+        if m > max_n and min(k, m - k) >= max_n:
+            raise HwsimError(
+                f"workload {trace.name!r}: the {what} selection keeps {k} of {m} scores; a hierarchical top-k on "
+                f"design {design.name!r} needs k or n - k below topk.max_n = {max_n}; expected topk.max_n of at "
+                f"least {min(k, m - k) + 1}"
+            )
+
+
+def _check_one_load(trace, design: Design, units: SpattenUnits) -> None:
+    """``design.sram.tiling = "none"``: every row must fit one SRAM load, the top-k engine and the FIFO."""
+    d = trace.head_dim
     per_token = units.sram_vector_bytes
     n = trace.tokens
     for kind, size in (("key", units.key_sram_bytes), ("value", units.value_sram_bytes)):
@@ -58,18 +94,18 @@ def check_fits(trace, design: Design) -> None:
                 f"workload {trace.name!r}: {n} tokens x {d} dims at {units.datapath_bits} bits need "
                 f"{n * per_token} bytes per {kind} SRAM buffer; design {design.name!r} has {per_buffer} "
                 f"(sram.{kind}_bytes / 2, double-buffered); expected at most {per_buffer // per_token} tokens "
-                f"(hwsim does not tile)"
+                f"with sram.tiling = 'none'"
             )
     if n > units.topk.max_n:
         raise HwsimError(
             f"workload {trace.name!r}: {n} tokens exceed the top-k engine's capacity of {units.topk.max_n} "
-            f"scores (topk.max_n); expected at most {units.topk.max_n} tokens"
+            f"scores (topk.max_n); expected at most {units.topk.max_n} tokens with sram.tiling = 'none'"
         )
     fifo = units.softmax.row_capacity
     if n > fifo:
         raise HwsimError(
             f"workload {trace.name!r}: rows of {n} scores exceed the softmax FIFO of {fifo} exponentials "
-            f"(softmax.fifo_depth x softmax.parallelism); expected at most {fifo} tokens"
+            f"(softmax.fifo_depth x softmax.parallelism); expected at most {fifo} tokens with sram.tiling = 'none'"
         )
 
 
@@ -81,7 +117,7 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
     compared with dense float attention; ``log_events`` keeps the whole event timeline.
     """
     check_pair(design, policy)
-    check_fits(trace, design)
+    check_fits(trace, design, policy)
     d = trace.head_dim
     units = SpattenUnits.from_design(design, d, policy=policy, seed=seed)
     plan = units.quant
@@ -122,10 +158,9 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
             by_group.setdefault(hr.head // group, []).append(hr)
         for g, members in by_group.items():
             q_fetch = machine.fetch(alive, qb)
-            k_fetch = machine.fetch(alive, kb)
-            v_fetch = machine.fetch(res.group_v_used[g], vb)
-            lsb = machine.fetch(alive, lb) if (lb and res.group_requant[g]) else None
-            lsb_pending = lsb.busy if lsb else 0
+            k_fetch, v_fetch, lsb, extra, lead = _group_fetches(machine, res, g, alive, qb=qb, kb=kb, lb=lb, vb=vb,
+                                                                members=len(members))
+            lsb_pending = lsb.busy - extra.busy if lsb else 0  # the first LSB fetch; re-streams go with K
             heads = []
             for hr in members:
                 service, latency, overlap = machine.row_services(hr, lsb_pending if hr.requant.any() else 0)
@@ -133,8 +168,8 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
                     lsb_pending = 0
                 heads.append(HeadWork(layer, hr.head, service, latency, overlap))
                 tally.counts.rows(layer, hr, service)
-            fetch = q_fetch.busy * len(members) + k_fetch.busy + v_fetch.busy
-            groups.append(GroupWork(layer, g, fetch, heads, alive.size))
+            fetch = q_fetch.busy * len(members) + k_fetch.busy + v_fetch.busy + extra.busy
+            groups.append(GroupWork(layer, g, fetch, heads, units.tiling.held_keys(alive.size), lead=lead))
             tally.counts.fetches(layer, members[0].head, q=(q_fetch, len(members)), k=k_fetch, v=v_fetch, lsb=lsb)
         timeline.summarize(groups)
         tally.clock.mark(layer, "summarization", timeline.now)
@@ -168,18 +203,27 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
             # LSB plane and every head's query (computed once per layer, charged per group or head)
             k_all, q_one = machine.fetch(cand, kb), machine.fetch(np.array([pos]), qb)
             lsb_all = machine.fetch(cand, lb) if plan.progressive else None
+            streams = units.tiling.streams_k(cand.size)  # K re-streamed for each later pass (hwsim.units.tiling)
             heads = res.heads
             # the layer's rows (one per alive head) through the units' service times in one call
             stacked = HeadRows.stack(heads)
             service, _, _ = machine.row_services(stacked, 0)
             for i, hr in enumerate(heads):
                 g = hr.head // group
-                k_fetch = k_all if g not in first_of_group else None
+                first = g not in first_of_group
+                k_fetch = k_all if first else None
                 first_of_group.add(g)
                 lsb = None
                 if hr.requant[0] and g not in lsb_done:
                     lsb = lsb_all
                     lsb_done.add(g)
+                k_stream = 0
+                if streams and first:  # this row carries its group's later K (and LSB) passes
+                    msb, lsbs = units.tiling.k_streams(cand.size, res.group_requant[g])
+                    k_more = k_all * (msb - 1) + (lsb_all * max(lsbs - 1, 0) if lsbs else NO_FETCH)
+                    k_stream = k_more.busy
+                    tally.counts.fetches(layer, hr.head, q=(q_one, 0), k=k_all * (msb - 1), v=None,
+                                         lsb=lsb_all * (lsbs - 1) if lsbs > 1 else None)
                 # V vectors this row uses that its group has not fetched yet at this step and layer
                 seen = fetched_v.setdefault(g, np.zeros(length, bool))
                 new_v = hr.v_pos[~seen[hr.v_pos]]  # v_pos is sorted, so new_v is too
@@ -188,7 +232,8 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
                 rows.append(RowWork.from_service(
                     step, layer, hr.head, (step, layer, g), service[:, i], requant=bool(hr.requant[0]),
                     fetch=(k_fetch.busy if k_fetch else 0) + q_one.busy, lsb_fetch=lsb.busy if lsb else 0,
-                    topk_fill=hr.topk_fill[0], v_fetch=v_fetch.busy, keys=cand.size))
+                    topk_fill=hr.topk_fill[0], v_fetch=v_fetch.busy, keys=units.tiling.held_keys(cand.size),
+                    passes=int(hr.row_passes()[0]) if hr.passes is not None else 0, k_stream=k_stream))
                 tally.counts.fetches(layer, hr.head, q=(q_one, 1), k=k_fetch, v=v_fetch, lsb=lsb)
             tally.counts.rows_many(layer, heads, service, stacked)
             layer_done = timeline.generate(rows, after=layer_done)
@@ -202,6 +247,40 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
     result = tally.result(timeline, seed=seed)
     result.decisions["summarization"] = cascade.kept
     return result
+
+
+def _group_fetches(machine: Machine, res, g: int, alive: np.ndarray, *, qb: int, kb: int, lb: int, vb: int,
+                   members: int):
+    """A summarization group's K, V and LSB transfers under the tile plan (:mod:`hwsim.units.tiling`).
+
+    Returns ``(k, v, lsb, extra, lead)``: ``k`` (every MSB pass of every query block), ``v`` (once,
+    or per block when the used V exceed one buffer), ``lsb`` (all LSB passes, None without),
+    ``extra`` (the LSB passes after the first, which stream with K), and ``lead``: HBM cycles
+    before compute may start (None: the whole fetch, an untiled group; else the queries and the
+    first K tile, the rest streaming behind).
+    """
+    tiling = machine.units.tiling
+    n = alive.size
+    k_one = machine.fetch(alive, kb)
+    rq = res.group_requant[g]
+    lsb_one = machine.fetch(alive, lb) if (lb and rq) else None
+    v_used = res.group_v_used[g]
+    blocks = res.group_blocks.get(g, [])
+    v = machine.fetch(v_used, vb)
+    if v_used.size > tiling.value_tile and blocks:
+        v = NO_FETCH
+        for pos, _ in blocks:
+            v = v + machine.fetch(pos, vb)
+    if not tiling.streams_k(n):
+        return k_one, v, lsb_one, NO_FETCH, None
+    reads = [tiling.k_streams(n, rq_b) for _, rq_b in blocks]
+    k = k_one * sum(m for m, _ in reads)
+    lsb_times = sum(ls for _, ls in reads)
+    lsb = lsb_one * lsb_times if (lsb_one and lsb_times) else None
+    extra = lsb_one * (lsb_times - 1) if lsb else NO_FETCH
+    q = machine.fetch(alive, qb)
+    lead = q.busy * members + -(-k_one.busy * tiling.key_tile // n)
+    return k, v, lsb, extra, lead
 
 
 class _NoBar:

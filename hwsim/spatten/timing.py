@@ -117,7 +117,7 @@ class Machine:
         u = self.units
         mode = overlap or u.topk.overlap
         requant = hr.requant
-        passes = np.where(requant, 2, 1)
+        passes = hr.row_passes()  # 1 + requant; 2 + requant for a two-pass (tiled) row
         qk = qk_unit.service_cycles(hr.n_keys, u.qk) * passes
         sm = softmax_unit.service_cycles(hr.n_keys, u.softmax) * passes
         pq = np.where(requant, self.qk_latency + self.softmax_latency, 0).astype(np.int64)
@@ -153,6 +153,7 @@ class GroupWork:
     fetch: int  # HBM busy cycles of Q + K (MSB) + V of the group
     heads: list[HeadWork]
     keys: int  # key vectors the group holds in the key SRAM while it computes
+    lead: int | None = None  # HBM busy cycles before compute starts (None: all of fetch); the rest streams behind
 
 
 @dataclass
@@ -173,18 +174,26 @@ class RowWork:
     v_fetch: int  # HBM busy cycles of this row's V vectors not yet fetched by its group
     pv: int
     keys: int  # key vectors of the group held in the key SRAM until its last row is done
+    passes: int = 0  # passes of Q x K and softmax (0: 1 + requant); a two-pass row's first is its statistics pass
+    k_stream: int = 0  # HBM busy cycles of the group's K re-streamed after its first pass (tiled K), charged once
 
     @classmethod
     def from_service(cls, step: int, layer: int, head: int, group_key: tuple, service: np.ndarray, *, requant: bool,
-                     fetch: int, lsb_fetch: int, topk_fill: int, v_fetch: int, keys: int) -> "RowWork":
+                     fetch: int, lsb_fetch: int, topk_fill: int, v_fetch: int, keys: int, passes: int = 0,
+                     k_stream: int = 0) -> "RowWork":
         """A row from its column of :meth:`Machine.row_services` (``service`` [stage]): Q x K and softmax per pass.
 
         The one place simulation and CSV replay turn a row's services into timed work.
         """
-        passes = 2 if requant else 1
-        return cls(step, layer, head, group_key, int(fetch), int(service[0] // passes), int(service[1] // passes),
+        n = passes or (2 if requant else 1)
+        return cls(step, layer, head, group_key, int(fetch), int(service[0] // n), int(service[1] // n),
                    bool(requant), int(lsb_fetch), tuple(int(c) for c in service[TOPK_STAGES]), int(topk_fill),
-                   int(v_fetch), int(service[-1]), int(keys))
+                   int(v_fetch), int(service[-1]), int(keys), int(passes), int(k_stream))
+
+    @property
+    def pass_count(self) -> int:
+        """Passes of Q x K and softmax this row runs."""
+        return self.passes or (2 if self.requant else 1)
 
 
 @dataclass
@@ -260,9 +269,13 @@ class Timeline:
         self._wait(job, "sram")
         yield self.sram.get(held)
         first = g.heads[0].head if g.heads else -1
+        lead = g.fetch if g.lead is None else min(g.lead, g.fetch)
+        stream = None
         if g.fetch:
             self._wait(job, "hbm")
-            yield from self._hold(self.hbm, g.fetch, "hbm", step, g.layer, first, job)
+            yield from self._hold(self.hbm, lead, "hbm", step, g.layer, first, job)
+            if g.fetch > lead:  # a tiled group: its later K tiles and passes stream through the double buffer
+                stream = env.process(self._hold(self.hbm, g.fetch - lead, "hbm", step, g.layer, first, job))
             yield env.timeout(m.hbm_latency)
         self._wait(job, "pipeline")
         early = self.machine.key_release == "decision"
@@ -285,6 +298,9 @@ class Timeline:
                                 self.log.append((int(start[s, r]), unit, f"row {r}", step, hw.layer, hw.head))
                 end = int(done[:, -1].max()) if hw.service.shape[1] else t0
                 yield env.timeout(end - t0)
+                if stream is not None and i == len(g.heads) - 1 and not stream.processed:
+                    self._wait(hjob, "hbm")  # the group's last rows need its last streamed K tile
+                    yield stream
                 self._note("pipeline", "end", step, hw.layer, hw.head)
             for s, unit in enumerate(STAGE_UNITS):
                 self._charge(hw.layer, hw.head, unit, int(hw.service[s].sum()))
@@ -385,10 +401,20 @@ class Timeline:
         if after is not None:  # the query needs the previous layer's output
             self._wait(job, "layer")
             yield after
-        lead = yield from self._scores(w, last_pass=not w.requant, job=job)
-        if w.requant:
+        if w.k_stream and ("stream", *key) not in shared:  # the group's K for its later passes streams behind
+            shared[("stream", *key)] = self.env.process(self._stream(w, job))
+            self._pending.append(shared[("stream", *key)])
+        n = w.pass_count
+        lead = yield from self._scores(w, last_pass=n == 1, job=job)
+        if w.requant:  # the LSBs are fetched once the first pass has made the decision
             yield from self._fetch_once(shared, key + ("lsb",), w.lsb_fetch, w, job)
-            lead = yield from self._scores(w, last_pass=True, job=job)
+        for p in range(1, n):
+            lead = yield from self._scores(w, last_pass=p == n - 1, job=job)
+        stream = shared.get(("stream", *key))
+        if stream is not None and not stream.processed:  # the last pass ends with the group's last K tile
+            self._wait(job, "hbm")
+            yield stream
+            self._wait(job, "pipeline")
         if m.key_release == "decision" and _last_of_group(shared, key):  # K leaves at its last requant decision
             self.env.process(self._release(lead, held))
         self._wait(job, "pipeline")
@@ -404,6 +430,10 @@ class Timeline:
         yield self.env.timeout(m.pv_latency)
         if m.key_release == "done" and _last_of_group(shared, key):
             yield self.sram.put(held)
+
+    def _stream(self, w: RowWork, job: int):
+        """The HBM time of a tiled group's later K passes, queued behind its first (the double buffer streams it)."""
+        yield from self._hold(self.hbm, w.k_stream, "hbm", w.step, w.layer, w.head, job)
 
     def generate(self, rows: list[RowWork], after=None):
         """Queue one layer's generation rows (in order); return the event of their completion.

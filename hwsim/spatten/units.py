@@ -15,6 +15,7 @@ from ..units.pv import PVParams
 from ..units.qk import QKParams
 from ..units.quant import QuantParams
 from ..units.softmax import SoftmaxParams
+from ..units.tiling import TilingParams
 from ..units.topk import TopKParams
 
 __all__ = ["SpattenUnits"]
@@ -40,6 +41,7 @@ class SpattenUnits:
     key_sram_bytes: int
     value_sram_bytes: int
     key_release: str = "decision"  # design.sram.key_release: when a group's K leaves the key SRAM
+    tiling: TilingParams  # design.sram.tiling: rows longer than one SRAM load
 
     @classmethod
     def from_design(cls, design: Design, head_dim: int, *, policy=None, quant: QuantParams | None = None,
@@ -59,6 +61,7 @@ class SpattenUnits:
             topk=TopKParams.from_design(design, seed=seed), topk_engines=design.topk.engines,
             key_sram_bytes=design.sram.key_bytes,
             value_sram_bytes=design.sram.value_bytes, key_release=design.sram.key_release,
+            tiling=TilingParams.from_design(design, head_dim),
         )
 
     @property

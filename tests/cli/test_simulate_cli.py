@@ -63,13 +63,18 @@ def test_real_workload(cache_env, tmp_path):
      "features.progressive_quantization = false"),
     (["-w", str(CSV), "-d", "spatten-eighth"],
      "line 2: 993 kept keys (95328 bytes; sram.key_bytes / 2 holds 12288) exceed design 'spatten-eighth': "
-     "sram.key_bytes allows at most 128 (hwsim does not tile)"),
+     "sram.key_bytes allows at most 128 (a CSV replay runs untiled, as the authors' testbench; sram.tiling applies "
+     "to traces)"),
     (["-w", str(CSV), "--set", "policy.local_v.keep=0.1"],
      "--policy / --set policy.*: summary-gpt2-small-wikitext2-per8.csv is a SpAtten CSV replay"),
     (["-w", "minilm", "--tokens", "64", "--set", "qk.multipliers=16"],
      "head dimension 32: the Q x K array of 16 multipliers cannot map it (expected a divisor of 16)"),
-    (["-w", "minilm", "--tokens", "64", "--set", "sram.key_bytes=1024"],
+    (["-w", "minilm", "--tokens", "64", "--set", "sram.key_bytes=1024", "--set", "sram.tiling=none"],
      "workload 'minilm': 64 tokens x 32 dims at 12 bits need 3072 bytes per key SRAM buffer"),
+    (["-w", "minilm", "--tokens", "512", "--set", "topk.max_n=200", "--set", "policy.local_v.enabled=true",
+      "--set", "policy.local_v.keep=0.5"],
+     "workload 'minilm': the local-V selection keeps 256 of 512 scores; a hierarchical top-k on design 'spatten' "
+     "needs k or n - k below topk.max_n = 200; expected topk.max_n of at least 257"),
     (["-w", "minilm", "--tokens", "64", "--set", "policy.local_v.keep=1.5"],
      "--set policy.local_v.keep=1.5: local_v.keep: expected a number in (0, 1], got 1.5"),
     (["-w", "nothing.csv"], "nothing.csv"),

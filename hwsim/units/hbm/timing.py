@@ -26,6 +26,14 @@ class Fetch:
     bus_bytes: int
     payload_bytes: int
 
+    def __mul__(self, times: int) -> "Fetch":
+        """The same transfer made ``times`` times (a re-streamed tile plan)."""
+        return Fetch(self.busy * times, self.bus_bytes * times, self.payload_bytes * times)
+
+    def __add__(self, other: "Fetch") -> "Fetch":
+        """Two transfers back to back."""
+        return Fetch(self.busy + other.busy, self.bus_bytes + other.bus_bytes, self.payload_bytes + other.payload_bytes)
+
 
 #: The empty transfer.
 NO_FETCH = Fetch(0, 0, 0)

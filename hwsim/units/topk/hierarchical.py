@@ -29,10 +29,20 @@ and a row with ``n <= M`` is exactly one golden request (the same indices and cy
 :func:`hwsim.units.topk.golden.select`). Each request reloads the pivot LFSR from ``seed`` (the
 engine's rule), so results depend only on (scores, k, lanes, in_lanes, max_n, seed).
 
-Levels: a tile of ``M`` candidates shrinks to ``k``, so ``n > M`` needs ``k < M`` (refused
-otherwise: no tile would shrink). With ``k`` well below ``M`` there are two levels (tiles, then the
-final merge); as ``k`` approaches ``M`` the survivors of one level can exceed ``M`` again and the
-merge itself is tiled, level after level, until at most ``M`` remain.
+Levels: a tile of ``M`` candidates shrinks to ``k``, so selecting ``k`` directly needs ``k < M``.
+With ``k`` well below ``M`` there are two levels (tiles, then the final merge); as ``k`` approaches
+``M`` the survivors of one level can exceed ``M`` again and the merge itself is tiled, level after
+level, until at most ``M`` remain.
+
+**Drop mode** (``n > M`` and ``k >= M``, but ``n - k < M``: a selection that keeps most of a long
+row, such as a cascade's token selection). The engine selects the ``n - k`` scores to *drop*
+instead: the same requests, levels and cycles as selecting ``n - k`` on the inverted scores
+(``2**width - 1 - x``, or the row's maximum minus ``x`` without a width) written into the engine's
+buffers from the last row up (the row read in reverse stream order), and the filter emits the
+positions it does not select. Reversed order is what makes it exact: the inverted request keeps the
+*latest* of the scores equal to the threshold, so the kept set keeps the earliest, as the flat
+selection does. A row with both ``k >= M`` and ``n - k >= M`` is refused (no tile of ``M`` can
+shrink either way; raise ``max_n``).
 
 Equality with a flat top-k
 --------------------------
@@ -41,7 +51,8 @@ ascending): the larger score wins, among equal scores the earlier. A score among
 has fewer than ``k`` scores ahead of it in that order in the whole row, so also in its tile: it
 survives its tile. The survivors are streamed into the next request in stream order, so the next
 request ranks equal scores by the same stream position. Hence the hierarchical selection is
-**always exactly the flat selection**, as index sets, ties included.
+**always exactly the flat selection**, as index sets, ties included (drop mode too, by the same
+argument on the reversed, inverted row).
 
 Ties are what would make it differ if the survivors were *not* merged in stream order: a merge
 that streams tiles in another order (e.g. the most recent tile first) ranks equal scores by that
@@ -62,12 +73,17 @@ __all__ = [
     "select_hierarchical_detail",
     "select_hierarchical_batch",
     "select_hierarchical_params",
+    "select_rows",
     "HIERARCHICAL_FIELDS",
     "REQUEST_FIELDS",
 ]
 
-#: Keys of the detail of :func:`select_hierarchical_detail` / :func:`select_hierarchical_batch`.
-HIERARCHICAL_FIELDS = ("cycles", "requests", "levels", "tile_cycles", "final_cycles")
+#: Keys of the detail of :func:`select_hierarchical_detail` / :func:`select_hierarchical_batch`:
+#: ``fill_cycles`` are the level-0 requests' fill cycles (the row's scores streaming in; a timing
+#: model may overlap them with their producer), ``filter_cycles`` the final request's filter
+#: cycles, ``drop`` 1 for a row selected in drop mode (module docstring).
+HIERARCHICAL_FIELDS = ("cycles", "requests", "levels", "tile_cycles", "final_cycles", "fill_cycles", "filter_cycles",
+                       "drop")
 #: Columns of the request log of :func:`select_hierarchical_detail` (one row per engine request, in order).
 REQUEST_FIELDS = ("level", "tile", "n", "k", "cycles")
 
@@ -81,19 +97,21 @@ def _check(scores_2d, ks, n_valid, *, lanes, max_n, in_lanes, seed, width):
         raise HwsimError("max_n must be a positive integer, not None")
     x, ks_a, nv = golden._rows_checked(scores_2d, ks, n_valid)
     rows, n = x.shape
-    for r in range(rows):
-        if nv[r] > max_n and ks_a[r] >= max_n:
-            raise HwsimError(f"ks[{r}] = {int(ks_a[r])} of n = {int(nv[r])} scores: a hierarchical top-k needs "
-                             f"k < max_n = {max_n} (a tile of max_n scores must shrink)")
+    bad = (nv > max_n) & (ks_a >= max_n) & (nv - ks_a >= max_n)
+    if bad.any():
+        r = int(np.argmax(bad))
+        raise HwsimError(f"ks[{r}] = {int(ks_a[r])} of n = {int(nv[r])} scores: a hierarchical top-k needs k or "
+                         f"n - k below max_n = {max_n} (a tile of max_n scores must shrink); raise topk.max_n to "
+                         f"more than {int(min(ks_a[r], nv[r] - ks_a[r]))}")
     if width is not None:
         golden._check_range(x, "scores_2d", width, np.arange(n)[None, :] < nv[:, None])
     return x, ks_a, nv
 
 
 def _run_requests(vals: list[np.ndarray], ks: list[int], *, lanes, in_lanes, seed):
-    """One golden batch call per chunk of requests: ``(kept positions per request, cycles per request)``."""
+    """One golden batch call per chunk of requests: kept positions, cycles, fill and filter cycles per request."""
     kept: list[np.ndarray] = []
-    cycles = np.zeros(len(vals), dtype=np.int64)
+    cycles, fill, filt = (np.zeros(len(vals), dtype=np.int64) for _ in range(3))
     width = max(len(v) for v in vals)
     step = max(1, _CHUNK_ELEMENTS // width)
     for i in range(0, len(vals), step):
@@ -102,14 +120,49 @@ def _run_requests(vals: list[np.ndarray], ks: list[int], *, lanes, in_lanes, see
         nv = np.array([len(v) for v in part], dtype=np.int64)
         for r, v in enumerate(part):
             mat[r, :len(v)] = v
-        keep, cyc = golden.select_batch(mat, np.asarray(ks[i:i + step], dtype=np.int64), lanes=lanes, seed=seed,
-                                        in_lanes=in_lanes, n_valid=nv)
+        keep, det = golden.select_batch_detail(mat, np.asarray(ks[i:i + step], dtype=np.int64), lanes=lanes,
+                                               seed=seed, in_lanes=in_lanes, n_valid=nv)
         kept.extend(np.flatnonzero(keep[r, :nv[r]]) for r in range(len(part)))
-        cycles[i:i + len(part)] = cyc
-    return kept, cycles
+        cycles[i:i + len(part)] = det["cycles"]
+        fill[i:i + len(part)] = det["fill_cycles"]
+        filt[i:i + len(part)] = det["filter_cycles"]
+    return kept, cycles, fill, filt
 
 
-def _hierarchical(x, ks, nv, *, lanes, max_n, in_lanes, seed, log: list | None = None):
+def _hierarchical(x, ks, nv, *, lanes, max_n, in_lanes, seed, width=None, log: list | None = None):
+    """Rows in drop mode are turned into their inverted, reversed selection, run, and turned back.
+
+    A long row with ``k == n`` keeps everything without a request (nothing to select).
+    """
+    everything = (nv > max_n) & (ks == nv)
+    if everything.any():
+        rest = ~everything
+        keep = np.zeros(x.shape, bool)
+        keep[everything] = np.arange(x.shape[1])[None, :] < nv[everything][:, None]
+        det = {f: np.zeros(x.shape[0], np.int64) for f in HIERARCHICAL_FIELDS}
+        if rest.any():
+            k_r, d_r = _hierarchical(x[rest], ks[rest], nv[rest], lanes=lanes, max_n=max_n, in_lanes=in_lanes,
+                                     seed=seed, width=width, log=log)
+            keep[rest] = k_r
+            for f in det:
+                det[f][rest] = d_r[f]
+        return keep, det
+    drop = (nv > max_n) & (ks >= max_n)
+    if drop.any():
+        x = x.copy()
+        ks = np.where(drop, nv - ks, ks)
+        for r in np.flatnonzero(drop):
+            row = x[r, :nv[r]]
+            top = (1 << width) - 1 if width is not None else int(row.max())
+            x[r, :nv[r]] = (top - row)[::-1]
+    keep, det = _levels(x, ks, nv, lanes=lanes, max_n=max_n, in_lanes=in_lanes, seed=seed, log=log)
+    for r in np.flatnonzero(drop):
+        keep[r, :nv[r]] = ~keep[r, :nv[r]][::-1]
+    det["drop"] = drop.astype(np.int64)
+    return keep, det
+
+
+def _levels(x, ks, nv, *, lanes, max_n, in_lanes, seed, log: list | None = None):
     rows, n = x.shape
     keep = np.zeros((rows, n), dtype=np.bool_)
     det = {f: np.zeros(rows, dtype=np.int64) for f in HIERARCHICAL_FIELDS}
@@ -130,16 +183,19 @@ def _hierarchical(x, ks, nv, *, lanes, max_n, in_lanes, seed, log: list | None =
                     owners.append((r, t, False))
                     vals.append(x[r, tile])
                     kk.append(min(int(ks[r]), len(tile)))
-        kept, cycles = _run_requests(vals, kk, lanes=lanes, in_lanes=in_lanes, seed=seed)
+        kept, cycles, fills, filts = _run_requests(vals, kk, lanes=lanes, in_lanes=in_lanes, seed=seed)
         survivors: dict[int, list[np.ndarray]] = {}
         offset: dict[int, int] = {}
-        for (r, t, final), sel, cyc, v, k in zip(owners, kept, cycles, vals, kk):
+        for (r, t, final), sel, cyc, fl, ft, v, k in zip(owners, kept, cycles, fills, filts, vals, kk):
             if log is not None:
                 log.append((level, t, len(v), k, int(cyc)))
             det["cycles"][r] += cyc
             det["requests"][r] += 1
             det["final_cycles" if final else "tile_cycles"][r] += cyc
+            if level == 0:
+                det["fill_cycles"][r] += fl
             if final:
+                det["filter_cycles"][r] = ft
                 keep[r, cand[r][sel]] = True
                 det["levels"][r] = level + 1
             else:
@@ -168,7 +224,8 @@ def select_hierarchical_batch(
     ----------
     scores_2d : integer array [rows, n]
     ks : integer array [rows]
-        k per row, ``1 <= ks[r] <= n_valid[r]``, and ``ks[r] < max_n`` when ``n_valid[r] > max_n``.
+        k per row, ``1 <= ks[r] <= n_valid[r]``; when ``n_valid[r] > max_n``, ``ks[r] < max_n`` or
+        (drop mode) ``n_valid[r] - ks[r] < max_n``.
     max_n : int
         Largest request of the engine (scores); longer rows are tiled.
     lanes, seed, in_lanes, n_valid, width
@@ -184,7 +241,7 @@ def select_hierarchical_batch(
     """
     x, k, nv = _check(scores_2d, ks, n_valid, lanes=lanes, max_n=max_n, in_lanes=in_lanes, seed=seed,
                       width=width)
-    return _hierarchical(x, k, nv, lanes=lanes, max_n=max_n, in_lanes=in_lanes, seed=seed)
+    return _hierarchical(x, k, nv, lanes=lanes, max_n=max_n, in_lanes=in_lanes, seed=seed, width=width)
 
 
 def select_hierarchical_detail(
@@ -207,7 +264,7 @@ def select_hierarchical_detail(
     x2, k2, nv = _check(x[None, :], np.array([kk]), None, lanes=lanes, max_n=max_n, in_lanes=in_lanes, seed=seed,
                         width=width)
     log: list = []
-    keep, det = _hierarchical(x2, k2, nv, lanes=lanes, max_n=max_n, in_lanes=in_lanes, seed=seed, log=log)
+    keep, det = _hierarchical(x2, k2, nv, lanes=lanes, max_n=max_n, in_lanes=in_lanes, seed=seed, width=width, log=log)
     requests = np.array(log, dtype=np.int64).reshape(-1, len(REQUEST_FIELDS))
     return np.flatnonzero(keep[0]).astype(np.int64), {f: int(v[0]) for f, v in det.items()}, requests
 
@@ -225,3 +282,35 @@ def select_hierarchical_params(params: TopKParams, scores, k: int) -> tuple[np.n
     """:func:`select_hierarchical_detail` with every parameter taken from ``params`` (its ``max_n`` tiles)."""
     return select_hierarchical_detail(scores, k, lanes=params.lanes, max_n=params.max_n, seed=params.seed,
                                       in_lanes=params.in_lanes, width=params.width)
+
+
+def select_rows(codes, ks, *, lanes: int, max_n: int, seed: int = 0, in_lanes: int = 8, n_valid=None,
+                width: int | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Rows of any length on one engine: ``(keep, detail)`` with ``cycles``, ``fill_cycles``, ``filter_cycles``.
+
+    Rows of at most ``max_n`` scores are one golden request each (:func:`golden.select_batch_detail`,
+    in one batch); longer rows are selected hierarchically (:func:`select_hierarchical_batch`).
+    """
+    fields = ("cycles", "fill_cycles", "filter_cycles")
+    x = np.asarray(codes)
+    nv = np.full(x.shape[0], x.shape[-1], np.int64) if n_valid is None else np.asarray(n_valid, np.int64)
+    if int(nv.max(initial=0)) <= max_n:  # the common case: one batch of flat requests
+        keep, det = _flat_rows(x, ks, lanes=lanes, max_n=max_n, seed=seed, in_lanes=in_lanes, n_valid=nv, width=width)
+        return keep, {f: det[f] for f in fields}
+    ks = np.asarray(ks, np.int64)
+    long = nv > max_n
+    keep = np.zeros(x.shape, bool)
+    out = {f: np.zeros(x.shape[0], np.int64) for f in fields}
+    for rows, fn in ((~long, _flat_rows), (long, select_hierarchical_batch)):
+        if rows.any():
+            k_r, d_r = fn(x[rows], ks[rows], lanes=lanes, max_n=max_n, seed=seed, in_lanes=in_lanes,
+                          n_valid=nv[rows], width=width)
+            keep[rows] = k_r
+            for f in out:
+                out[f][rows] = d_r[f]
+    return keep, out
+
+
+def _flat_rows(x, ks, *, lanes, max_n, seed, in_lanes, n_valid, width):
+    return golden.select_batch_detail(x, ks, lanes=lanes, seed=seed, in_lanes=in_lanes, n_valid=n_valid, width=width,
+                                      max_n=max_n)

@@ -97,7 +97,8 @@ def test_every_field_is_declared():
 def test_every_knob_matters(key, kind, tmp_path_factory):
     knob = KNOBS[key]
     tmp = str(tmp_path_factory.getbasetemp())
-    base = outcome(kind, tmp, ())
+    ctx = knob.context if kind not in knob.no_effect else ()
+    base = outcome(kind, tmp, ctx)
     assert "refused" not in base, base
     expected = knob.expected(kind)
     if kind == "replay" and key.startswith("policy."):
@@ -111,7 +112,7 @@ def test_every_knob_matters(key, kind, tmp_path_factory):
             assert {c: v for c, v in plain.items() if c != "label"} == {c: v for c, v in base.items() if c != "label"}
             return
         base = outcome(kind, tmp, (), True)
-    got = outcome(kind, tmp, knob.perturb, key.startswith("linear."))
+    got = outcome(kind, tmp, ctx + knob.perturb, key.startswith("linear."))
     if "refuses" in expected:
         assert "refused" in got and "features." + key.split(".")[-1] in got["refused"], got
         return

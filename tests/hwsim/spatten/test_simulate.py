@@ -140,22 +140,24 @@ def test_deterministic_output():
 
 
 def test_bad_inputs():
+    """Without tiling (sram.tiling = 'none') what exceeds one SRAM load is refused in one line."""
     big = TinyTrace(layers=1, heads=1, tokens=1100)
+    untiled = ["sram.tiling=none"]
     with pytest.raises(HwsimError) as info:
-        run(big)
+        run(big, design=load_design("spatten", untiled))
     assert str(info.value) == (
         "workload 'tiny-encoder': 1100 tokens x 64 dims at 12 bits need 105600 bytes per key SRAM buffer; "
         "design 'spatten' has 98304 (sram.key_bytes / 2, double-buffered); expected at most 1024 tokens "
-        "(hwsim does not tile)"
+        "with sram.tiling = 'none'"
     )
     small = TinyTrace(layers=1, heads=1, tokens=64)
     with pytest.raises(HwsimError, match=r"per value SRAM buffer; design 'spatten' has 3072 \(sram.value_bytes / 2"):
-        run(small, design=load_design("spatten", ["sram.value_bytes=6144"]))
+        run(small, design=load_design("spatten", untiled + ["sram.value_bytes=6144"]))
     with pytest.raises(HwsimError, match=r"rows of 64 scores exceed the softmax FIFO of 32 exponentials "
                                          r"\(softmax.fifo_depth x softmax.parallelism\)"):
-        run(small, design=load_design("spatten", ["softmax.fifo_depth=4"]))
+        run(small, design=load_design("spatten", untiled + ["softmax.fifo_depth=4"]))
     with pytest.raises(HwsimError, match=r"capacity of 32 scores \(topk.max_n\)"):
-        run(small, design=load_design("spatten", ["topk.max_n=32"]))
+        run(small, design=load_design("spatten", untiled + ["topk.max_n=32"]))
     odd = TinyTrace(layers=1, heads=1, tokens=8, head_dim=48)
     with pytest.raises(HwsimError, match="head dimension 48: the Q x K array of 512 multipliers cannot map it"):
         run(odd)

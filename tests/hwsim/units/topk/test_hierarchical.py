@@ -8,13 +8,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hwsim.errors import HwsimError
-from hwsim.units.topk import TopKParams, select, select_batch
+from hwsim.units.topk import TopKParams, select, select_batch, select_detail
 from hwsim.units.topk.hierarchical import (
     REQUEST_FIELDS,
     select_hierarchical,
     select_hierarchical_batch,
     select_hierarchical_detail,
     select_hierarchical_params,
+    select_rows,
 )
 
 LEVEL, TILE, N, K, CYCLES = (REQUEST_FIELDS.index(f) for f in ("level", "tile", "n", "k", "cycles"))
@@ -29,8 +30,12 @@ def flat_topk(x: np.ndarray, k: int) -> np.ndarray:
 def cases(draw):
     max_n = draw(st.sampled_from([2, 4, 8, 16, 64]))
     n = draw(st.integers(1, 300))
-    k_hi = n if n <= max_n else min(n, max_n - 1)
-    k = draw(st.integers(1, k_hi))
+    if n <= max_n:
+        k = draw(st.integers(1, n))
+    elif draw(st.booleans()):  # select directly: k < max_n
+        k = draw(st.integers(1, min(n, max_n - 1)))
+    else:  # drop mode: n - k < max_n
+        k = draw(st.integers(max(max_n, n - max_n + 1), n - 1))
     hi = draw(st.sampled_from([0, 1, 3, 4095]))  # 0 and 1: nearly every score ties
     x = np.array(draw(st.lists(st.integers(0, hi), min_size=n, max_size=n)), dtype=np.int64)
     lanes = draw(st.sampled_from([1, 4, 16]))
@@ -48,11 +53,13 @@ def test_equals_flat_topk_and_counts_every_request(case):
     assert det["cycles"] == req[:, CYCLES].sum() == det["tile_cycles"] + det["final_cycles"]
     assert det["requests"] == len(req) and det["levels"] == req[-1, LEVEL] + 1
     assert (req[:, N] <= max_n).all()
-    # level 0 covers the row; each level's inputs are the previous level's survivors; the last request picks k
+    # level 0 covers the row; each level's inputs are the previous level's survivors; the last request
+    # picks k (in drop mode: the n - k dropped)
     assert req[req[:, LEVEL] == 0, N].sum() == len(x)
     for lv in range(1, det["levels"]):
         assert req[req[:, LEVEL] == lv, N].sum() == req[req[:, LEVEL] == lv - 1, K].sum()
-    assert req[-1, K] == k and (req[:, LEVEL] == det["levels"] - 1).sum() == 1
+    assert det["drop"] == int(len(x) > max_n and k >= max_n)
+    assert req[-1, K] == (len(x) - k if det["drop"] else k) and (req[:, LEVEL] == det["levels"] - 1).sum() == 1
     if len(x) <= max_n:  # fits one request: exactly the flat engine, cycles included
         assert select(x, k, lanes=lanes, in_lanes=in_lanes, seed=seed)[1] == det["cycles"]
 
@@ -67,7 +74,10 @@ def test_two_tiles_by_hand():
     survivors = np.concatenate([a, 64 + b])
     m, cm = select(x[survivors], 10, **kw)
     np.testing.assert_array_equal(idx, survivors[m])
-    assert det == {"cycles": ca + cb + cm, "requests": 3, "levels": 2, "tile_cycles": ca + cb, "final_cycles": cm}
+    fill = sum(select_detail(t, 10, **kw)[1]["fill_cycles"] for t in (x[:64], x[64:]))
+    filt = select_detail(x[survivors], 10, **kw)[1]["filter_cycles"]
+    assert det == {"cycles": ca + cb + cm, "requests": 3, "levels": 2, "tile_cycles": ca + cb, "final_cycles": cm,
+                   "fill_cycles": fill, "filter_cycles": filt, "drop": 0}
     np.testing.assert_array_equal(req, [[0, 0, 64, 10, ca], [0, 1, 36, 10, cb], [1, 0, 20, 10, cm]])
 
 
@@ -120,6 +130,43 @@ def test_batch_equals_rows_and_flat_batch_below_max_n():
     np.testing.assert_array_equal(det["cycles"][small], fcyc)
 
 
+def test_drop_mode_by_hand():
+    """k >= max_n: the engine drops n - k, selected on the inverted scores read in reverse order."""
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 16, size=40)
+    x[[2, 9, 33]] = 0  # ties at the bottom: the flat engine keeps the earliest, so drops the latest
+    kw = dict(lanes=4, in_lanes=4, seed=2)
+    idx, det, req = select_hierarchical_detail(x, 35, max_n=16, width=4, **kw)
+    np.testing.assert_array_equal(idx, flat_topk(x, 35))
+    inverted = (15 - x)[::-1]
+    drop_rev, cyc, _ = select_hierarchical_detail(inverted, 5, max_n=16, **kw)
+    np.testing.assert_array_equal(np.setdiff1d(np.arange(40), idx), np.sort(39 - drop_rev))
+    assert det["cycles"] == cyc["cycles"] and det["drop"] == 1 and req[-1, K] == 5
+
+
+def test_a_long_row_keeping_everything_needs_no_request():
+    idx, det, req = select_hierarchical_detail(np.arange(40), 40, lanes=4, max_n=16)
+    np.testing.assert_array_equal(idx, np.arange(40))
+    assert det["cycles"] == det["requests"] == 0 and len(req) == 0
+
+
+def test_rows_of_any_length_dispatch():
+    """select_rows: short rows are one flat golden request each, long rows hierarchical."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 4096, size=(4, 70))
+    nv, ks = np.array([70, 20, 64, 65]), np.array([6, 20, 63, 64])
+    keep, det = select_rows(x, ks, lanes=4, max_n=64, seed=1, n_valid=nv)
+    for r in range(4):
+        idx, d, _ = select_hierarchical_detail(x[r, :nv[r]], int(ks[r]), lanes=4, max_n=64, seed=1)
+        np.testing.assert_array_equal(np.flatnonzero(keep[r]), idx)
+        assert (det["cycles"][r], det["fill_cycles"][r], det["filter_cycles"][r]) == (
+            d["cycles"], d["fill_cycles"], d["filter_cycles"])
+    short_keep, short = select_rows(x[1:3], ks[1:3], lanes=4, max_n=64, seed=1, n_valid=nv[1:3])
+    fkeep, fdet = select_batch(x[1:3], ks[1:3], lanes=4, seed=1, n_valid=nv[1:3])
+    np.testing.assert_array_equal(short_keep, fkeep)
+    np.testing.assert_array_equal(short["cycles"], fdet)
+
+
 def test_params_take_max_n_and_width():
     p = TopKParams(lanes=4, width=4, max_n=16, in_lanes=4, seed=5)
     x = np.arange(40) % 16
@@ -131,8 +178,8 @@ def test_params_take_max_n_and_width():
 
 
 @pytest.mark.parametrize("args, message", [
-    ((np.arange(20), 8), "ks[0] = 8 of n = 20 scores: a hierarchical top-k needs k < max_n = 8 (a tile of max_n "
-                         "scores must shrink)"),
+    ((np.arange(20), 8), "ks[0] = 8 of n = 20 scores: a hierarchical top-k needs k or n - k below max_n = 8 (a "
+                         "tile of max_n scores must shrink); raise topk.max_n to more than 8"),
     ((np.arange(20), 0), "k must be an integer from 1 to n = 20, not 0"),
     ((np.zeros((2, 2), dtype=int), 1), "scores must be a 1-D array of integers, got shape (2, 2)"),
     ((np.array([], dtype=int), 1), "scores must hold at least 1 element, got 0"),
