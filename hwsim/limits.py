@@ -18,6 +18,7 @@ __all__ = [
     "MAX_MPC_TOKENS",
     "MAX_TOPK_TRIALS",
     "MAX_TOPK_ELEMENTS",
+    "MAX_INFO_SCORE_BYTES",
     "MAX_RTL_VECTORS",
     "MAX_SEED",
     "check_count",
@@ -25,11 +26,15 @@ __all__ = [
     "check_attention_size",
 ]
 
-#: Tokens of one traced sequence (prompt + generated): SmolLM2's 8192 positions, the largest bundled model's.
-MAX_TOKENS = 8192
-#: Bytes of one layer's float32 score matrix (heads x tokens x tokens x 4), what the simulator and
-#: ``trace info`` hold at once (a few copies of it); 2 GiB.
-MAX_SCORE_BYTES = 2 * 1024**3
+#: Tokens of one traced sequence (prompt + generated): the long-context shape-only decoder's 32,768
+#: positions (``llama-long``); the real models stop at their own (SmolLM2: 8,192).
+MAX_TOKENS = 32768
+#: Bytes of one layer's float32 score matrix (heads x tokens x tokens x 4) a workload may declare:
+#: 16 GiB. The simulator computes a layer's scores in chunks of whole query blocks (bounded
+#: memory, ``hwsim.spatten.functional._CHUNK_ELEMENTS``); this bounds one layer's work.
+MAX_SCORE_BYTES = 16 * 1024**3
+#: What ``hwsim trace info`` holds at once (one layer's whole score matrix, a few copies): 2 GiB.
+MAX_INFO_SCORE_BYTES = 2 * 1024**3
 #: Layers, query heads and head dimension a trace may declare.
 MAX_LAYERS = 1024
 MAX_HEADS = 1024
@@ -59,13 +64,14 @@ def score_bytes(heads: int, tokens: int) -> int:
     return 4 * heads * tokens * tokens
 
 
-def check_attention_size(where: str, heads: int, tokens: int) -> None:
-    """Refuse a workload whose tokens or per-layer score matrix exceed :data:`MAX_TOKENS` / :data:`MAX_SCORE_BYTES`."""
+def check_attention_size(where: str, heads: int, tokens: int, *, limit: int = MAX_SCORE_BYTES,
+                         name: str = "MAX_SCORE_BYTES") -> None:
+    """Refuse a workload whose tokens or per-layer score matrix exceed :data:`MAX_TOKENS` / ``limit`` (bytes)."""
     if tokens > MAX_TOKENS:
         raise HwsimError(f"{where}: {tokens:,} tokens exceed the bound of {MAX_TOKENS:,} tokens per sequence "
                          f"(hwsim.limits.MAX_TOKENS)")
     need = score_bytes(heads, tokens)
-    if need > MAX_SCORE_BYTES:
+    if need > limit:
         raise HwsimError(f"{where}: {heads} heads x {tokens:,}^2 tokens need {need / 2**30:.1f} GiB of float32 "
-                         f"scores per layer, more than the bound of {MAX_SCORE_BYTES / 2**30:g} GiB "
-                         f"(hwsim.limits.MAX_SCORE_BYTES)")
+                         f"scores per layer, more than the bound of {limit / 2**30:g} GiB "
+                         f"(hwsim.limits.{name})")

@@ -86,6 +86,12 @@ MODEL_SPECS: dict[str, ModelSpec] = {
             source="GPT-2 medium (Radford et al. 2019); SpAtten §5: prompt 992, 32 generated",
         ),
         ModelSpec(
+            name="llama-long", family="llama", mode="decoder", layers=30, hidden=576, heads=9, kv_heads=3, ffn=1536,
+            tokens=4096, generate_tokens=0, vocab=49152, activation="silu", norm="rmsnorm",
+            source="long-context Llama-style decoder: SmolLM2-135M's shape (HuggingFaceTB/SmolLM2-135M config.json), "
+                   "random weights, 32,768 positions",
+        ),
+        ModelSpec(
             name="vit-cifar", family="vit", mode="encoder", layers=7, hidden=256, heads=4, kv_heads=4, ffn=512,
             tokens=65, block="cct", source="MPCViT vit_7_4_32 (src/vit.py), docs/sources.md MPC §1",
         ),

@@ -1,7 +1,7 @@
 """Shape-only models: the named architectures with random weights from a fixed seed (imports torch).
 
-BERT-base/large and GPT-2 small/medium are transformers' own ``BertModel`` / ``GPT2LMHeadModel``
-built from a config. The MPCViT models (``vit-cifar``, ``vit-tiny``) are :class:`CCTViT`, a
+BERT-base/large, GPT-2 small/medium and the long-context Llama-style ``llama-long`` are
+transformers' own ``BertModel`` / ``GPT2LMHeadModel`` / ``LlamaForCausalLM`` built from a config. The MPCViT models (``vit-cifar``, ``vit-tiny``) are :class:`CCTViT`, a
 re-statement of MPCViT's ViT-Lite (``src/vit.py``, ``src/utils/transformers.py``,
 `docs/sources.md (MPC)` §1): a 4x4-patch convolutional tokenizer, a class token, a learnable
 positional embedding, and CCT blocks ``x = x + attn(LN(x)); x = LN(x); x = x + MLP(x)``, then a final
@@ -19,7 +19,7 @@ from torch import nn
 
 from hwsim.errors import HwsimError
 
-from .bundled import VIT_PATCH as PATCH, vit_image_size
+from .bundled import MAX_POSITIONS, VIT_PATCH as PATCH, vit_image_size
 from .models import ModelSpec
 
 __all__ = ["CCTViT", "build_synthetic", "HEAD_KINDS"]
@@ -158,4 +158,13 @@ def build_synthetic(spec: ModelSpec, *, seed: int, tokens: int | None = None,
                          n_inner=spec.ffn, n_positions=1024, activation_function="gelu_new")
         cfg._attn_implementation = "eager"
         return GPT2LMHeadModel(cfg).eval()
+    if spec.family == "llama":
+        from transformers import LlamaConfig, LlamaForCausalLM
+
+        cfg = LlamaConfig(vocab_size=spec.vocab, hidden_size=spec.hidden, intermediate_size=spec.ffn,
+                          num_hidden_layers=spec.layers, num_attention_heads=spec.heads,
+                          num_key_value_heads=spec.kv_heads, max_position_embeddings=MAX_POSITIONS.get(spec.name, 8192),
+                          rms_norm_eps=1e-5, rope_theta=100000.0, hidden_act="silu", tie_word_embeddings=True)
+        cfg._attn_implementation = "eager"
+        return LlamaForCausalLM(cfg).eval()
     raise HwsimError(f"model {spec.name!r}: no shape-only builder for family {spec.family!r}")

@@ -70,6 +70,37 @@ def attention_modules(model: torch.nn.Module) -> list:
     return pymods
 
 
+#: Largest float32 score matrix (bytes, heads x queries x keys x 4) the model's own eager attention
+#: computes while tracing; beyond it (long contexts: ``llama-long`` at 16,384 tokens needs 9.7 GB)
+#: the captured call computes its output with torch's fused ``scaled_dot_product_attention``
+#: (memory-efficient; the same function up to float32 rounding), so the forward pass fits memory.
+#: The captured Q, K, V are the call's inputs either way.
+EAGER_SCORE_BYTES = 4 * 1024**3
+
+
+def _score_bytes(query: torch.Tensor, key: torch.Tensor) -> int:
+    return 4 * query.shape[0] * query.shape[1] * query.shape[-2] * key.shape[-2]
+
+
+def _fused_attention(module, query, key, value, attention_mask, scaling: float):
+    """What transformers' eager attention returns ``(output [1, q, heads, d], None)``, by torch's fused kernel.
+
+    Grouped K/V heads are repeated as transformers' ``repeat_kv`` does; a causal self-attention
+    (``module.is_causal``, as many queries as keys) uses the kernel's causal mode instead of the
+    additive mask (the tracer checks the mask is exactly causal); otherwise the mask is passed on.
+    """
+    groups = query.shape[1] // key.shape[1]
+    if groups > 1:
+        key = key.repeat_interleave(groups, dim=1)
+        value = value.repeat_interleave(groups, dim=1)
+    if getattr(module, "is_causal", False) and query.shape[-2] == key.shape[-2]:
+        out = torch.nn.functional.scaled_dot_product_attention(query, key, value, is_causal=True, scale=scaling)
+    else:
+        mask = None if attention_mask is None else attention_mask[:, :, :, : key.shape[-2]]
+        out = torch.nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=mask, scale=scaling)
+    return out.transpose(1, 2).contiguous(), None
+
+
 class AttentionCapture:
     """Record what every eager attention call of ``model`` consumes (a context manager).
 
@@ -87,10 +118,13 @@ class AttentionCapture:
 
     def _wrap(self, original: Callable) -> Callable:
         def eager_attention_forward(module, query, key, value, attention_mask, *args, **kwargs):
-            out = original(module, query, key, value, attention_mask, *args, **kwargs)
             scaling = kwargs.get("scaling", args[0] if args else None)
             if scaling is None:
                 scaling = query.shape[-1] ** -0.5
+            if not self.keep_weights and _score_bytes(query, key) > EAGER_SCORE_BYTES:
+                out = _fused_attention(module, query, key, value, attention_mask, float(scaling))
+            else:
+                out = original(module, query, key, value, attention_mask, *args, **kwargs)
             call = {"module": module, "query": query, "key": key, "value": value, "mask": attention_mask,
                     "scaling": float(scaling)}
             if self.keep_weights:
@@ -287,7 +321,8 @@ def trace_from_calls(
                              f"k {list(k.shape)}")
         if not math.isclose(c["scaling"], scale, rel_tol=1e-6):
             raise HwsimError(f"{where}: layer {i}: scale {c['scaling']} differs from layer 0's {scale}")
-        _check_mask(f"{where}: layer {i}", c["mask"], spec.mode, t)
+        if i == 0 or c["mask"] is not calls[i - 1]["mask"]:  # layers usually share one mask tensor
+            _check_mask(f"{where}: layer {i}", c["mask"], spec.mode, t)
         heads, kv, d = q.shape[1], k.shape[1], q.shape[-1]
         if (heads, kv) != (spec.heads, spec.kv_heads):
             raise HwsimError(f"{where}: layer {i}: {heads} query / {kv} key-value heads, the spec says "

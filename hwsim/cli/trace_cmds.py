@@ -154,6 +154,10 @@ def info_cmd(
     if isinstance(w, workloads.ReplayWorkload):
         report = _replay_report(w, show)
     else:
+        from ..limits import MAX_INFO_SCORE_BYTES, check_attention_size
+
+        check_attention_size(f"trace info {w.name}", w.heads, w.tokens, limit=MAX_INFO_SCORE_BYTES,
+                             name="MAX_INFO_SCORE_BYTES")  # it holds a layer's whole score matrix
         report = _trace_report(w, top_fraction, show)
     emit_json(json_out, report)
 

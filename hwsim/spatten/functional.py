@@ -190,17 +190,21 @@ def attend(
     for c0 in range(0, max(nq, 1), max(chunk, 1)):
         rows = slice(c0, c0 + chunk)
         local = sample[(sample >= c0) & (sample < c0 + chunk)] - c0
+        # causal: a chunk's queries see only the keys up to its last query (all of them without chunks)
+        kc = int(np.searchsorted(k_pos, q_pos[rows].max(), side="right")) if (causal and nq) else nk
         for size, gs in stacks.items():
             # stack only as many groups as keep the scores cache-sized (a long encoder row is big on its own)
-            per = max(1, _STACK_ELEMENTS // max(1, size * min(nq, chunk) * nk))
+            per = max(1, _STACK_ELEMENTS // max(1, size * min(nq, chunk) * kc))
             for i in range(0, len(gs), per):
                 part = gs[i:i + per]
                 got = _attend_stack(result, sampled, ql, part, [groups[g] for g in part], q_pos=q_pos[rows],
-                                    k_pos=k_pos, valid=None if valid is None else valid[rows], n_keys=n_keys[rows],
-                                    scale=scale, units=units, local_v_keep=local_v_keep,
+                                    k_pos=k_pos[:kc], valid=None if valid is None else valid[rows, :kc],
+                                    n_keys=n_keys[rows], scale=scale, units=units, local_v_keep=local_v_keep,
                                     outputs=None if outputs is None else outputs[:, rows], sample=local,
                                     blocks=block if blocks_needed else 0)
                 for g, s in got.items():
+                    if kc < nk:  # the keys no query of the chunk sees received nothing
+                        s = np.pad(s, ((0, 0), (0, nk - kc)))
                     sums[g] = s if g not in sums else sums[g] + s
     by_head: dict[int, list[HeadRows]] = {}
     for hr in result.heads:
@@ -208,7 +212,8 @@ def attend(
     result.heads = [HeadRows.join(by_head[h]) for h in sorted(by_head)]
     for h, parts in list(sampled.items()):
         if isinstance(parts, list):
-            sampled[h] = (np.concatenate([o for o, _ in parts]), np.concatenate([u for _, u in parts]))
+            sampled[h] = (np.concatenate([o for o, _ in parts]),  # used-key masks widened to every key
+                          np.concatenate([np.pad(u, ((0, 0), (0, nk - u.shape[1]))) for _, u in parts]))
     for g in groups:  # token importance: group by group, head by head, in order (float sums are order-sensitive)
         for row in sums[g]:
             importance[k_pos] += row
@@ -272,20 +277,26 @@ def _attend_stack(result: LayerResult, sampled: dict, ql: QLayer, gs: list[int],
     if local_v_keep is not None and nq:
         per_row = np.maximum(1, np.ceil(local_v_keep * n_keys - 1e-9)).astype(np.int64)
         select = per_row < n_keys
-        keep = np.broadcast_to(valid if valid is not None else True, (G, m, nq, nk)).copy()
+        every = bool(select.all())  # long rows: every row selects, so the stack is the request matrix as it is
+        keep = None if every else np.broadcast_to(valid if valid is not None else True, (G, m, nq, nk)).copy()
         if select.any():
             rows = np.broadcast_to(select, (G, m, nq))
-            codes = topk_golden.quantize_scores(probs[rows], units.topk.width)
+            codes = topk_golden.quantize_scores(probs.reshape(-1, nk) if every else probs[rows], units.topk.width)
             mask, detail = select_rows(  # rows longer than the engine's max_n run hierarchically
                 codes, np.tile(per_row[select], G * m), lanes=units.topk.lanes, seed=units.topk.seed,
                 in_lanes=units.topk.in_lanes, n_valid=np.tile(n_keys[select], G * m), max_n=units.topk.max_n
             )
-            keep[rows] = mask
+            del codes
+            if every:  # a selection keeps only keys its row sees (the first n_valid)
+                keep = mask.reshape(G, m, nq, nk)
+            else:
+                keep[rows] = mask
             cycles[rows] = detail["cycles"]
             fill[rows] = detail["fill_cycles"]
             filt[rows] = detail["filter_cycles"]
         n_values = np.where(select, per_row, n_keys)
-        kept_probs = np.where(keep, probs, np.float32(0))
+        kept_probs = probs  # the sums are taken: zero the keys local V drops in place
+        np.multiply(probs, keep, out=kept_probs)
     else:
         keep = None if valid is None else np.broadcast_to(valid, (G, m, nq, nk))
         n_values = n_keys

@@ -73,13 +73,15 @@ def check_fits(trace, design: Design, policy: Policy | None = None) -> None:
             if k < cand:
                 selections.append((f"layer {layer} token", k, cand))
                 cand = k
-    for what, k, m in selections:
-        if m > max_n and min(k, m - k) >= max_n:
-            raise HwsimError(
-                f"workload {trace.name!r}: the {what} selection keeps {k} of {m} scores; a hierarchical top-k on "
-                f"design {design.name!r} needs k or n - k below topk.max_n = {max_n}; expected topk.max_n of at "
-                f"least {min(k, m - k) + 1}"
-            )
+    bad = [(what, k, m) for what, k, m in selections if m > max_n and min(k, m - k) >= max_n]
+    if bad:
+        what, k, m = bad[0]
+        need = max(min(k, m - k) + 1 for _, k, m in selections if m > max_n)
+        raise HwsimError(
+            f"workload {trace.name!r}: the {what} selection keeps {k} of {m} scores; a hierarchical top-k on "
+            f"design {design.name!r} needs k or n - k below topk.max_n = {max_n}; expected topk.max_n of at "
+            f"least {need} (every selection of policy {policy.name!r})"
+        )
 
 
 def _check_one_load(trace, design: Design, units: SpattenUnits) -> None:

@@ -74,7 +74,8 @@ def test_real_workload(cache_env, tmp_path):
     (["-w", "minilm", "--tokens", "512", "--set", "topk.max_n=200", "--set", "policy.local_v.enabled=true",
       "--set", "policy.local_v.keep=0.5"],
      "workload 'minilm': the local-V selection keeps 256 of 512 scores; a hierarchical top-k on design 'spatten' "
-     "needs k or n - k below topk.max_n = 200; expected topk.max_n of at least 257"),
+     "needs k or n - k below topk.max_n = 200; expected topk.max_n of at least 257 (every selection of policy "
+     "'spatten-bert')"),
     (["-w", "minilm", "--tokens", "64", "--set", "policy.local_v.keep=1.5"],
      "--set policy.local_v.keep=1.5: local_v.keep: expected a number in (0, 1], got 1.5"),
     (["-w", "nothing.csv"], "nothing.csv"),

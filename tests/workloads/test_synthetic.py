@@ -18,10 +18,11 @@ SMALL = {
     "gpt2-medium": dict(tokens=10, generate=2),
     "vit-cifar": dict(),
     "vit-tiny": dict(),
+    "llama-long": dict(tokens=16),
 }
 # Linear layers per transformer block: BERT q, k, v, out, ffn1, ffn2; GPT-2 c_attn, c_proj, c_fc, c_proj;
 # CCT qkv, proj, linear1, linear2.
-LINEARS_PER_LAYER = {"bert": 6, "gpt2": 4, "vit": 4}
+LINEARS_PER_LAYER = {"bert": 6, "gpt2": 4, "vit": 4, "llama": 7}  # Llama: q, k, v, o, gate, up, down
 
 
 @pytest.mark.parametrize("name", list(SMALL))
@@ -40,7 +41,7 @@ def test_every_shape_only_workload_traces_with_its_spec_shapes(name):
     ops = Counter(n["op"] for n in trace.op_graph)
     assert ops["softmax"] == spec.layers and ops["matmul"] == 2 * spec.layers
     assert ops[spec.activation] == spec.layers
-    head_linears = {"bert": 1, "gpt2": 1, "vit": 1}[spec.family]  # pooler / LM head / classifier
+    head_linears = {"bert": 1, "gpt2": 1, "vit": 1, "llama": 1}[spec.family]  # pooler / LM head / classifier
     assert ops["linear"] == LINEARS_PER_LAYER[spec.family] * spec.layers + head_linears
     ffn_in = [n for n in trace.op_graph if n["layer"] == 0 and n["op"] == spec.activation][0]
     assert ffn_in["inputs"][0][-1] == spec.ffn
@@ -122,3 +123,24 @@ def test_concentration_statistics_by_hand(hwsim_test_env):
     relative = [0.0] + [per_query_ent[q] / np.log(q + 1) for q in range(1, trace.tokens)]  # 1 key seen: 0
     assert c["entropy_fraction"][h] == pytest.approx(np.mean(relative), rel=1e-5)
     assert per_query_ent[i] == pytest.approx(ent, rel=1e-6)
+
+
+def test_long_contexts_trace_through_the_fused_kernel(monkeypatch):
+    """Beyond EAGER_SCORE_BYTES a captured call computes its output with torch's fused attention: the captured
+    Q/K/V of layer 0 are the eager run's exactly, later layers' equal to float16 rounding."""
+    import torch
+
+    from workloads import tracer
+    from workloads.bundled import SYNTHETIC_SEED
+    from workloads.synthetic import build_synthetic
+
+    spec = MODEL_SPECS["llama-long"]
+    model = build_synthetic(spec, seed=SYNTHETIC_SEED, tokens=24)
+    ids = torch.from_numpy(np.random.default_rng(0).integers(0, spec.vocab, size=(1, 24)))
+    eager = tracer.trace_model(model, ids, spec=spec, workload="llama-long")
+    monkeypatch.setattr(tracer, "EAGER_SCORE_BYTES", 0)
+    fused = tracer.trace_model(model, ids, spec=spec, workload="llama-long")
+    for name in ("q", "k", "v"):
+        np.testing.assert_array_equal(getattr(eager, name)(0), getattr(fused, name)(0))
+        np.testing.assert_allclose(getattr(eager, name)(spec.layers - 1).astype(np.float32),
+                                   getattr(fused, name)(spec.layers - 1).astype(np.float32), rtol=2e-2, atol=2e-2)

@@ -551,6 +551,34 @@ def select_params(params: TopKParams, scores, k: int) -> tuple[np.ndarray, dict[
     )
 
 
+@njit(cache=True)
+def _quantize_rows(a, top, out):
+    """:func:`quantize_scores` of each row of a 2-D float array (lo, hi: the row's own), in float64.
+
+    Returns -1, or the flat index of the first non-finite value (nothing else is then meaningful).
+    """
+    rows, n = a.shape
+    for r in range(rows):
+        lo = np.inf
+        hi = -np.inf
+        for j in range(n):
+            v = np.float64(a[r, j])
+            if not np.isfinite(v):
+                return r * n + j
+            if v < lo:
+                lo = v
+            if v > hi:
+                hi = v
+        span = hi * 0.5 - lo * 0.5
+        for j in range(n):
+            t = 0.0
+            if span > 0:
+                t = (np.float64(a[r, j]) * 0.5 - lo * 0.5) / span
+            t = min(max(t, 0.0), 1.0)
+            out[r, j] = np.int64(np.floor(t * top + 0.5))
+    return -1
+
+
 def quantize_scores(values, width: int, *, lo: float | None = None, hi: float | None = None) -> np.ndarray:
     """Map real scores to unsigned ``width``-bit integers, monotonically (the float front end).
 
@@ -570,9 +598,19 @@ def quantize_scores(values, width: int, *, lo: float | None = None, hi: float | 
         raise HwsimError(f"scores must be an array of real numbers ({e})") from None
     if a.dtype.kind not in "iuf":
         raise HwsimError(f"scores must be real numbers, got dtype {a.dtype}")
-    a = a.astype(np.float64)
     if a.ndim == 0:
         raise HwsimError("scores must be an array of real numbers, got a scalar")
+    if lo is None and hi is None and a.ndim in (1, 2) and a.dtype.kind == "f" and a.size:
+        # one pass per row in numba, the same float64 operations as below (bit-identical codes)
+        rows2d = np.ascontiguousarray(a.reshape(-1, a.shape[-1]))
+        out = np.empty(rows2d.shape, dtype=np.int64)
+        bad = _quantize_rows(rows2d, float((1 << width) - 1), out)
+        if bad >= 0:
+            pos = np.unravel_index(bad, a.shape)
+            where = pos[0] if len(pos) == 1 else tuple(int(p) for p in pos)
+            raise HwsimError(f"scores[{where}] = {a[pos]}: expected a finite real number")
+        return out.reshape(a.shape)
+    a = a.astype(np.float64)
     finite = np.isfinite(a)
     if not finite.all():
         pos = np.unravel_index(int(np.argmin(finite)), a.shape)

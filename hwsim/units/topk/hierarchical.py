@@ -63,10 +63,13 @@ the k-th largest score (``tests/hwsim/units/topk/test_hierarchical.py`` shows bo
 from __future__ import annotations
 
 import numpy as np
+from numba import njit, prange
+from numba.typed import List
 
 from ...errors import HwsimError
 from . import golden
-from .params import TopKParams
+from .golden import _select_row
+from .params import TopKParams, lfsr_init
 
 __all__ = [
     "select_hierarchical",
@@ -87,9 +90,6 @@ HIERARCHICAL_FIELDS = ("cycles", "requests", "levels", "tile_cycles", "final_cyc
 #: Columns of the request log of :func:`select_hierarchical_detail` (one row per engine request, in order).
 REQUEST_FIELDS = ("level", "tile", "n", "k", "cycles")
 
-#: Largest number of scores handed to one golden batch call (bounds the request matrix's memory).
-_CHUNK_ELEMENTS = 1 << 22
-
 
 def _check(scores_2d, ks, n_valid, *, lanes, max_n, in_lanes, seed, width):
     golden._check_engine(lanes, in_lanes, seed, width, max_n)
@@ -106,27 +106,6 @@ def _check(scores_2d, ks, n_valid, *, lanes, max_n, in_lanes, seed, width):
     if width is not None:
         golden._check_range(x, "scores_2d", width, np.arange(n)[None, :] < nv[:, None])
     return x, ks_a, nv
-
-
-def _run_requests(vals: list[np.ndarray], ks: list[int], *, lanes, in_lanes, seed):
-    """One golden batch call per chunk of requests: kept positions, cycles, fill and filter cycles per request."""
-    kept: list[np.ndarray] = []
-    cycles, fill, filt = (np.zeros(len(vals), dtype=np.int64) for _ in range(3))
-    width = max(len(v) for v in vals)
-    step = max(1, _CHUNK_ELEMENTS // width)
-    for i in range(0, len(vals), step):
-        part = vals[i:i + step]
-        mat = np.zeros((len(part), width), dtype=np.int64)
-        nv = np.array([len(v) for v in part], dtype=np.int64)
-        for r, v in enumerate(part):
-            mat[r, :len(v)] = v
-        keep, det = golden.select_batch_detail(mat, np.asarray(ks[i:i + step], dtype=np.int64), lanes=lanes,
-                                               seed=seed, in_lanes=in_lanes, n_valid=nv)
-        kept.extend(np.flatnonzero(keep[r, :nv[r]]) for r in range(len(part)))
-        cycles[i:i + len(part)] = det["cycles"]
-        fill[i:i + len(part)] = det["fill_cycles"]
-        filt[i:i + len(part)] = det["filter_cycles"]
-    return kept, cycles, fill, filt
 
 
 def _hierarchical(x, ks, nv, *, lanes, max_n, in_lanes, seed, width=None, log: list | None = None):
@@ -148,63 +127,119 @@ def _hierarchical(x, ks, nv, *, lanes, max_n, in_lanes, seed, width=None, log: l
                 det[f][rest] = d_r[f]
         return keep, det
     drop = (nv > max_n) & (ks >= max_n)
-    if drop.any():
+    cols = np.arange(x.shape[1])
+    if drop.any():  # each dropped row: its first nv scores inverted, in reverse order
         x = x.copy()
         ks = np.where(drop, nv - ks, ks)
-        for r in np.flatnonzero(drop):
-            row = x[r, :nv[r]]
-            top = (1 << width) - 1 if width is not None else int(row.max())
-            x[r, :nv[r]] = (top - row)[::-1]
+        r = np.flatnonzero(drop)
+        rev = np.clip(nv[r][:, None] - 1 - cols[None, :], 0, None)
+        top = np.full(r.size, (1 << width) - 1, np.int64) if width is not None else \
+            np.where(cols[None, :] < nv[r][:, None], x[r], 0).max(axis=1)
+        x[r] = np.where(cols[None, :] < nv[r][:, None], top[:, None] - np.take_along_axis(x[r], rev, axis=1), 0)
     keep, det = _levels(x, ks, nv, lanes=lanes, max_n=max_n, in_lanes=in_lanes, seed=seed, log=log)
-    for r in np.flatnonzero(drop):
-        keep[r, :nv[r]] = ~keep[r, :nv[r]][::-1]
+    if drop.any():
+        r = np.flatnonzero(drop)
+        rev = np.clip(nv[r][:, None] - 1 - cols[None, :], 0, None)
+        keep[r] = ~np.take_along_axis(keep[r], rev, axis=1) & (cols[None, :] < nv[r][:, None])
     det["drop"] = drop.astype(np.int64)
     return keep, det
 
 
 def _levels(x, ks, nv, *, lanes, max_n, in_lanes, seed, log: list | None = None):
+    """Every row's levels and requests (module docstring), each request one golden engine request."""
     rows, n = x.shape
     keep = np.zeros((rows, n), dtype=np.bool_)
-    det = {f: np.zeros(rows, dtype=np.int64) for f in HIERARCHICAL_FIELDS}
-    cand = {r: np.arange(nv[r], dtype=np.int64) for r in range(rows)}  # candidates: positions in the row
+    det = np.zeros((rows, len(HIERARCHICAL_FIELDS)), dtype=np.int64)
+    s0 = lfsr_init(seed)
+    want_log = log is not None
+    args = (np.ascontiguousarray(x, dtype=np.int64), np.asarray(ks, np.int64), np.asarray(nv, np.int64), int(max_n),
+            int(lanes), int(in_lanes), s0, keep, det)
+    if want_log:
+        log.extend((int(a), int(b), int(c), int(d), int(e)) for a, b, c, d, e in _levels_logged(*args))
+    else:
+        _levels_parallel(*args)
+    return keep, {f: det[:, i].copy() for i, f in enumerate(HIERARCHICAL_FIELDS)}
+
+
+_F = {f: i for i, f in enumerate(HIERARCHICAL_FIELDS)}
+_CYC, _REQ, _LEV, _TILE, _FIN, _FILL, _FILT = (_F[f] for f in ("cycles", "requests", "levels", "tile_cycles",
+                                                                "final_cycles", "fill_cycles", "filter_cycles"))
+
+
+@njit(cache=True)
+def _hier_row(x, cnt, k, M, P, I, s0, keep, det, cand, nxt, vals, kept, scratch, d, nolog, log, want_log):
+    """One row's levels (module docstring) into ``keep`` and ``det``; requests appended to ``log`` when asked."""
+    for j in range(cnt):
+        cand[j] = j
     level = 0
-    while cand:
-        owners: list[tuple[int, int, bool]] = []  # (row, tile, final)
-        vals: list[np.ndarray] = []
-        kk: list[int] = []
-        for r, c in cand.items():
-            if len(c) <= max_n:
-                owners.append((r, 0, True))
-                vals.append(x[r, c])
-                kk.append(int(ks[r]))
-            else:
-                for t, s in enumerate(range(0, len(c), max_n)):
-                    tile = c[s:s + max_n]
-                    owners.append((r, t, False))
-                    vals.append(x[r, tile])
-                    kk.append(min(int(ks[r]), len(tile)))
-        kept, cycles, fills, filts = _run_requests(vals, kk, lanes=lanes, in_lanes=in_lanes, seed=seed)
-        survivors: dict[int, list[np.ndarray]] = {}
-        offset: dict[int, int] = {}
-        for (r, t, final), sel, cyc, fl, ft, v, k in zip(owners, kept, cycles, fills, filts, vals, kk):
-            if log is not None:
-                log.append((level, t, len(v), k, int(cyc)))
-            det["cycles"][r] += cyc
-            det["requests"][r] += 1
-            det["final_cycles" if final else "tile_cycles"][r] += cyc
+    while True:
+        final = cnt <= M
+        tiles = 1 if final else (cnt + M - 1) // M
+        new_cnt = 0
+        for t in range(tiles):
+            s = t * M
+            nt = cnt if final else min(M, cnt - s)
+            kt = k if final else min(k, nt)
+            for j in range(nt):
+                vals[j] = x[cand[s + j]]
+                kept[j] = False
+            _select_row(vals, nt, kt, P, I, s0, scratch, kept, d, nolog)
+            det[_CYC] += d[0]
+            det[_REQ] += 1
             if level == 0:
-                det["fill_cycles"][r] += fl
+                det[_FILL] += d[1]
+            if want_log:
+                log.append((level, t, nt, kt, d[0]))
             if final:
-                det["filter_cycles"][r] = ft
-                keep[r, cand[r][sel]] = True
-                det["levels"][r] = level + 1
+                det[_FIN] += d[0]
+                det[_FILT] = d[3]
+                det[_LEV] = level + 1
+                for j in range(nt):
+                    if kept[j]:
+                        keep[cand[j]] = True
             else:
-                s = offset.get(r, 0)
-                survivors.setdefault(r, []).append(cand[r][s + sel])
-                offset[r] = s + len(v)
-        cand = {r: np.concatenate(parts) for r, parts in survivors.items()}
+                det[_TILE] += d[0]
+                for j in range(nt):
+                    if kept[j]:
+                        nxt[new_cnt] = cand[s + j]
+                        new_cnt += 1
+        if final:
+            return
+        for j in range(new_cnt):
+            cand[j] = nxt[j]
+        cnt = new_cnt
         level += 1
-    return keep, det
+
+
+@njit(cache=True)
+def _buffers(n):
+    w = max(n, 1)
+    return (np.empty(w, np.int64), np.empty(w, np.int64), np.empty(w, np.int64), np.zeros(w, np.bool_),
+            np.empty((2, w), np.int64), np.zeros(7, np.int64), np.empty((0, 7), np.int64))
+
+
+@njit(cache=True)
+def _levels_logged(x2d, ks, nv, M, P, I, s0, keep, det):
+    """Rows one after another, with every request logged (the single-row detail)."""
+    cand, nxt, vals, kept, scratch, d, nolog = _buffers(x2d.shape[1])
+    log = List()
+    log.append((0, 0, 0, 0, 0))  # typed by its first entry; dropped below
+    for r in range(x2d.shape[0]):
+        _hier_row(x2d[r], nv[r], ks[r], M, P, I, s0, keep[r], det[r], cand, nxt, vals, kept, scratch, d, nolog, log,
+                  True)
+    return log[1:]
+
+
+@njit(cache=True, parallel=True)
+def _levels_parallel(x2d, ks, nv, M, P, I, s0, keep, det):
+    """Rows in parallel (each row's requests depend on that row only: the result does not depend on threads)."""
+    rows = x2d.shape[0]
+    for r in prange(rows):
+        cand, nxt, vals, kept, scratch, d, nolog = _buffers(x2d.shape[1])
+        log = List()
+        log.append((0, 0, 0, 0, 0))
+        _hier_row(x2d[r], nv[r], ks[r], M, P, I, s0, keep[r], det[r], cand, nxt, vals, kept, scratch, d, nolog, log,
+                  False)
 
 
 def select_hierarchical_batch(
@@ -299,6 +334,10 @@ def select_rows(codes, ks, *, lanes: int, max_n: int, seed: int = 0, in_lanes: i
         return keep, {f: det[f] for f in fields}
     ks = np.asarray(ks, np.int64)
     long = nv > max_n
+    if long.all():  # long rows only (a long context): no copies
+        keep, det = select_hierarchical_batch(x, ks, lanes=lanes, max_n=max_n, seed=seed, in_lanes=in_lanes,
+                                              n_valid=nv, width=width)
+        return keep, {f: det[f] for f in fields}
     keep = np.zeros(x.shape, bool)
     out = {f: np.zeros(x.shape[0], np.int64) for f in fields}
     for rows, fn in ((~long, _flat_rows), (long, select_hierarchical_batch)):

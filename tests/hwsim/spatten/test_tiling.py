@@ -167,4 +167,4 @@ def test_refuses_only_a_selection_no_tile_can_shrink():
         check_fits(trace, design, load_policy("spatten-gpt2", ["local_v.keep=0.5"]))
     assert str(e.value) == ("workload 'tiny-encoder': the local-V selection keeps 100 of 200 scores; a hierarchical "
                             "top-k on design 'spatten' needs k or n - k below topk.max_n = 64; expected topk.max_n "
-                            "of at least 101")
+                            "of at least 101 (every selection of policy 'spatten-gpt2')")
