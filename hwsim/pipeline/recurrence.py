@@ -1,4 +1,8 @@
-"""The in-order pipeline of one head, timed row by row (DESIGN.md "Simulation strategy").
+"""The in-order row pipeline, timed row by row (DESIGN.md "Simulation strategy").
+
+One call times a sequence of rows (a head's, or every head's of a K/V group);
+:func:`schedule_after` continues the sequence from the stages' state after earlier rows, so the
+rows of consecutive groups follow each other without a drain.
 
 Model: rows (queries) pass through stages 0..S-1 in order. Stage s is a pipelined unit: it accepts
 one row at a time and is *occupied* for ``service[s, r]`` cycles (its initiation interval for that
@@ -26,15 +30,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["schedule", "schedule_reference", "bottleneck_stage"]
+__all__ = ["schedule", "schedule_after", "schedule_reference", "bottleneck_stage"]
 
 
 @njit(cache=True)
-def _schedule(service, latency, overlap, t0, arrival):
+def _schedule(service, latency, overlap, t0, arrival, free):
+    """The recurrence; ``free`` [stages] (the cycle each stage may take its next row) is updated in place."""
     n_stages, n_rows = service.shape
     start = np.zeros((n_stages, n_rows), np.int64)
     done = np.zeros((n_stages, n_rows), np.int64)
-    free = np.full(n_stages, t0, np.int64)
     for r in range(n_rows):
         ready = t0 if arrival[r] < t0 else arrival[r]
         for s in range(n_stages):
@@ -82,7 +86,23 @@ def schedule(service: np.ndarray, latency: np.ndarray, t0: int = 0, overlap: np.
     when omitted): rows offered over time, e.g. requests to one engine.
     """
     service, latency, overlap, arrival = _arrays(service, latency, overlap, arrival)
-    return _schedule(service, latency, overlap, np.int64(t0), arrival)
+    return _schedule(service, latency, overlap, np.int64(t0), arrival, np.full(service.shape[0], t0, np.int64))
+
+
+def schedule_after(service: np.ndarray, latency: np.ndarray, t0: int, free: np.ndarray,
+                   overlap: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`schedule` of rows that follow earlier rows through the same stages: ``(start, done, free)``.
+
+    ``free`` [stages] is the cycle each stage finished taking the earlier rows (what the returned
+    ``free`` is for the rows after these). With ``free`` all ``<= t0`` it is :func:`schedule`; a
+    stream of rows cut into calls gives the times of one call over all of them.
+    """
+    service, latency, overlap, arrival = _arrays(service, latency, overlap, None)
+    free = np.array(free, dtype=np.int64)
+    if free.shape != (service.shape[0],):
+        raise ValueError("free must be [stages]")
+    start, done = _schedule(service, latency, overlap, np.int64(t0), arrival, free)
+    return start, done, free
 
 
 def schedule_reference(service: np.ndarray, latency: np.ndarray, t0: int = 0, overlap: np.ndarray | None = None,

@@ -2,10 +2,13 @@
 
 Two levels (DESIGN.md "Simulation strategy"):
 
-* **Rows of a head** (summarization: every alive query of a head, K/V reused from SRAM) go through
-  the in-order pipeline Q x K -> softmax -> progressive-quantization re-fetch -> local-V top-k ->
-  prob x V, timed by :func:`hwsim.pipeline.schedule` with per-row service cycles from the golden
-  units. A row that needs its K LSBs occupies Q x K and softmax twice and holds the
+* **Rows in summarization** (every alive query of every alive head, K/V reused from SRAM) go
+  through the in-order pipeline Q x K -> softmax -> progressive-quantization re-fetch -> local-V
+  top-k -> prob x V, timed by :func:`hwsim.pipeline.schedule_after` with per-row service cycles
+  from the golden units. The rows of one head, of the next head and of the next K/V group follow
+  each other through the stages without a drain in between (each stage takes the next row as soon
+  as it is free and the row's group has its data), as the released controller streams heads back
+  to back; the earlier model held the pipeline until a head's last row had left prob x V. A row that needs its K LSBs occupies Q x K and softmax twice and holds the
   re-fetch stage for the LSB fetch (first such row of a K/V group) plus the second pass's latency:
   SpAtten discards the MSB probabilities, fetches the LSBs and recomputes while modules 10 and 11
   wait (docs/sources.md SpAtten §2.1).
@@ -40,7 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
-from ..pipeline import schedule
+from ..pipeline import schedule_after
 from ..units import pv as pv_unit
 from ..units import qk as qk_unit
 from ..units import softmax as softmax_unit
@@ -226,6 +229,9 @@ class Timeline:
         # so fetches run ahead of compute only as far as the SRAM holds (SpAtten §5 sizes it as a
         # double buffer of 1024 keys)
         self.sram = simpy.Container(env, capacity=self.machine.sram_bytes, init=self.machine.sram_bytes)
+        # summarization: the cycle each row-pipeline stage may take its next row (rows of every head and
+        # group follow each other through the stages, hwsim.pipeline.schedule_after)
+        self._free = np.zeros(len(STAGES), np.int64)
         self._pending: list = []
         self._turns: dict = {}  # unit -> start event of the last row queued for it (in-order units)
 
@@ -278,32 +284,43 @@ class Timeline:
                 stream = env.process(self._hold(self.hbm, g.fetch - lead, "hbm", step, g.layer, first, job))
             yield env.timeout(m.hbm_latency)
         self._wait(job, "pipeline")
-        early = self.machine.key_release == "decision"
-        for i, (hw, hjob) in enumerate(zip(g.heads, head_jobs)):
+        for hjob in head_jobs:
             self._wait(hjob, "pipeline")
-            with self.units["qk"].request() as req:  # the row pipeline is one unit at this level
-                yield req
-                t0 = int(env.now)
-                start, done = schedule(hw.service, hw.latency, t0, hw.overlap)
-                if early and i == len(g.heads) - 1:  # K leaves at the last row's requant decision
-                    decided = int(done[STAGES.index("pq")].max()) if hw.service.shape[1] else t0
-                    env.process(self._release(decided - t0, held))
-                    held = 0
-                self._head_uses(hjob, hw, start)
-                self._note("pipeline", "start", step, hw.layer, hw.head)
+        heads = [hw for hw in g.heads if hw.service.shape[1]]
+        t0 = int(env.now)
+        if heads:
+            # every alive head's rows, in order, follow the rows ahead of them through the stages: no drain
+            # between heads or groups (the stages take the next row as soon as they are free)
+            service = np.concatenate([hw.service for hw in heads], axis=1)
+            overlap = np.concatenate([hw.overlap for hw in heads], axis=1)
+            start, done, self._free = schedule_after(service, heads[0].latency, t0, self._free, overlap)
+            bounds = np.cumsum([0] + [hw.service.shape[1] for hw in heads])
+            if self.machine.key_release == "decision":  # K leaves at the last row's requant decision
+                decided = int(done[STAGES.index("pq")].max())
+                env.process(self._release(decided - t0, held))
+                held = 0
+            by_head = {id(hw): (start[:, a:b], done[:, a:b]) for hw, a, b in zip(heads, bounds[:-1], bounds[1:])}
+            end = int(done[-1].max()) if done.size else t0
+        else:
+            by_head, end = {}, t0
+        for hw, hjob in zip(g.heads, head_jobs):
+            if id(hw) in by_head:
+                h_start, h_done = by_head[id(hw)]
+                self._head_uses(hjob, hw, h_start)
                 if self.log_events:
-                    for s, unit in enumerate(STAGES):
+                    self.log.append((int(h_start[0, 0]), "pipeline", "start", step, hw.layer, hw.head))
+                    for s_, unit in enumerate(STAGES):
                         for r in range(hw.service.shape[1]):
-                            if hw.service[s, r]:
-                                self.log.append((int(start[s, r]), unit, f"row {r}", step, hw.layer, hw.head))
-                end = int(done[:, -1].max()) if hw.service.shape[1] else t0
-                yield env.timeout(end - t0)
-                if stream is not None and i == len(g.heads) - 1 and not stream.processed:
-                    self._wait(hjob, "hbm")  # the group's last rows need its last streamed K tile
-                    yield stream
-                self._note("pipeline", "end", step, hw.layer, hw.head)
-            for s, unit in enumerate(STAGE_UNITS):
-                self._charge(hw.layer, hw.head, unit, int(hw.service[s].sum()))
+                            if hw.service[s_, r]:
+                                self.log.append((int(h_start[s_, r]), unit, f"row {r}", step, hw.layer, hw.head))
+                    self.log.append((int(h_done[:, -1].max()), "pipeline", "end", step, hw.layer, hw.head))
+            for s_, unit in enumerate(STAGE_UNITS):
+                self._charge(hw.layer, hw.head, unit, int(hw.service[s_].sum()))
+        if end > t0:
+            yield env.timeout(end - t0)
+        if stream is not None and not stream.processed:  # the group's last rows need its last streamed K tile
+            self._wait(head_jobs[-1] if head_jobs else job, "hbm")
+            yield stream
         if held:
             yield self.sram.put(held)
 

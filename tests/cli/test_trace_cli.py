@@ -32,7 +32,7 @@ def test_workloads_lists_every_bundled_name(env):
     for name in ("minilm", "smollm2", "bert-base", "bert-large", "gpt2-small", "gpt2-medium", "vit-cifar", "vit-tiny"):
         assert f"│ {name} " in r.stdout
     assert "30 x 9 (kv 3)" in r.stdout and "992 + 32" in r.stdout and "real, text pydoc" in r.stdout
-    assert r.stdout.count("synthetic (random weights)") == 6
+    assert r.stdout.count("synthetic (random weights)") == 7
 
 
 def test_trace_writes_a_valid_file_without_touching_the_cache(env, tmp_path):

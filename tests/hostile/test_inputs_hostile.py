@@ -30,7 +30,7 @@ TRACE_CASES = {
                                        "manifest key 'layers[0]'"),
     "head dim 1": (dict(man=files.edited(**{"layers.0.head_dim": 1, "layers.1.head_dim": 1})),
                    "manifest key 'layers[0].head_dim'"),
-    "20,000 tokens in a small file": (dict(man=files.edited(tokens=20000, prompt_tokens=20000)),
+    "40,000 tokens in a small file": (dict(man=files.edited(tokens=40000, prompt_tokens=40000)),
                                       "manifest key 'tokens'"),
     "tensor dtype is a list": (dict(header_text=json.dumps({"__metadata__": {}, "x": {"dtype": [1]}})),
                                "not an hwsim trace"),
@@ -98,7 +98,7 @@ def test_a_huge_quoted_field_is_one_line(cli, tmp_path):
 
 
 @pytest.mark.parametrize("args, names", [
-    (("simulate", "--workload", "vit-cifar", "--tokens", "1000001"), ("--tokens 1000001", "8,192")),
+    (("simulate", "--workload", "vit-cifar", "--tokens", "1000001"), ("--tokens 1000001", "32,768")),
     (("simulate", "--workload", "gpt2-small", "--tokens", "8000", "--generate", "1000"), ("--generate",)),
     (("topk", "--trials", "1000000000"), ("--trials 1000000000",)),
     (("topk", "--n", "1048576", "--max-n", "1048576", "--trials", "100000"), ("--trials 100000",)),
@@ -108,7 +108,10 @@ def test_a_huge_quoted_field_is_one_line(cli, tmp_path):
     (("simulate", "--workload", "bert-base", "--seed", "-1"), ("--seed -1",)),
     (("simulate", "--workload", "bert-base", "--set", "policy.quantization.mode=bogus"),
      ("--set policy.quantization.mode=bogus", "quantization.mode")),
-    (("simulate", "--workload", "bert-base", "--set", "topk.max_n=256"), ("bert-base", "512 tokens")),
+    (("simulate", "--workload", "bert-base", "--set", "topk.max_n=256", "--set", "sram.tiling=none"),
+     ("bert-base", "512 tokens", "sram.tiling")),
+    (("simulate", "--workload", "bert-base", "--set", "topk.max_n=64", "--set", "policy.local_v.enabled=true",
+      "--set", "policy.local_v.keep=0.5"), ("bert-base", "topk.max_n = 64", "257")),
     (("mpc", "--workload", "vit-cifar", "--attention", "mixedfoo:0.3"), ("mixedfoo:0.3",)),
 ])
 def test_sizes_and_settings_are_checked_before_any_work(cli, tmp_path, args, names):

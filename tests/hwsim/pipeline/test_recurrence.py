@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hwsim.pipeline import bottleneck_stage, schedule, schedule_reference
+from hwsim.pipeline import bottleneck_stage, schedule, schedule_after, schedule_reference
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -78,3 +78,23 @@ def test_rows_arriving_over_time_match_reference(seed):
     ref = schedule_reference(service, latency, 2, arrival=arrival)
     assert np.array_equal(got[0], ref[0]) and np.array_equal(got[1], ref[1])
     assert (got[0][0] >= np.maximum(arrival, 2)).all()
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_sequence_cut_into_calls_is_one_call(seed):
+    """schedule_after continues from the stages' state: rows of consecutive groups follow with no drain."""
+    rng = np.random.default_rng(100 + seed)
+    stages, rows = int(rng.integers(1, 6)), int(rng.integers(2, 20))
+    service = rng.integers(0, 9, size=(stages, rows))
+    latency = rng.integers(0, 5, size=stages)
+    overlap = np.minimum(rng.integers(0, 3, size=(stages, rows)), service)
+    overlap[0] = 0
+    whole = schedule(service, latency, 0, overlap)
+    cut = int(rng.integers(1, rows))
+    s1, d1, free = schedule_after(service[:, :cut], latency, 0, np.zeros(stages, np.int64), overlap[:, :cut])
+    s2, d2, _ = schedule_after(service[:, cut:], latency, 0, free, overlap[:, cut:])
+    np.testing.assert_array_equal(np.hstack([s1, s2]), whole[0])
+    np.testing.assert_array_equal(np.hstack([d1, d2]), whole[1])
+    # a later start (the next group's data arriving) delays only what it must
+    s3, _, _ = schedule_after(service[:, cut:], latency, 10_000, free, overlap[:, cut:])
+    assert s3[0, 0] == max(10_000, int(free[0]))
