@@ -301,7 +301,8 @@ def _attend_stack(result: LayerResult, sampled: dict, ql: QLayer, gs: list[int],
         keep = None if valid is None else np.broadcast_to(valid, (G, m, nq, nk))
         n_values = n_keys
         kept_probs = probs  # masked (causal) keys already carry probability 0
-    out = pv_unit.output(kept_probs, v_deq[:, None], units.pv)  # [G, m, nq, D]
+    used_sampled = kept_probs[:, :, sample] > 0 if sample.size else None  # before the in-place quantization
+    out = pv_unit.output(kept_probs, v_deq[:, None], units.pv, inplace=True)  # [G, m, nq, D]
     used = keep.any(axis=2) if keep is not None else np.full((G, m, nk), nq > 0)
     v_used = used.any(axis=1)
     tiling = units.tiling
@@ -314,7 +315,7 @@ def _attend_stack(result: LayerResult, sampled: dict, ql: QLayer, gs: list[int],
             result.heads.append(HeadRows(h, n_keys, requant[gi, i], n_values.copy(), cycles[gi, i], fill[gi, i],
                                          filt[gi, i], float(np.abs(out[gi, i]).sum()), k_pos[used[gi, i]], passes))
             if sample.size:
-                sampled.setdefault(h, []).append((out[gi, i][sample], kept_probs[gi, i][sample] > 0))
+                sampled.setdefault(h, []).append((out[gi, i][sample], used_sampled[gi, i]))
         prev = result.group_v_used.get(g)
         result.group_v_used[g] = k_pos[v_used[gi]] if prev is None else np.union1d(prev, k_pos[v_used[gi]])
         result.group_requant[g] = result.group_requant.get(g, False) or bool(any_requant[gi])

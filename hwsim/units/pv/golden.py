@@ -19,9 +19,12 @@ from .params import PV_LATENCY_CYCLES, PVParams
 __all__ = ["output", "service_cycles", "PV_LATENCY_CYCLES"]
 
 
-def output(probs: np.ndarray, v: np.ndarray, params: PVParams) -> np.ndarray:
-    """Attention output ``quantize_probs(probs) @ v`` of rows ``probs`` [..., rows, keys], ``v`` [keys, dim]."""
-    return quantize_probs(probs, params.prob_bits) @ np.asarray(v, np.float32)
+def output(probs: np.ndarray, v: np.ndarray, params: PVParams, *, inplace: bool = False) -> np.ndarray:
+    """Attention output ``quantize_probs(probs) @ v`` of rows ``probs`` [..., rows, keys], ``v`` [keys, dim].
+
+    ``inplace``: ``probs`` (float32) may be overwritten by its quantized values (a long row's copy saved).
+    """
+    return quantize_probs(probs, params.prob_bits, inplace=inplace) @ np.asarray(v, np.float32)
 
 
 def service_cycles(n_values, params: PVParams) -> np.ndarray:

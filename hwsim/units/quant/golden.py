@@ -66,7 +66,15 @@ def dequantize_msb(q: np.ndarray, scale: float, lsb_bits: int) -> np.ndarray:
     return dequantize(drop_lsbs(q, lsb_bits) if lsb_bits else q, scale)
 
 
-def quantize_probs(p: np.ndarray, bits: int) -> np.ndarray:
-    """Re-quantize probabilities in [0, 1] to unsigned ``bits``-bit fixed point; return float32 values."""
+def quantize_probs(p: np.ndarray, bits: int, *, inplace: bool = False) -> np.ndarray:
+    """Re-quantize probabilities in [0, 1] to unsigned ``bits``-bit fixed point; return float32 values.
+
+    ``inplace`` overwrites ``p`` (a float32 array) with the result: the same values, no temporaries.
+    """
     levels = np.float32((1 << bits) - 1)
+    if inplace and isinstance(p, np.ndarray) and p.dtype == np.float32:
+        np.multiply(p, levels, out=p)
+        np.rint(p, out=p)
+        np.divide(p, levels, out=p)
+        return p
     return np.rint(np.asarray(p, np.float32) * levels) / levels
