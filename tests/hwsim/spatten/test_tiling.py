@@ -168,3 +168,24 @@ def test_refuses_only_a_selection_no_tile_can_shrink():
     assert str(e.value) == ("workload 'tiny-encoder': the local-V selection keeps 100 of 200 scores; a hierarchical "
                             "top-k on design 'spatten' needs k or n - k below topk.max_n = 64; expected topk.max_n "
                             "of at least 101 (every selection of policy 'spatten-gpt2')")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_smaller_buffers_and_blocks_only_add_traffic_and_time(seed):
+    """Monotone in the tile plan: fewer keys per buffer or fewer queries per block never read less K or compute
+    less, and never change a number the hardware computes. (Latency need not be monotone: a streamed group
+    starts computing after its first tile, an untiled one after its whole fetch; a few cycles either way.)"""
+    rng = np.random.default_rng(seed)
+    mode = "decoder" if seed % 2 else "encoder"
+    trace = TinyTrace(layers=2, heads=4, kv_heads=2 if mode == "decoder" else None, tokens=int(rng.integers(40, 90)),
+                      mode=mode, generate=3 if mode == "decoder" else 0, seed=seed)
+    runs = []
+    for keys, block in ((1024, 128), (32, 128), (32, 16), (12, 16), (12, 4)):
+        s, r = _summary(trace, [f"sram.key_bytes={2 * keys * VEC}", f"sram.query_block={block}"])
+        runs.append({**s, "qk_busy": _busy(r, "qk"), "softmax_busy": _busy(r, "softmax")})
+    assert runs[1]["qk_busy"] > runs[0]["qk_busy"]  # 32 keys per buffer: every row now takes two passes
+    for a, b in zip(runs, runs[1:]):
+        assert b["dram_bytes_by_kind"]["k_msb"] >= a["dram_bytes_by_kind"]["k_msb"]
+        assert b["qk_busy"] >= a["qk_busy"] and b["softmax_busy"] >= a["softmax_busy"]
+        assert b["attention_rel_error_ratio"] == a["attention_rel_error_ratio"]
+        assert b["values_kept_fraction"] == a["values_kept_fraction"]
