@@ -46,6 +46,8 @@ def summary_rows(r: SimResult) -> list[tuple[str, str, str]]:
         ("V kept (of attended keys)", _fmt(s["values_kept_fraction"]), "fraction"),
         ("LSB re-fetch", _fmt(s["lsb_refetch_fraction"]), "fraction of rows"),
     ]
+    if s.get("two_pass_fraction"):  # rows longer than one SRAM load (sram.tiling)
+        rows.append(("rows beyond one SRAM load (two passes)", _fmt(s["two_pass_fraction"]), "fraction of rows"))
     if s.get("attention_rel_error_ratio") is not None:
         rows += [
             ("fidelity: attention output error", _fmt(s["attention_rel_error_ratio"]), "relative (L2)"),

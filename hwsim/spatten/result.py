@@ -81,6 +81,7 @@ class Counts:
         self.flops = 0
         self.rows_total = 0
         self.requant_total = 0
+        self.two_pass_total = 0  # rows that ran a statistics pass (longer than the FIFO or a key buffer)
         self.keys_total = 0
         self.values_total = 0
         self.selection_cycles = 0
@@ -130,6 +131,8 @@ class Counts:
         self.flops += 2 * d * computed + 2 * d * n_vals
         self.rows_total += rows
         self.requant_total += n_requant
+        if stacked.passes is not None:  # tiled rows (hwsim.units.tiling): passes = 2 + requant
+            self.two_pass_total += int((stacked.passes > np.where(requant, 2, 1)).sum())
         self.keys_total += n_keys
         self.values_total += n_vals
         width_bytes = self.design.datapath_bits / 8
@@ -343,6 +346,7 @@ class Tally:
             "area_mm2": area,
             "query_rows": c.rows_total,
             "lsb_refetch_fraction": c.requant_total / c.rows_total if c.rows_total else 0.0,
+            "two_pass_fraction": c.two_pass_total / c.rows_total if c.rows_total else 0.0,
             "tokens_kept_fraction": float(np.mean([r["tokens_kept_fraction"] for r in layers])) if layers else 1.0,
             "heads_kept_fraction": float(np.mean([r["heads_kept_fraction"] for r in layers])) if layers else 1.0,
             "values_kept_fraction": c.values_total / c.keys_total if c.keys_total else 1.0,

@@ -64,8 +64,9 @@ def test_two_tiles_two_blocks_by_hand():
     assert td["q"] == fd["q"] == 40 * VEC
     # no local V: every row uses every V; more than one buffer of V, so each block reads the V it uses: all 40
     assert fd["v"] == 40 * VEC and td["v"] == 2 * 40 * VEC
-    # every row runs Q x K and softmax twice
+    # every row runs Q x K and softmax twice, and the summary says so
     assert _busy(tiled, "qk") == 2 * _busy(flat, "qk")
+    assert (tiled.summary["two_pass_fraction"], flat.summary["two_pass_fraction"]) == (1.0, 0.0)
     assert tiled.summary["latency_cycles"] > flat.summary["latency_cycles"]
     # the numbers the hardware computes do not change
     assert tiled.summary["attention_rel_error_ratio"] == flat.summary["attention_rel_error_ratio"]
