@@ -149,15 +149,17 @@ def info_cmd(
     from ..outputs import check_destination, write_json
 
     check_destination(json_out, option="--json")
+    shape = workloads.peek(workload, tokens=tokens, generate=generate)  # sizes first: nothing traced yet
+    if not shape.replay:
+        from ..limits import MAX_INFO_SCORE_BYTES, check_attention_size
+
+        check_attention_size(f"trace info {shape.name}", shape.heads, shape.tokens, limit=MAX_INFO_SCORE_BYTES,
+                             name="MAX_INFO_SCORE_BYTES")  # it holds a layer's whole score matrix
     w = workloads.resolve(workload, tokens=tokens, generate=generate, text=text)
     show = not json_to_stdout(json_out)
     if isinstance(w, workloads.ReplayWorkload):
         report = _replay_report(w, show)
     else:
-        from ..limits import MAX_INFO_SCORE_BYTES, check_attention_size
-
-        check_attention_size(f"trace info {w.name}", w.heads, w.tokens, limit=MAX_INFO_SCORE_BYTES,
-                             name="MAX_INFO_SCORE_BYTES")  # it holds a layer's whole score matrix
         report = _trace_report(w, top_fraction, show)
     emit_json(json_out, report)
 

@@ -113,6 +113,8 @@ def test_a_huge_quoted_field_is_one_line(cli, tmp_path):
     (("simulate", "--workload", "bert-base", "--set", "topk.max_n=64", "--set", "policy.local_v.enabled=true",
       "--set", "policy.local_v.keep=0.5"), ("bert-base", "topk.max_n = 64", "257")),
     (("mpc", "--workload", "vit-cifar", "--attention", "mixedfoo:0.3"), ("mixedfoo:0.3",)),
+    (("trace", "info", "-w", "llama-long", "--tokens", "16384"), ("llama-long", "MAX_INFO_SCORE_BYTES")),
+    (("simulate", "--workload", "llama-long", "--tokens", "16384"), ("llama-long", "topk.max_n", "3384")),
 ])
 def test_sizes_and_settings_are_checked_before_any_work(cli, tmp_path, args, names):
     cache = tmp_path / "cache"
