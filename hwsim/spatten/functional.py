@@ -210,10 +210,9 @@ def attend(
     for hr in result.heads:
         by_head.setdefault(hr.head, []).append(hr)
     result.heads = [HeadRows.join(by_head[h]) for h in sorted(by_head)]
-    for h, parts in list(sampled.items()):
-        if isinstance(parts, list):
-            sampled[h] = (np.concatenate([o for o, _ in parts]),  # used-key masks widened to every key
-                          np.concatenate([np.pad(u, ((0, 0), (0, nk - u.shape[1]))) for _, u in parts]))
+    for h, parts in list(sampled.items()):  # a head's sampled rows of every chunk, used-key masks widened to every key
+        sampled[h] = (np.concatenate([o for o, _ in parts]),
+                      np.concatenate([np.pad(u, ((0, 0), (0, nk - u.shape[1]))) for _, u in parts]))
     for g in groups:  # token importance: group by group, head by head, in order (float sums are order-sensitive)
         for row in sums[g]:
             importance[k_pos] += row

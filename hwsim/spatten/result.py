@@ -132,7 +132,7 @@ class Counts:
         self.rows_total += rows
         self.requant_total += n_requant
         if stacked.passes is not None:  # tiled rows (hwsim.units.tiling): passes = 2 + requant
-            self.two_pass_total += int((stacked.passes > np.where(requant, 2, 1)).sum())
+            self.two_pass_total += int((stacked.passes - requant > 1).sum())
         self.keys_total += n_keys
         self.values_total += n_vals
         width_bytes = self.design.datapath_bits / 8

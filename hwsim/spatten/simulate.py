@@ -160,8 +160,8 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
             by_group.setdefault(hr.head // group, []).append(hr)
         for g, members in by_group.items():
             q_fetch = machine.fetch(alive, qb)
-            k_fetch, v_fetch, lsb, extra, lead = _group_fetches(machine, res, g, alive, qb=qb, kb=kb, lb=lb, vb=vb,
-                                                                members=len(members))
+            k_fetch, v_fetch, lsb, extra, lead = _group_fetches(
+                machine, res, g, alive, q_busy=q_fetch.busy * len(members), kb=kb, lb=lb, vb=vb)
             lsb_pending = lsb.busy - extra.busy if lsb else 0  # the first LSB fetch; re-streams go with K
             heads = []
             for hr in members:
@@ -222,10 +222,10 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
                 k_stream = 0
                 if streams and first:  # this row carries its group's later K (and LSB) passes
                     msb, lsbs = units.tiling.k_streams(cand.size, res.group_requant[g])
-                    k_more = k_all * (msb - 1) + (lsb_all * max(lsbs - 1, 0) if lsbs else NO_FETCH)
-                    k_stream = k_more.busy
-                    tally.counts.fetches(layer, hr.head, q=(q_one, 0), k=k_all * (msb - 1), v=None,
-                                         lsb=lsb_all * (lsbs - 1) if lsbs > 1 else None)
+                    k_more = k_all * (msb - 1)
+                    lsb_more = lsb_all * (lsbs - 1) if lsbs > 1 else None
+                    k_stream = k_more.busy + (lsb_more.busy if lsb_more else 0)
+                    tally.counts.fetches(layer, hr.head, q=(q_one, 0), k=k_more, v=None, lsb=lsb_more)
                 # V vectors this row uses that its group has not fetched yet at this step and layer
                 seen = fetched_v.setdefault(g, np.zeros(length, bool))
                 new_v = hr.v_pos[~seen[hr.v_pos]]  # v_pos is sorted, so new_v is too
@@ -235,7 +235,7 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
                     step, layer, hr.head, (step, layer, g), service[:, i], requant=bool(hr.requant[0]),
                     fetch=(k_fetch.busy if k_fetch else 0) + q_one.busy, lsb_fetch=lsb.busy if lsb else 0,
                     topk_fill=hr.topk_fill[0], v_fetch=v_fetch.busy, keys=units.tiling.held_keys(cand.size),
-                    passes=int(hr.row_passes()[0]) if hr.passes is not None else 0, k_stream=k_stream))
+                    passes=int(hr.row_passes()[0]), k_stream=k_stream))
                 tally.counts.fetches(layer, hr.head, q=(q_one, 1), k=k_fetch, v=v_fetch, lsb=lsb)
             tally.counts.rows_many(layer, heads, service, stacked)
             layer_done = timeline.generate(rows, after=layer_done)
@@ -251,15 +251,14 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
     return result
 
 
-def _group_fetches(machine: Machine, res, g: int, alive: np.ndarray, *, qb: int, kb: int, lb: int, vb: int,
-                   members: int):
+def _group_fetches(machine: Machine, res, g: int, alive: np.ndarray, *, q_busy: int, kb: int, lb: int, vb: int):
     """A summarization group's K, V and LSB transfers under the tile plan (:mod:`hwsim.units.tiling`).
 
     Returns ``(k, v, lsb, extra, lead)``: ``k`` (every MSB pass of every query block), ``v`` (once,
     or per block when the used V exceed one buffer), ``lsb`` (all LSB passes, None without),
     ``extra`` (the LSB passes after the first, which stream with K), and ``lead``: HBM cycles
-    before compute may start (None: the whole fetch, an untiled group; else the queries and the
-    first K tile, the rest streaming behind).
+    before compute may start (None: the whole fetch, an untiled group; else the queries, ``q_busy``
+    HBM cycles for all the group's heads, and the first K tile, the rest streaming behind).
     """
     tiling = machine.units.tiling
     n = alive.size
@@ -280,8 +279,7 @@ def _group_fetches(machine: Machine, res, g: int, alive: np.ndarray, *, qb: int,
     lsb_times = sum(ls for _, ls in reads)
     lsb = lsb_one * lsb_times if (lsb_one and lsb_times) else None
     extra = lsb_one * (lsb_times - 1) if lsb else NO_FETCH
-    q = machine.fetch(alive, qb)
-    lead = q.busy * members + -(-k_one.busy * tiling.key_tile // n)
+    lead = q_busy + -(-k_one.busy * tiling.key_tile // n)
     return k, v, lsb, extra, lead
 
 

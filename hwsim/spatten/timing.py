@@ -8,10 +8,11 @@ Two levels (DESIGN.md "Simulation strategy"):
   from the golden units. The rows of one head, of the next head and of the next K/V group follow
   each other through the stages without a drain in between (each stage takes the next row as soon
   as it is free and the row's group has its data), as the released controller streams heads back
-  to back; the earlier model held the pipeline until a head's last row had left prob x V. A row that needs its K LSBs occupies Q x K and softmax twice and holds the
-  re-fetch stage for the LSB fetch (first such row of a K/V group) plus the second pass's latency:
-  SpAtten discards the MSB probabilities, fetches the LSBs and recomputes while modules 10 and 11
-  wait (docs/sources.md SpAtten §2.1).
+  to back; the earlier model held the pipeline until a head's last row had left prob x V. A row
+  that needs its K LSBs occupies Q x K and softmax twice and holds the re-fetch stage for the LSB
+  fetch (first such row of a K/V group) plus the second pass's latency: SpAtten discards the MSB
+  probabilities, fetches the LSBs and recomputes while modules 10 and 11 wait (docs/sources.md
+  SpAtten §2.1).
 * **simpy** runs what is concurrent and contended: the HBM (one transfer at a time over all
   channels, FIFO order), the double-buffered K/V SRAM (a K/V group's fetch may overlap the
   previous group's compute), the token/head top-k engine at layer boundaries, and in generation
@@ -177,7 +178,7 @@ class RowWork:
     v_fetch: int  # HBM busy cycles of this row's V vectors not yet fetched by its group
     pv: int
     keys: int  # key vectors of the group held in the key SRAM until its last row is done
-    passes: int = 0  # passes of Q x K and softmax (0: 1 + requant); a two-pass row's first is its statistics pass
+    passes: int = 1  # passes of Q x K and softmax: 1 + requant, 2 + requant for a two-pass row (statistics first)
     k_stream: int = 0  # HBM busy cycles of the group's K re-streamed after its first pass (tiled K), charged once
 
     @classmethod
@@ -188,15 +189,10 @@ class RowWork:
 
         The one place simulation and CSV replay turn a row's services into timed work.
         """
-        n = passes or (2 if requant else 1)
+        n = passes or (2 if requant else 1)  # 0: the untiled count
         return cls(step, layer, head, group_key, int(fetch), int(service[0] // n), int(service[1] // n),
                    bool(requant), int(lsb_fetch), tuple(int(c) for c in service[TOPK_STAGES]), int(topk_fill),
-                   int(v_fetch), int(service[-1]), int(keys), int(passes), int(k_stream))
-
-    @property
-    def pass_count(self) -> int:
-        """Passes of Q x K and softmax this row runs."""
-        return self.passes or (2 if self.requant else 1)
+                   int(v_fetch), int(service[-1]), int(keys), int(n), int(k_stream))
 
 
 @dataclass
@@ -421,7 +417,7 @@ class Timeline:
         if w.k_stream and ("stream", *key) not in shared:  # the group's K for its later passes streams behind
             shared[("stream", *key)] = self.env.process(self._stream(w, job))
             self._pending.append(shared[("stream", *key)])
-        n = w.pass_count
+        n = w.passes
         lead = yield from self._scores(w, last_pass=n == 1, job=job)
         if w.requant:  # the LSBs are fetched once the first pass has made the decision
             yield from self._fetch_once(shared, key + ("lsb",), w.lsb_fetch, w, job)

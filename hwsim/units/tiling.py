@@ -32,7 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .common import ceil_div, check_int
+from ..errors import HwsimError
+from .common import check_int
 
 __all__ = ["TilingParams", "MODES"]
 
@@ -52,7 +53,7 @@ class TilingParams:
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise ValueError(f"tiling mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+            raise HwsimError(f"tiling mode must be one of {', '.join(MODES)}, not {self.mode!r}")
         for name in ("key_tile", "value_tile", "row_capacity", "query_block"):
             check_int(f"tiling {name}", getattr(self, name), 0 if name.endswith("tile") else 1, 1 << 30)
 
@@ -83,10 +84,6 @@ class TilingParams:
         if not self.streams_k(n_keys):
             return 1, int(bool(requant))
         return 2 + int(bool(requant)), 2 * int(bool(requant))
-
-    def blocks(self, n_queries: int) -> int:
-        """Query blocks of a summarization group with ``n_queries`` alive queries (count)."""
-        return int(ceil_div(max(int(n_queries), 1), self.query_block))
 
     def held_keys(self, n_keys: int) -> int:
         """Keys a group holds in the key SRAM while it computes: all of them, or both buffers when streamed."""

@@ -127,20 +127,19 @@ def _hierarchical(x, ks, nv, *, lanes, max_n, in_lanes, seed, width=None, log: l
                 det[f][rest] = d_r[f]
         return keep, det
     drop = (nv > max_n) & (ks >= max_n)
-    cols = np.arange(x.shape[1])
-    if drop.any():  # each dropped row: its first nv scores inverted, in reverse order
+    r = np.flatnonzero(drop)
+    if r.size:  # each dropped row: its first nv scores inverted, in reverse order
+        cols = np.arange(x.shape[1])
+        inside = cols[None, :] < nv[r][:, None]
+        rev = np.clip(nv[r][:, None] - 1 - cols[None, :], 0, None)  # position j of the reversed row
         x = x.copy()
         ks = np.where(drop, nv - ks, ks)
-        r = np.flatnonzero(drop)
-        rev = np.clip(nv[r][:, None] - 1 - cols[None, :], 0, None)
-        top = np.full(r.size, (1 << width) - 1, np.int64) if width is not None else \
-            np.where(cols[None, :] < nv[r][:, None], x[r], 0).max(axis=1)
-        x[r] = np.where(cols[None, :] < nv[r][:, None], top[:, None] - np.take_along_axis(x[r], rev, axis=1), 0)
+        top = (np.full(r.size, (1 << width) - 1, np.int64) if width is not None
+               else np.where(inside, x[r], 0).max(axis=1))
+        x[r] = np.where(inside, top[:, None] - np.take_along_axis(x[r], rev, axis=1), 0)
     keep, det = _levels(x, ks, nv, lanes=lanes, max_n=max_n, in_lanes=in_lanes, seed=seed, log=log)
-    if drop.any():
-        r = np.flatnonzero(drop)
-        rev = np.clip(nv[r][:, None] - 1 - cols[None, :], 0, None)
-        keep[r] = ~np.take_along_axis(keep[r], rev, axis=1) & (cols[None, :] < nv[r][:, None])
+    if r.size:  # kept: what the reversed selection did not pick
+        keep[r] = ~np.take_along_axis(keep[r], rev, axis=1) & inside
     det["drop"] = drop.astype(np.int64)
     return keep, det
 
@@ -234,10 +233,10 @@ def _levels_logged(x2d, ks, nv, M, P, I, s0, keep, det):
 def _levels_parallel(x2d, ks, nv, M, P, I, s0, keep, det):
     """Rows in parallel (each row's requests depend on that row only: the result does not depend on threads)."""
     rows = x2d.shape[0]
+    log = List()  # never appended to (want_log False): one for every thread
+    log.append((0, 0, 0, 0, 0))
     for r in prange(rows):
         cand, nxt, vals, kept, scratch, d, nolog = _buffers(x2d.shape[1])
-        log = List()
-        log.append((0, 0, 0, 0, 0))
         _hier_row(x2d[r], nv[r], ks[r], M, P, I, s0, keep[r], det[r], cand, nxt, vals, kept, scratch, d, nolog, log,
                   False)
 

@@ -39,6 +39,20 @@ def test_bad_shapes():
         schedule(-np.ones((1, 3)), np.zeros(1))
 
 
+def _valid_overlap(rng, service, latency):
+    """Random overlaps within the contract: a stage overlaps the previous non-skipped stage's service + latency."""
+    stages, rows = service.shape
+    overlap = np.zeros_like(service)
+    for r in range(rows):
+        prev = None
+        for s in range(stages):
+            if service[s, r]:
+                if prev is not None:
+                    overlap[s, r] = rng.integers(0, service[prev, r] + latency[prev] + 1)
+                prev = s
+    return overlap
+
+
 @pytest.mark.parametrize("seed", range(40))
 def test_streaming_overlap_matches_reference(seed):
     rng = np.random.default_rng(100 + seed)
@@ -46,14 +60,7 @@ def test_streaming_overlap_matches_reference(seed):
     service = rng.integers(0, 9, size=(stages, rows))
     service[:, rng.random(rows) < 0.2] = 0
     latency = rng.integers(0, 5, size=stages)
-    overlap = np.zeros_like(service)
-    for r in range(rows):  # a stage may overlap the previous non-skipped stage's service + latency
-        prev = None
-        for s in range(stages):
-            if service[s, r]:
-                if prev is not None:
-                    overlap[s, r] = rng.integers(0, service[prev, r] + latency[prev] + 1)
-                prev = s
+    overlap = _valid_overlap(rng, service, latency)
     fast = schedule(service, latency, 3, overlap)
     ref = schedule_reference(service, latency, 3, overlap)
     np.testing.assert_array_equal(fast[0], ref[0])
@@ -87,8 +94,7 @@ def test_a_sequence_cut_into_calls_is_one_call(seed):
     stages, rows = int(rng.integers(1, 6)), int(rng.integers(2, 20))
     service = rng.integers(0, 9, size=(stages, rows))
     latency = rng.integers(0, 5, size=stages)
-    overlap = np.minimum(rng.integers(0, 3, size=(stages, rows)), service)
-    overlap[0] = 0
+    overlap = _valid_overlap(rng, service, latency)
     whole = schedule(service, latency, 0, overlap)
     cut = int(rng.integers(1, rows))
     s1, d1, free = schedule_after(service[:, :cut], latency, 0, np.zeros(stages, np.int64), overlap[:, :cut])
