@@ -103,3 +103,19 @@ def test_mpc_plot(tmp_path):
     result = estimate("vit-cifar", attention="mixed:0.3")
     path = _plot(result, tmp_path / "mpc.png")
     _check_png(path)
+
+
+@pytest.mark.parametrize("sets, word", [([], "less"), (["sram.key_bytes=1024", "sram.query_block=4"], "more")])
+def test_dram_title_says_less_or_more_than_dense(sets, word):
+    """A tiled run re-reads K per pass and block, and may move more than dense attention: the title says which."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from hwsim.spatten.report import _dram_figure
+
+    r = simulate(TinyTrace(mode="encoder", layers=2, tokens=48), load_design("spatten", sets), load_policy("none"))
+    fig = _dram_figure(plt, np, r, np.arange(len(r.layers)), title_of(r))
+    assert f"x {word} than dense 12-bit" in fig.axes[0].get_title()
+    plt.close(fig)
