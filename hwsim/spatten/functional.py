@@ -312,7 +312,7 @@ def _attend_stack(result: LayerResult, sampled: dict, ql: QLayer, gs: list[int],
         for i, h in enumerate(members[gi]):
             passes = tiling.passes(n_keys, requant[gi, i]) if two_pass.any() else None
             result.heads.append(HeadRows(h, n_keys, requant[gi, i], n_values.copy(), cycles[gi, i], fill[gi, i],
-                                         filt[gi, i], float(np.abs(out[gi, i]).sum()), k_pos[used[gi, i]], passes))
+                                         filt[gi, i], float(np.abs(out[gi, i]).sum(dtype=np.float64)), k_pos[used[gi, i]], passes))
             if sample.size:
                 sampled.setdefault(h, []).append((out[gi, i][sample], used_sampled[gi, i]))
         prev = result.group_v_used.get(g)

@@ -137,7 +137,10 @@ def test_query_chunks_give_the_unchunked_rows(monkeypatch):
     for a, b in zip(whole.heads, parts.heads):
         for f in ("n_keys", "requant", "n_values", "topk_cycles", "topk_fill", "topk_filter", "v_pos"):
             np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
-        assert a.abs_out_sum == pytest.approx(b.abs_out_sum, rel=1e-6)
+        # BLAS may round a chunk's float32 scores differently in the last bit (its kernels depend on the
+        # shape), which flips a few probabilities by one 12-bit fixed-point step (2^-12) before prob x V
+        # (seen on an AMD EPYC: 7e-6 of a head's sum); every integer field above stays exact
+        assert a.abs_out_sum == pytest.approx(b.abs_out_sum, rel=1e-4)
     np.testing.assert_allclose(whole.token_importance, parts.token_importance, rtol=1e-6)
     for g in whole.group_v_used:
         np.testing.assert_array_equal(whole.group_v_used[g], parts.group_v_used[g])
