@@ -166,6 +166,17 @@ class Hbm(Config):
         "Source: released RTL SpAtten.scala Crossbar, channel = addr[5 + log2(ch) - 1 : 5], docs/sources.md SpAtten §2.2.",
     )
 
+    fetch: Literal["stream", "store"] = Field(
+        "stream",
+        description="How fetched K and V reach their consumer. 'stream' (the hardware as built): Q x K reads a "
+        "key-buffer line as soon as the fetcher has written it, and the V fetch is requested from the top-k "
+        "engine's output beats as they leave it, prob x V reading V lines as they arrive (mit-han-lab/spatten "
+        "spatten_hardware/hardware/src/main/scala/spatten/Buffer.scala: a read whose line tag does not match yet "
+        "rolls back and retries; SpAttenController.scala stageFetchValMat turns each top-k output beat into "
+        "fetch requests). A consumer starts once the first line is in and finishes no earlier than the last "
+        "line. 'store' (the earlier model): store and forward, Q x K waits for the whole K fetch and the V "
+        "fetch for the whole top-k.",
+    )
     read_latency_ns: Annotated[float, between(0.0, 1e4)] = Field(
         40.0,
         description="Time from a read request to its first data (ns): HBM2 tRCD + tCL of about 28 ns "

@@ -19,7 +19,11 @@ the first row may enter:
     done[s, r]  = start[s, r] + service[s, r] + latency[s]   (start[s, r] if service is 0)
 
 where ``done[s-1, r]`` is that of the last stage the row did not skip. ``overlap`` must not exceed
-the previous stage's service + latency for that row.
+the previous stage's service + latency for that row. ``earliest[s, r]`` (optional) is a cycle
+before which row ``r`` may not start stage ``s`` (its data streams in from memory and must not run
+out: a consumer of a streamed fetch finishes no earlier than the fetch's last line):
+
+    start[s, r] = max(ready[s, r], start[s, r-1] + service[s, r-1], earliest[s, r])
 
 :func:`schedule` is the numba recurrence; :func:`schedule_reference` steps the same hardware
 cycle by cycle (queues, busy counters, latency shift registers) and must agree exactly.
@@ -34,7 +38,7 @@ __all__ = ["schedule", "schedule_after", "schedule_reference", "bottleneck_stage
 
 
 @njit(cache=True)
-def _schedule(service, latency, overlap, t0, arrival, free):
+def _schedule(service, latency, overlap, t0, arrival, free, earliest):
     """The recurrence; ``free`` [stages] (the cycle each stage may take its next row) is updated in place."""
     n_stages, n_rows = service.shape
     start = np.zeros((n_stages, n_rows), np.int64)
@@ -44,6 +48,8 @@ def _schedule(service, latency, overlap, t0, arrival, free):
         for s in range(n_stages):
             svc = service[s, r]
             st = ready if ready > free[s] else free[s]
+            if earliest[s, r] > st:
+                st = earliest[s, r]
             start[s, r] = st
             if svc == 0:
                 done[s, r] = st
@@ -62,7 +68,7 @@ def _schedule(service, latency, overlap, t0, arrival, free):
     return start, done
 
 
-def _arrays(service, latency, overlap, arrival=None):
+def _arrays(service, latency, overlap, arrival=None, earliest=None):
     service = np.ascontiguousarray(service, np.int64)
     latency = np.ascontiguousarray(latency, np.int64)
     if service.ndim != 2 or latency.shape != (service.shape[0],):
@@ -75,38 +81,46 @@ def _arrays(service, latency, overlap, arrival=None):
     arrival = np.zeros(service.shape[1], np.int64) if arrival is None else np.ascontiguousarray(arrival, np.int64)
     if arrival.shape != (service.shape[1],):
         raise ValueError("arrival must be [rows]")
-    return service, latency, overlap, arrival
+    floor = np.iinfo(np.int64).min
+    earliest = np.full(service.shape, floor, np.int64) if earliest is None else np.ascontiguousarray(earliest, np.int64)
+    if earliest.shape != service.shape:
+        raise ValueError("earliest must have the shape of service")
+    return service, latency, overlap, arrival, earliest
 
 
 def schedule(service: np.ndarray, latency: np.ndarray, t0: int = 0, overlap: np.ndarray | None = None,
-             arrival: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+             arrival: np.ndarray | None = None, earliest: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Return (start, done) cycle arrays [stages, rows] of the in-order pipeline (see module doc).
 
     ``arrival[r]`` (optional) is the first cycle row ``r`` may enter stage 0 (``t0`` for every row
-    when omitted): rows offered over time, e.g. requests to one engine.
+    when omitted): rows offered over time, e.g. requests to one engine. ``earliest`` [stages, rows]
+    (optional): the cycle before which a row may not start a stage.
     """
-    service, latency, overlap, arrival = _arrays(service, latency, overlap, arrival)
-    return _schedule(service, latency, overlap, np.int64(t0), arrival, np.full(service.shape[0], t0, np.int64))
+    service, latency, overlap, arrival, earliest = _arrays(service, latency, overlap, arrival, earliest)
+    return _schedule(service, latency, overlap, np.int64(t0), arrival, np.full(service.shape[0], t0, np.int64),
+                     earliest)
 
 
 def schedule_after(service: np.ndarray, latency: np.ndarray, t0: int, free: np.ndarray,
-                   overlap: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   overlap: np.ndarray | None = None,
+                   earliest: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`schedule` of rows that follow earlier rows through the same stages: ``(start, done, free)``.
 
     ``free`` [stages] is the cycle each stage finished taking the earlier rows (what the returned
     ``free`` is for the rows after these). With ``free`` all ``<= t0`` it is :func:`schedule`; a
     stream of rows cut into calls gives the times of one call over all of them.
     """
-    service, latency, overlap, arrival = _arrays(service, latency, overlap, None)
+    service, latency, overlap, arrival, earliest = _arrays(service, latency, overlap, None, earliest)
     free = np.array(free, dtype=np.int64)
     if free.shape != (service.shape[0],):
         raise ValueError("free must be [stages]")
-    start, done = _schedule(service, latency, overlap, np.int64(t0), arrival, free)
+    start, done = _schedule(service, latency, overlap, np.int64(t0), arrival, free, earliest)
     return start, done, free
 
 
 def schedule_reference(service: np.ndarray, latency: np.ndarray, t0: int = 0, overlap: np.ndarray | None = None,
-                       arrival: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                       arrival: np.ndarray | None = None,
+                       earliest: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Step the same pipeline one cycle at a time; return (start, done) like :func:`schedule`.
 
     Hardware stepped: each stage serves rows strictly in order (a ``next_row`` pointer), has a
@@ -115,9 +129,10 @@ def schedule_reference(service: np.ndarray, latency: np.ndarray, t0: int = 0, ov
     next FIFO; a free stage takes its next row if that row has arrived; a row with 0 service
     passes through in the same cycle (and the next row may then start in that cycle). A row is
     announced to the first later stage it does not skip ``overlap`` cycles before its result is
-    complete (a streaming consumer). For tests on small cases: cost O(cycles x stages).
+    complete (a streaming consumer). A stage does not take a row before the row's ``earliest``
+    cycle for it. For tests on small cases: cost O(cycles x stages).
     """
-    service, latency, overlap, arrival = _arrays(service, latency, overlap, arrival)
+    service, latency, overlap, arrival, earliest = _arrays(service, latency, overlap, arrival, earliest)
     n_stages, n_rows = service.shape
 
     def lead(s: int, row: int) -> int:  # overlap of the next stage that does not skip this row
@@ -143,7 +158,8 @@ def schedule_reference(service: np.ndarray, latency: np.ndarray, t0: int = 0, ov
         arrived[0].update(r for r in range(n_rows) if arrival[r] <= t)
         for s in range(n_stages):
             release(s)
-            while next_row[s] < n_rows and next_row[s] in arrived[s] and busy_until[s] <= t:
+            while (next_row[s] < n_rows and next_row[s] in arrived[s] and busy_until[s] <= t
+                   and earliest[s, next_row[s]] <= t):
                 row = next_row[s]
                 next_row[s] += 1
                 start[s, row] = t

@@ -138,6 +138,8 @@ KNOBS: dict[str, Knob] = {k.key: k for k in [
        why="the fetcher's datapath is as wide as the channels' bytes per cycle"),
     _k("hbm.interleave_bytes", "hbm.interleave_bytes=128", "latency dram energy"),
     _k("hbm.read_latency_ns", "hbm.read_latency_ns=400.0", "latency"),
+    _k("hbm.fetch", "hbm.fetch=store", "latency",
+       why="dram and energy: the same transfers, only when their data is consumed changes"),
     _k("features.token_pruning", "features.token_pruning=false", "refuses",
        why="area: the importance accumulators and the token/head engine also serve head pruning"),
     _k("features.head_pruning", "features.head_pruning=false", "refuses",
@@ -180,7 +182,10 @@ KNOBS: dict[str, Knob] = {k.key: k for k in [
     _policy("policy.quantization.mode", "policy.quantization.mode=static", "latency dram energy fidelity"),
     _policy("policy.quantization.query_bits", "policy.quantization.query_bits=8", "latency dram energy fidelity"),
     _policy("policy.quantization.key_bits", "policy.quantization.key_bits=4", "latency dram energy fidelity"),
-    _policy("policy.quantization.value_bits", "policy.quantization.value_bits=4", "latency dram energy fidelity"),
+    _policy("policy.quantization.value_bits", "policy.quantization.value_bits=4", "latency dram energy fidelity",
+            context=("hbm.channels=1", "hbm.channel_gbytes_per_s=8.0"),
+            why="latency: streamed V fetches hide behind Q x K, softmax and top-k on the tiny traces at 16 channels; "
+                "on one slow channel (8 GB/s) the V bytes are on the critical path"),
     _policy("policy.quantization.lsb_bits", "policy.quantization.lsb_bits=2", "latency dram energy fidelity"),
     _policy("policy.quantization.threshold", "policy.quantization.threshold=0.5", "latency dram energy fidelity"),
 ]}

@@ -204,7 +204,8 @@ def simulate_replay(wl, design: Design, *, seed: int = 0, progress: bool = False
         service, _, _ = machine.row_services(hr, 0, overlap="none" if authors else None)
         rows.append(RowWork.from_service(it, layer, head, (it, layer, head), service[:, 0], requant=requant,
                                          fetch=k_fetch.busy + q_fetch.busy, lsb_fetch=lsb.busy if lsb else 0,
-                                         topk_fill=topk_fill, v_fetch=v_fetch.busy, keys=kf))
+                                         topk_fill=topk_fill, v_fetch=v_fetch.busy, keys=kf,
+                                         topk_emit=-(-kf // in_lanes) if authors else topk_filter))
         tally.counts.rows(layer, hr, service)
         tally.counts.fetches(layer, head, q=(q_fetch, 1), k=k_fetch, v=v_fetch, lsb=lsb)
         tally.stats.replayed_row(layer, kf / L, vf / max(kf, 1), dense_vectors=1 + 2 * L)

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..config import Design, Policy, check_pair
 from ..errors import HwsimError
+from ..units import qk as qk_unit
 from ..units.hbm import NO_FETCH, vector_bytes
 from .cascade import Cascade
 from .functional import HeadRows, attend, keep_count, quantize_layer
@@ -171,7 +172,13 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
                 heads.append(HeadWork(layer, hr.head, service, latency, overlap))
                 tally.counts.rows(layer, hr, service)
             fetch = q_fetch.busy * len(members) + k_fetch.busy + v_fetch.busy + extra.busy
-            groups.append(GroupWork(layer, g, fetch, heads, units.tiling.held_keys(alive.size), lead=lead))
+            k_done = None
+            if lead is None and units.hbm.stream:  # Q x K starts on the first K line (Q, then K, then V)
+                k_done = q_fetch.busy * len(members) + k_fetch.busy
+                lines = int(qk_unit.service_cycles(alive.size, units.qk))  # key-buffer lines Q x K reads
+                lead = k_done - k_fetch.busy + -(-k_fetch.busy // max(1, lines))
+            groups.append(GroupWork(layer, g, fetch, heads, units.tiling.held_keys(alive.size), lead=lead,
+                                    k_done=k_done))
             tally.counts.fetches(layer, members[0].head, q=(q_fetch, len(members)), k=k_fetch, v=v_fetch, lsb=lsb)
         timeline.summarize(groups)
         tally.clock.mark(layer, "summarization", timeline.now)
@@ -235,7 +242,7 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
                     step, layer, hr.head, (step, layer, g), service[:, i], requant=bool(hr.requant[0]),
                     fetch=(k_fetch.busy if k_fetch else 0) + q_one.busy, lsb_fetch=lsb.busy if lsb else 0,
                     topk_fill=hr.topk_fill[0], v_fetch=v_fetch.busy, keys=units.tiling.held_keys(cand.size),
-                    passes=int(hr.row_passes()[0]), k_stream=k_stream))
+                    passes=int(hr.row_passes()[0]), k_stream=k_stream, topk_emit=int(hr.topk_filter[0])))
                 tally.counts.fetches(layer, hr.head, q=(q_one, 1), k=k_fetch, v=v_fetch, lsb=lsb)
             tally.counts.rows_many(layer, heads, service, stacked)
             layer_done = timeline.generate(rows, after=layer_done)

@@ -90,6 +90,11 @@ class Machine:
         return self.units.hbm.latency_cycles
 
     @property
+    def stream(self) -> bool:
+        """Consumers read fetched lines as they arrive (``design.hbm.fetch = "stream"``)."""
+        return self.units.hbm.stream
+
+    @property
     def sram_bytes(self) -> int:
         """Key SRAM capacity (bytes): K of the groups in flight must fit."""
         return self.units.key_sram_bytes
@@ -158,6 +163,10 @@ class GroupWork:
     heads: list[HeadWork]
     keys: int  # key vectors the group holds in the key SRAM while it computes
     lead: int | None = None  # HBM busy cycles before compute starts (None: all of fetch); the rest streams behind
+    #: streaming fetch (design.hbm.fetch = "stream", an untiled group): HBM busy cycles from the fetch's start
+    #: until the group's Q and K are in (the V follow); Q x K of a row ends, and prob x V starts, no earlier
+    #: than its data. None: store and forward, or a tiled group (lead and the stream behind it)
+    k_done: int | None = None
 
 
 @dataclass
@@ -180,11 +189,14 @@ class RowWork:
     keys: int  # key vectors of the group held in the key SRAM until its last row is done
     passes: int = 1  # passes of Q x K and softmax: 1 + requant, 2 + requant for a two-pass row (statistics first)
     k_stream: int = 0  # HBM busy cycles of the group's K re-streamed after its first pass (tiled K), charged once
+    #: cycles at the end of the engine's occupancy over which it emits the kept indices (the filter, or the
+    #: authors' dummy drain): a streaming V fetch is requested from the first of them
+    topk_emit: int = 0
 
     @classmethod
     def from_service(cls, step: int, layer: int, head: int, group_key: tuple, service: np.ndarray, *, requant: bool,
                      fetch: int, lsb_fetch: int, topk_fill: int, v_fetch: int, keys: int, passes: int = 0,
-                     k_stream: int = 0) -> "RowWork":
+                     k_stream: int = 0, topk_emit: int = 0) -> "RowWork":
         """A row from its column of :meth:`Machine.row_services` (``service`` [stage]): Q x K and softmax per pass.
 
         The one place simulation and CSV replay turn a row's services into timed work.
@@ -192,7 +204,7 @@ class RowWork:
         n = passes or (2 if requant else 1)  # 0: the untiled count
         return cls(step, layer, head, group_key, int(fetch), int(service[0] // n), int(service[1] // n),
                    bool(requant), int(lsb_fetch), tuple(int(c) for c in service[TOPK_STAGES]), int(topk_fill),
-                   int(v_fetch), int(service[-1]), int(keys), int(n), int(k_stream))
+                   int(v_fetch), int(service[-1]), int(keys), int(n), int(k_stream), int(topk_emit))
 
 
 @dataclass
@@ -240,9 +252,21 @@ class Timeline:
         key = (layer, head, unit)
         self.busy[key] = self.busy.get(key, 0) + int(cycles)
 
-    def _hold(self, res, cycles, unit, step, layer, head, job, use=None):
+    def _hold(self, res, cycles, unit, step, layer, head, job, use=None, granted=None, until=None):
+        """Hold ``res`` for ``cycles`` (charged to ``unit``); ``granted`` succeeds when it is granted.
+
+        ``until``: a cycle the hold may not end before (a streaming consumer waits for the last line of
+        its data; the wait is stall time for HBM, the cycles after it the unit's service).
+        """
         with res.request() as req:
             yield req
+            if granted is not None:
+                granted.succeed()
+            extra = 0 if until is None else max(0, int(until) - int(self.env.now) - cycles)
+            if extra:
+                self._wait(job, "hbm")
+                yield self.env.timeout(extra)
+                self._wait(job, "pipeline")
             t0 = int(self.env.now)
             self._note(unit, "start", step, layer, head)
             yield self.env.timeout(cycles)
@@ -273,7 +297,17 @@ class Timeline:
         first = g.heads[0].head if g.heads else -1
         lead = g.fetch if g.lead is None else min(g.lead, g.fetch)
         stream = None
-        if g.fetch:
+        data_in = None  # streaming: (cycle the group's K is in, cycle its V is in)
+        if g.fetch and g.k_done is not None:
+            # the whole fetch holds the HBM; Q x K starts on the first K line and reads lines as they land
+            self._wait(job, "hbm")
+            granted = env.event()
+            stream = env.process(self._hold(self.hbm, g.fetch, "hbm", step, g.layer, first, job, granted=granted))
+            yield granted
+            t_g = int(env.now)
+            data_in = (t_g + g.k_done + m.hbm_latency, t_g + g.fetch + m.hbm_latency)
+            yield env.timeout(lead + m.hbm_latency)
+        elif g.fetch:
             self._wait(job, "hbm")
             yield from self._hold(self.hbm, lead, "hbm", step, g.layer, first, job)
             if g.fetch > lead:  # a tiled group: its later K tiles and passes stream through the double buffer
@@ -289,7 +323,13 @@ class Timeline:
             # between heads or groups (the stages take the next row as soon as they are free)
             service = np.concatenate([hw.service for hw in heads], axis=1)
             overlap = np.concatenate([hw.overlap for hw in heads], axis=1)
-            start, done, self._free = schedule_after(service, heads[0].latency, t0, self._free, overlap)
+            earliest = None
+            if data_in is not None:  # Q x K ends no earlier than the last K line, prob x V starts on its V
+                earliest = np.full(service.shape, np.iinfo(np.int64).min, np.int64)
+                qk, pv = STAGES.index("qk"), STAGES.index("pv")
+                earliest[qk] = data_in[0] - service[qk]
+                earliest[pv] = np.where(service[pv] > 0, data_in[1] - service[pv], earliest[pv])
+            start, done, self._free = schedule_after(service, heads[0].latency, t0, self._free, overlap, earliest)
             bounds = np.cumsum([0] + [hw.service.shape[1] for hw in heads])
             if self.machine.key_release == "decision":  # K leaves at the last row's requant decision
                 decided = int(done[STAGES.index("pq")].max())
@@ -354,11 +394,13 @@ class Timeline:
         self.drain()
 
     # ------------------------------------------------------------------ generation
-    def _in_order(self, turn: tuple, unit: str, res, cycles: int, w: RowWork, job: int):
+    def _in_order(self, turn: tuple, unit: str, res, cycles: int, w: RowWork, job: int, *, emit=None, until=None):
         """Use ``res`` once the previous row that uses ``unit`` has started on it (an in-order unit).
 
         ``turn`` is (previous row's start event or None, this row's start event), assigned in
-        queueing order by :meth:`generate`.
+        queueing order by :meth:`generate`. ``emit``: ``(v_row, delay, w, job)``, start the row's
+        streaming V fetch ``delay`` cycles into this use (the engine's first output beat).
+        ``until``: a cycle the use may not end before (its streamed data's last line).
         """
         previous, mine = turn
         if previous is not None:
@@ -366,6 +408,13 @@ class Timeline:
         with res.request() as req:
             yield req
             mine.succeed()
+            if emit is not None:
+                emit[0]["ready"] = self.env.process(self._v_fetch(*emit))
+            extra = 0 if until is None else max(0, int(until) - int(self.env.now) - cycles)
+            if extra:
+                self._wait(job, "hbm")
+                yield self.env.timeout(extra)
+                self._wait(job, "pipeline")
             t0 = int(self.env.now)
             self._note(unit, "start", w.step, w.layer, w.head)
             yield self.env.timeout(cycles)
@@ -373,8 +422,14 @@ class Timeline:
             self._use(STAGE_UNITS[STAGES.index(unit)], job, t0, int(self.env.now))
         self._charge(w.layer, w.head, unit, cycles)
 
-    def _fetch_once(self, shared: dict, key: tuple, cycles: int, w: RowWork, job: int, *, sram_bytes: int = 0):
-        """Fetch on behalf of a group the first time one of its rows asks; later rows wait for it."""
+    def _fetch_once(self, shared: dict, key: tuple, cycles: int, w: RowWork, job: int, *, sram_bytes: int = 0,
+                    lines: int = 1):
+        """Fetch on behalf of a group the first time one of its rows asks; later rows wait for it.
+
+        Streaming (``design.hbm.fetch``): the rows go on once the first of the transfer's ``lines``
+        buffer lines has landed, and ``shared[key + ("in",)]`` is the cycle the last one lands;
+        store and forward: once the whole transfer has.
+        """
         ready = shared.get(key)
         if ready is not None:
             self._wait(job, ("f", shared[("fetcher", *key)]))  # it waits for what the fetching row waits for
@@ -387,18 +442,32 @@ class Timeline:
             yield self.sram.get(sram_bytes)
         if cycles:
             self._wait(job, "hbm")
-            yield from self._hold(self.hbm, cycles, "hbm", w.step, w.layer, w.head, job)
-            yield self.env.timeout(self.machine.hbm_latency)
+            yield from self._transfer(shared, key, cycles, w, job, lines)
         ready.succeed()
 
-    def _scores(self, w: RowWork, last_pass: bool, job: int):
+    def _transfer(self, shared: dict, key: tuple, cycles: int, w: RowWork, job: int, lines: int):
+        """One HBM transfer; returns when its data may be consumed (the first line when streaming)."""
+        m = self.machine
+        if not m.stream:
+            yield from self._hold(self.hbm, cycles, "hbm", w.step, w.layer, w.head, job)
+            yield self.env.timeout(m.hbm_latency)
+            return
+        granted = self.env.event()
+        self._pending.append(self.env.process(self._hold(self.hbm, cycles, "hbm", w.step, w.layer, w.head, job,
+                                                         granted=granted)))
+        yield granted
+        shared[key + ("in",)] = int(self.env.now) + cycles + m.hbm_latency
+        yield self.env.timeout(-(-cycles // max(1, lines)) + m.hbm_latency)
+
+    def _scores(self, w: RowWork, last_pass: bool, job: int, until=None):
         """One pass of Q x K and softmax; the top-k fill streams the last pass's probabilities.
 
+        ``until``: the cycle the last line of the keys this pass reads lands (a streaming fetch).
         Returns the cycles from now until the pass's requant decision (the end of the softmax pipeline).
         """
         m = self.machine
         self._wait(job, "pipeline")
-        yield from self._hold(self.units["qk"], w.qk, "qk", w.step, w.layer, w.head, job)
+        yield from self._hold(self.units["qk"], w.qk, "qk", w.step, w.layer, w.head, job, until=until)
         yield self.env.timeout(m.qk_latency)
         yield from self._hold(self.units["softmax"], w.softmax, "softmax", w.step, w.layer, w.head, job)
         lead = min(w.topk_fill, m.softmax_latency) if (any(w.topk) and last_pass) else 0
@@ -410,7 +479,7 @@ class Timeline:
         key = w.group_key
         held = max(1, w.keys * m.sram_bytes_per_key)  # the group's K in the key SRAM (bytes)
         # the first alive head of the group fetches the group's K (and the query) into the SRAM
-        yield from self._fetch_once(shared, key, w.k_fetch, w, job, sram_bytes=held)
+        yield from self._fetch_once(shared, key, w.k_fetch, w, job, sram_bytes=held, lines=w.qk)
         if after is not None:  # the query needs the previous layer's output
             self._wait(job, "layer")
             yield after
@@ -418,11 +487,12 @@ class Timeline:
             shared[("stream", *key)] = self.env.process(self._stream(w, job))
             self._pending.append(shared[("stream", *key)])
         n = w.passes
-        lead = yield from self._scores(w, last_pass=n == 1, job=job)
+        lead = yield from self._scores(w, last_pass=n == 1, job=job, until=shared.get(key + ("in",)))
         if w.requant:  # the LSBs are fetched once the first pass has made the decision
-            yield from self._fetch_once(shared, key + ("lsb",), w.lsb_fetch, w, job)
+            yield from self._fetch_once(shared, key + ("lsb",), w.lsb_fetch, w, job, lines=w.qk)
         for p in range(1, n):
-            lead = yield from self._scores(w, last_pass=p == n - 1, job=job)
+            lead = yield from self._scores(w, last_pass=p == n - 1, job=job,
+                                           until=shared.get(key + ("lsb", "in")) if p == 1 else None)
         stream = shared.get(("stream", *key))
         if stream is not None and not stream.processed:  # the last pass ends with the group's last K tile
             self._wait(job, "hbm")
@@ -431,18 +501,36 @@ class Timeline:
         if m.key_release == "decision" and _last_of_group(shared, key):  # K leaves at its last requant decision
             self.env.process(self._release(lead, held))
         self._wait(job, "pipeline")
-        for stage, cycles in zip(("topk_fill", "topk", "topk_filter"), w.topk):
-            if cycles:
-                yield from self._in_order(turns[stage], stage, self.topk_stages[stage], cycles, w, job)
-        if w.v_fetch:
-            self._wait(job, "hbm")
-            yield from self._hold(self.hbm, w.v_fetch, "hbm", w.step, w.layer, w.head, job)
-            yield self.env.timeout(m.hbm_latency)
-            self._wait(job, "pipeline")
-        yield from self._in_order(turns["pv"], "pv", self.units["pv"], w.pv, w, job)
+        used = [(stage, c) for stage, c in zip(("topk_fill", "topk", "topk_filter"), w.topk) if c]
+        v_row: dict = {}
+        for i, (stage, cycles) in enumerate(used):
+            emit = None
+            if m.stream and w.v_fetch and i == len(used) - 1:  # V is requested from the engine's first output beat
+                emit = (v_row, max(0, cycles - w.topk_emit), w, job)
+            yield from self._in_order(turns[stage], stage, self.topk_stages[stage], cycles, w, job, emit=emit)
+        if w.v_fetch and "ready" not in v_row:  # no selection ran, or store and forward: V is fetched now
+            if m.stream:
+                v_row["ready"] = self.env.process(self._v_fetch(v_row, 0, w, job))
+            else:
+                self._wait(job, "hbm")
+                yield from self._hold(self.hbm, w.v_fetch, "hbm", w.step, w.layer, w.head, job)
+                yield self.env.timeout(m.hbm_latency)
+                self._wait(job, "pipeline")
+        if "ready" in v_row:  # prob x V starts on the first V line and ends no earlier than the last
+            if not v_row["ready"].processed:
+                self._wait(job, "hbm")
+                yield v_row["ready"]
+                self._wait(job, "pipeline")
+        yield from self._in_order(turns["pv"], "pv", self.units["pv"], w.pv, w, job, until=v_row.get(("in",)))
         yield self.env.timeout(m.pv_latency)
         if m.key_release == "done" and _last_of_group(shared, key):
             yield self.sram.put(held)
+
+    def _v_fetch(self, v_row: dict, delay: int, w: RowWork, job: int):
+        """A row's streaming V fetch, requested ``delay`` cycles from now; done when its first line lands."""
+        if delay:
+            yield self.env.timeout(delay)
+        yield from self._transfer(v_row, (), w.v_fetch, w, job, lines=w.pv)
 
     def _stream(self, w: RowWork, job: int):
         """The HBM time of a tiled group's later K passes, queued behind its first (the double buffer streams it)."""

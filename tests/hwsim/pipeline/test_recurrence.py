@@ -104,3 +104,30 @@ def test_a_sequence_cut_into_calls_is_one_call(seed):
     # a later start (the next group's data arriving) delays only what it must
     s3, _, _ = schedule_after(service[:, cut:], latency, 10_000, free, overlap[:, cut:])
     assert s3[0, 0] == max(10_000, int(free[0]))
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_earliest_starts_match_reference(seed):
+    """Rows whose data streams in (``earliest``: no start of a stage before a cycle) agree with the stepper."""
+    rng = np.random.default_rng(300 + seed)
+    stages, rows = int(rng.integers(1, 6)), int(rng.integers(1, 14))
+    service = rng.integers(0, 9, size=(stages, rows))
+    service[:, rng.random(rows) < 0.2] = 0
+    latency = rng.integers(0, 5, size=stages)
+    overlap = _valid_overlap(rng, service, latency)
+    earliest = np.where(rng.random((stages, rows)) < 0.3, rng.integers(0, 60, size=(stages, rows)), -5)
+    fast = schedule(service, latency, 2, overlap, earliest=earliest)
+    ref = schedule_reference(service, latency, 2, overlap, earliest=earliest)
+    np.testing.assert_array_equal(fast[0], ref[0])
+    np.testing.assert_array_equal(fast[1], ref[1])
+    assert (fast[0] >= earliest).all()
+    # a floor at or below where a row would start anyway changes nothing
+    plain = schedule(service, latency, 2, overlap)
+    np.testing.assert_array_equal(schedule(service, latency, 2, overlap, earliest=np.minimum(plain[0], earliest))[0],
+                                  plain[0])
+
+
+def test_earliest_holds_a_consumer_until_its_last_line():
+    # Q x K of 4 cycles whose key fetch lands at cycle 10: it starts at 6 and ends with the last line
+    start, done = schedule(np.array([[4, 4]]), np.array([1]), 0, earliest=np.array([[6, -1]]))
+    assert start.tolist() == [[6, 10]] and done.tolist() == [[11, 15]]

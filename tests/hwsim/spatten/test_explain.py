@@ -19,13 +19,16 @@ DECODER = dict(layers=3, heads=4, kv_heads=2, tokens=24, mode="decoder", generat
 #: (latency_cycles, dram_bytes, stage_cycles) before the timeline recorded stalls (the recording must
 #: not move any simulated number; a deliberate model change updates these: last, summarization rows
 #: following each other through the row pipeline without a drain between heads, generation unchanged).
-PINNED = {
-    ("encoder", "spatten", ()): (1687, 54272, {"summarization": 1687, "generation": 0}),
-    ("decoder", "spatten", ()): (3957, 29632, {"summarization": 1938, "generation": 2019}),
-    ("decoder", "spatten", ("topk.overlap=none",)): (4436, 29632, {"summarization": 2326, "generation": 2110}),
-    ("encoder", "spatten-eighth", ()): (9317, 54272, {"summarization": 9317, "generation": 0}),
-    ("decoder", "spatten-eighth", ("topk.engines=1",)): (5274, 29632, {"summarization": 2859, "generation": 2415}),
-    ("decoder", "spatten-eighth", ("topk.overlap=none",)): (5753, 29632, {"summarization": 3247, "generation": 2506}),
+PINNED = {  # hbm.fetch = "stream" (the default): fetched lines stream into Q x K and prob x V
+    ("encoder", "spatten", ()): (1658, 54272, {"summarization": 1658, "generation": 0}),
+    ("decoder", "spatten", ()): (3907, 29632, {"summarization": 1933, "generation": 1974}),
+    ("decoder", "spatten", ("topk.overlap=none",)): (4386, 29632, {"summarization": 2321, "generation": 2065}),
+    ("encoder", "spatten-eighth", ()): (9105, 54272, {"summarization": 9105, "generation": 0}),
+    ("decoder", "spatten-eighth", ("topk.engines=1",)): (5160, 29632, {"summarization": 2845, "generation": 2315}),
+    ("decoder", "spatten-eighth", ("topk.overlap=none",)): (5649, 29632, {"summarization": 3233, "generation": 2416}),
+    # store and forward: the numbers of main before streaming fetches (a7e2bf9)
+    ("encoder", "spatten", ("hbm.fetch=store",)): (1687, 54272, {"summarization": 1687, "generation": 0}),
+    ("decoder", "spatten", ("hbm.fetch=store",)): (3957, 29632, {"summarization": 1938, "generation": 2019}),
 }
 
 
@@ -58,12 +61,15 @@ def test_recording_changes_no_simulated_number(case):
 
 def test_replay_is_unchanged_and_explained():
     wl = workloads.resolve(str(CSV))
+    old = simulate(wl, load_design("spatten", ["sram.key_release=done", "hbm.fetch=store"]), None, seed=0)
+    assert (old["latency_cycles"], old["dram_bytes"]) == (872647, 95510432)  # main at fb0dc38 (K held to prob x V)
+    _adds_up(old)
     held = simulate(wl, load_design("spatten", ["sram.key_release=done"]), None, seed=0)
-    assert (held["latency_cycles"], held["dram_bytes"]) == (872647, 95510432)  # main at fb0dc38 (K held to prob x V)
+    assert (held["latency_cycles"], held["dram_bytes"]) == (793377, 95510432)  # streamed fetches
     _adds_up(held)
     r = simulate(wl, load_design("spatten"), None, seed=0)
     # K released at the requant decision (SpAttenController.scala:157): the same bytes, less waiting for SRAM space
-    assert (r["latency_cycles"], r["dram_bytes"]) == (771534, 95510432)
+    assert (r["latency_cycles"], r["dram_bytes"]) == (735039, 95510432)
     assert r["explain"]["units"]["qk"]["stall_sram_cycles"] < held["explain"]["units"]["qk"]["stall_sram_cycles"]
     _adds_up(r)
     e = r["explain"]["units"]
@@ -72,17 +78,20 @@ def test_replay_is_unchanged_and_explained():
     assert e["qk"]["stall_layer_cycles"] > 0 and e["pv"]["stall_hbm_cycles"] > 0
 
 
-def test_summarization_stalls_exactly():
-    # the timeline of tests/hwsim/spatten/test_simulate.py::test_summarization_timeline_exactly: HBM busy
-    # 0-9, data after 40 cycles of latency (49); Q x K rows 49-81, softmax 62-94, prob x V 152-184; 187 in all
-    r = simulate(TinyTrace(layers=1, heads=1, tokens=16), load_design("spatten"), load_policy("none"))
+@pytest.mark.parametrize("fetch,first,end", [("store", 49, 187), ("stream", 45, 183)])
+def test_summarization_stalls_exactly(fetch, first, end):
+    # the timelines of tests/hwsim/spatten/test_simulate.py::test_summarization_timeline_exactly and
+    # ::test_summarization_streams_the_fetch_into_q_x_k: HBM busy 0-9; store and forward: data after 40 cycles
+    # of latency (49), Q x K rows 49-81, softmax 62-94, prob x V 152-184, 187 in all; streamed: 4 cycles earlier
+    r = simulate(TinyTrace(layers=1, heads=1, tokens=16), load_design("spatten", [f"hbm.fetch={fetch}"]),
+                 load_policy("none"))
     zero = dict.fromkeys(CAUSES, 0)
     expected = {
-        "hbm": (9, zero, 178),
-        "qk": (32, {**zero, "hbm": 49}, 106),
-        "softmax": (32, {**zero, "hbm": 49, "pipeline": 13}, 93),
-        "pv": (32, {**zero, "hbm": 49, "pipeline": 103}, 3),
-        "pq": (0, zero, 187), "topk": (0, zero, 187), "select": (0, zero, 187),
+        "hbm": (9, zero, end - 9),
+        "qk": (32, {**zero, "hbm": first}, 106),
+        "softmax": (32, {**zero, "hbm": first, "pipeline": 13}, 93),
+        "pv": (32, {**zero, "hbm": first, "pipeline": 103}, 3),
+        "pq": (0, zero, end), "topk": (0, zero, end), "select": (0, zero, end),
     }
     for unit, (busy, stalls, idle) in expected.items():
         e = r["explain"]["units"][unit]

@@ -9,6 +9,7 @@ from hwsim.spatten import simulate
 from tiny_workload import TinyTrace
 
 SPATTEN = load_design("spatten")
+STORE = load_design("spatten", ["hbm.fetch=store"])  # store and forward, the model before streaming fetches
 
 
 def run(trace, policy="none", design=SPATTEN, overrides=(), **kw):
@@ -19,14 +20,37 @@ def test_summarization_timeline_exactly():
     # 1 layer, 1 head, 16 tokens, d = 64, 12-bit: Q, K, V are 1536 B each = 48 granules of 32 B over
     # 16 channels -> 3 cycles each; data after 40 cycles of read latency; rows: Q x K and softmax
     # 2 cycles each (8 keys/cycle, 8 probabilities/cycle), Q x K latency 11, softmax 87 + 1, prob x V 2 + 3.
-    r = run(TinyTrace(layers=1, heads=1, tokens=16), log_events=True)
-    expected = [(0, "hbm", "start", -1, 0, 0), (9, "hbm", "end", -1, 0, 0), (49, "pipeline", "start", -1, 0, 0)]
-    expected += [(49 + 2 * i, "qk", f"row {i}", -1, 0, 0) for i in range(16)]
-    expected += [(62 + 2 * i, "softmax", f"row {i}", -1, 0, 0) for i in range(16)]
-    expected += [(152 + 2 * i, "pv", f"row {i}", -1, 0, 0) for i in range(16)]
-    expected += [(187, "pipeline", "end", -1, 0, 0)]
-    assert r.events == expected
+    # Store and forward (hbm.fetch = "store"): the rows start when the whole fetch has landed.
+    r = run(TinyTrace(layers=1, heads=1, tokens=16), design=STORE, log_events=True)
+    assert r.events == _one_head_events(49, 187)
     assert r["latency_cycles"] == 187
+
+
+def _one_head_events(first: int, end: int) -> list:
+    """The event log of the 16 rows above when Q x K's first row starts at ``first`` (softmax 13 cycles
+    later, prob x V 103 later, 2 cycles a row) and the pipeline ends at ``end``."""
+    expected = [(0, "hbm", "start", -1, 0, 0), (9, "hbm", "end", -1, 0, 0), (first, "pipeline", "start", -1, 0, 0)]
+    for unit, offset in (("qk", 0), ("softmax", 13), ("pv", 103)):
+        expected += [(first + offset + 2 * i, unit, f"row {i}", -1, 0, 0) for i in range(16)]
+    return expected + [(end, "pipeline", "end", -1, 0, 0)]
+
+
+def test_summarization_streams_the_fetch_into_q_x_k():
+    # The same run as the hardware streams it (hbm.fetch = "stream", the default): Q (3 cycles), then K (3
+    # cycles over the 2 key-buffer lines Q x K reads) then V; Q x K starts once Q and K's first line are in,
+    # 3 + ceil(3 / 2) = 5 cycles + 40 of latency = 45, and its first row ends (47) after K's last line (46).
+    # prob x V needs V by 49 and starts at 148 anyway: every row 4 cycles earlier, 183 in all.
+    r = run(TinyTrace(layers=1, heads=1, tokens=16), log_events=True)
+    assert r.events == _one_head_events(45, 183)
+    assert r["latency_cycles"] == 183
+    # a K fetch slower than Q x K: one HBM channel, Q and K 48 granules = 48 cycles each; the group may start
+    # after Q + 24 (the first of 2 lines) + 40 = 112, but row 0 must end with K's last line (96 + 40 = 136),
+    # so it runs 134-136 and the 15 rows after it follow every 2 cycles
+    slow = run(TinyTrace(layers=1, heads=1, tokens=16), design=load_design("spatten", ["hbm.channels=1"]),
+               log_events=True)
+    assert [e[0] for e in slow.events if e[1] == "hbm"] == [0, 144]  # Q, K, V: 144 cycles in one transfer
+    qk = [e[0] for e in slow.events if e[1] == "qk"]
+    assert qk[:2] == [134, 136] and qk[-1] == 134 + 2 * 15
 
 
 def test_generation_timeline_exactly():
@@ -35,7 +59,9 @@ def test_generation_timeline_exactly():
     # Step 0: the group's K (9 keys x 96 B = 27 granules: 2 cycles) + the query (1 cycle) at 336, layer 1's
     # K fetched ahead; Q x K after 40 cycles latency; V fetched once for the group after head 0's softmax;
     # layer 1's Q x K waits for layer 0's last prob x V (+3 latency).
-    r = run(TinyTrace(layers=2, heads=2, kv_heads=1, tokens=10, mode="decoder", generate=2), log_events=True)
+    # Store and forward (hbm.fetch = "store").
+    r = run(TinyTrace(layers=2, heads=2, kv_heads=1, tokens=10, mode="decoder", generate=2), design=STORE,
+            log_events=True)
     step0 = [e for e in r.events if e[3] == 0]
     assert step0 == [
         (336, "hbm", "start", 0, 0, 0), (339, "hbm", "end", 0, 0, 0),
@@ -56,6 +82,24 @@ def test_generation_timeline_exactly():
         (678, "pv", "start", 0, 1, 1), (680, "pv", "end", 0, 1, 1),
     ]
     assert r["stage_cycles"] == {"summarization": 336, "generation": 694}
+
+
+def test_generation_streams_k_into_q_x_k_and_v_into_prob_x_v():
+    # The run above, streamed (the default; layer 0 of step 0 shown, layer 1's K fetched ahead at 335). The prompt takes 332 cycles (each layer's Q x K starts 2 cycles
+    # earlier). Step 0: Q + K 3 cycles from 332 over 2 key lines: Q x K starts after ceil(3 / 2) = 2 cycles + 40
+    # = 374 and its row ends (376) after the last line (375). No row selects V (policy none), so the group's V is
+    # fetched at head 0's requant decision (387 + 2 + 88 = 477), 2 cycles over 2 lines: prob x V starts on the
+    # first line, 477 + 1 + 40 = 518, and ends (520) after the last (519).
+    r = run(TinyTrace(layers=2, heads=2, kv_heads=1, tokens=10, mode="decoder", generate=2), log_events=True)
+    step0 = [e[:3] for e in r.events if e[3] == 0 and e[4] == 0]
+    assert step0 == [
+        (332, "hbm", "start"), (335, "hbm", "end"),
+        (374, "qk", "start"), (376, "qk", "end"), (376, "qk", "start"), (378, "qk", "end"),
+        (387, "softmax", "start"), (389, "softmax", "end"), (389, "softmax", "start"), (391, "softmax", "end"),
+        (477, "hbm", "start"), (479, "hbm", "end"),
+        (518, "pv", "start"), (520, "pv", "end"), (520, "pv", "start"), (522, "pv", "end"),
+    ]
+    assert r["stage_cycles"] == {"summarization": 332, "generation": 688}
 
 
 def test_dense_policy_is_exact_up_to_12_bit_quantization():
