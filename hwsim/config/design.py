@@ -177,6 +177,19 @@ class Hbm(Config):
         "line. 'store' (the earlier model): store and forward, Q x K waits for the whole K fetch and the V "
         "fetch for the whole top-k.",
     )
+    fuse_pairs: Literal["kv", "k", "none"] = Field(
+        "kv",
+        description="Store planes of K/V heads 2g and 2g+1 interleaved when each is at most half the datapath wide "
+        "(6-bit on the 12-bit datapath): one aligned vector of 2 x bits per token, fetched once for both heads "
+        "(96 B at d = 64 instead of two 48 B vectors that straddle 32 B granules). 'kv' (the hardware as built): "
+        "the K MSB and V planes; 'k': K only; 'none'. Source: mit-han-lab/spatten sim/TestSpAtten.scala:174-176 "
+        "(fused_mat = 2 for 6-bit K and V); SpAttenController.scala allocates and writes the key buffer for a fused "
+        "batch's first part and runs the V fetch for part 0 only (stageFetchValMat). A CSV replay follows that "
+        "(the pair's V is head 0's selection); a trace run fetches the union of the pair's local-V selections, so "
+        "that both heads' outputs stay right (the RTL's is right only when both heads keep the same keys). The K "
+        "LSB plane is per head (the requantization profile is unfused); rows streamed in tiles (sram.tiling) "
+        "are not fused.",
+    )
     read_latency_ns: Annotated[float, between(0.0, 1e4)] = Field(
         40.0,
         description="Time from a read request to its first data (ns): HBM2 tRCD + tCL of about 28 ns "

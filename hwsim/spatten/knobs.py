@@ -85,9 +85,11 @@ KNOBS: dict[str, Knob] = {k.key: k for k in [
     _k("clock_ghz", "clock_ghz=2.0", "latency area",
        why="HBM bytes per cycle (and so the fetcher's width) and the read latency in cycles scale with the clock; "
            "dynamic energy per event does not (static energy scales with seconds)"),
-    _k("datapath_bits", "datapath_bits=10", "energy area fidelity",
-       why="dram: Q/K/V are stored at the policy's (or the CSV's) bits; SRAM words, multipliers and the "
-           "probabilities fed to prob x V (fidelity) are at the datapath width"),
+    _k("datapath_bits", "datapath_bits=10", "latency dram energy area fidelity",
+       why="Q/K/V are stored at the policy's (or the CSV's) bits, but a 6-bit plane is stored fused with its head "
+           "pair's only when two fit the datapath (hbm.fuse_pairs: not at 10 bits), which moves the bus bytes and "
+           "the fetch timing; SRAM words, multipliers and the probabilities fed to prob x V (fidelity) are at the "
+           "datapath width"),
     _k("technology_nm", "technology_nm=28", "energy area"),
     _k("qk.multipliers", "qk.multipliers=256", _UNIT),
     _k("pv.multipliers", "pv.multipliers=256", _UNIT),
@@ -109,7 +111,9 @@ KNOBS: dict[str, Knob] = {k.key: k for k in [
        why="under sram.tiling = 'two-pass' a longer selection runs hierarchically; the limit left is k and n - k "
            "both >= max_n (tests/hwsim/spatten/test_tiling.py)"),
     _k("topk.width_bits", "topk.width_bits=16", "latency dram energy area fidelity",
-       why="scores are quantized to the width before selection: ties and so the kept V vectors change"),
+       partial={"replay": frozenset({"dram"})},
+       why="scores are quantized to the width before selection: ties and so the kept V vectors change; on a replay "
+           "the pair's fused V vectors are whole granules, so which positions are kept no longer moves the bus bytes"),
     _k("topk.overlap", "topk.overlap=none", "latency",
        why="area: every overlap mode is modelled with the same buffers (the released RTL's data FIFO "
        "already holds two requests' streams)"),
@@ -138,6 +142,9 @@ KNOBS: dict[str, Knob] = {k.key: k for k in [
        why="the fetcher's datapath is as wide as the channels' bytes per cycle"),
     _k("hbm.interleave_bytes", "hbm.interleave_bytes=128", "latency dram energy"),
     _k("hbm.read_latency_ns", "hbm.read_latency_ns=400.0", "latency"),
+    _k("hbm.fuse_pairs", "hbm.fuse_pairs=none", "latency dram energy",
+       why="area: the fused layout uses the same buffers (the RTL's key and value buffers have a write port per "
+           "fused head)"),
     _k("hbm.fetch", "hbm.fetch=store", "latency",
        why="dram and energy: the same transfers, only when their data is consumed changes"),
     _k("features.token_pruning", "features.token_pruning=false", "refuses",
@@ -186,7 +193,9 @@ KNOBS: dict[str, Knob] = {k.key: k for k in [
             context=("hbm.channels=1", "hbm.channel_gbytes_per_s=8.0"),
             why="latency: streamed V fetches hide behind Q x K, softmax and top-k on the tiny traces at 16 channels; "
                 "on one slow channel (8 GB/s) the V bytes are on the critical path"),
-    _policy("policy.quantization.lsb_bits", "policy.quantization.lsb_bits=2", "latency dram energy fidelity"),
+    _policy("policy.quantization.lsb_bits", "policy.quantization.lsb_bits=2", "latency dram energy fidelity",
+            context=("policy.quantization.threshold=0.9",),
+            why="dram: only rows that re-fetch their LSBs read the plane; the tiny traces need a high threshold"),
     _policy("policy.quantization.threshold", "policy.quantization.threshold=0.5", "latency dram energy fidelity"),
 ]}
 

@@ -39,7 +39,7 @@ import numpy as np
 
 from ..config import Design, Policy
 from ..errors import HwsimError
-from ..units.hbm import vector_bytes
+from ..units.hbm import NO_FETCH, vector_bytes
 from ..units.topk import golden as topk_golden
 from ..units.topk.authors import authors_latency_cycles, dummy_occupancy_cycles
 from .functional import HeadRows
@@ -100,6 +100,26 @@ def _check_capacity(name: str, cols, units: SpattenUnits, design_name: str) -> N
                              f"testbench; sram.tiling applies to traces)")
 
 
+def _fused_pairs(cols, hbm) -> dict[tuple, tuple[bool, bool]]:
+    """(iteration, layer, head) -> (K fused, V fused) for the rows of a K/V head pair stored fused.
+
+    ``design.hbm.fuse_pairs``: heads 2i and 2i+1 of one (iteration, layer) whose K MSB (V) planes both
+    fit half the datapath (:meth:`hwsim.units.hbm.HbmParams.fuses`); rows without such a partner are absent.
+    """
+    if hbm.fuse_pairs == "none":
+        return {}
+    bits = {}
+    for it, layer, head, kb, vb in zip(cols["iteration"], cols["layer"], cols["head"], cols["key_bits"],
+                                       cols["value_bits"]):
+        bits[(int(it), int(layer), int(head))] = (hbm.fuses(int(kb)), hbm.fuses(int(vb), "v"))
+    out = {}
+    for (it, layer, head), (k, v) in bits.items():
+        other = bits.get((it, layer, head ^ 1))
+        if other is not None and ((k and other[0]) or (v and other[1])):
+            out[(it, layer, head)] = (k and other[0], v and other[1])
+    return out
+
+
 def simulate_replay(wl, design: Design, *, seed: int = 0, progress: bool = False,
                     log_events: bool = False, conventions: str = "hardware") -> SimResult:
     """Replay workload ``wl`` (from :func:`workloads.spatten_csv.load`) on ``design`` under ``conventions``."""
@@ -148,6 +168,8 @@ def simulate_replay(wl, design: Design, *, seed: int = 0, progress: bool = False
     engine = units.topk
     lanes, in_lanes, w = engine.lanes, engine.in_lanes, engine.width
     order = np.lexsort((cols["head"], cols["layer"], cols["iteration"]))
+    pairs = _fused_pairs(cols, units.hbm)
+    pair_state: dict[tuple, bool] = {}  # (iteration, layer, even head) of the fused pairs whose first row came
     key_sets: dict[tuple[int, int], np.ndarray] = {}
     dense_flops = 0
     rows: list[RowWork] = []
@@ -199,12 +221,25 @@ def simulate_replay(wl, design: Design, *, seed: int = 0, progress: bool = False
                 topk_cycles = dummy_occupancy_cycles(kf, rounds, beat=in_lanes)
                 topk_fill, topk_filter = -(-kf // in_lanes), 0
         v_fetch = machine.fetch(v_pos, vector_bytes(d, vbits))
+        group = (it, layer, head)
+        keys = kf
+        fused = pairs.get(group)
+        if fused is not None:  # design.hbm.fuse_pairs: the pair's first row moves the fused K and V (its selection)
+            group, keys = (it, layer, head & ~1), 2 * kf  # one fetch group holding both heads' K lines
+            first = group not in pair_state
+            pair_state[group] = True
+            if fused[0]:
+                k_fetch = (machine.fetch(pos, 2 * vector_bytes(d, kbits)) if first else NO_FETCH).asked(
+                    k_fetch.payload_bytes)
+            if fused[1]:  # as the controller's stageFetchValMat: part 0's selection only
+                v_fetch = (machine.fetch(v_pos, 2 * vector_bytes(d, vbits)) if first else NO_FETCH).asked(
+                    v_fetch.payload_bytes)
         hr = HeadRows(head, np.array([kf]), np.array([requant]), np.array([vf]), np.array([topk_cycles]),
                       np.array([topk_fill]), np.array([topk_filter]), 0.0, v_pos)
         service, _, _ = machine.row_services(hr, 0, overlap="none" if authors else None)
-        rows.append(RowWork.from_service(it, layer, head, (it, layer, head), service[:, 0], requant=requant,
+        rows.append(RowWork.from_service(it, layer, head, group, service[:, 0], requant=requant,
                                          fetch=k_fetch.busy + q_fetch.busy, lsb_fetch=lsb.busy if lsb else 0,
-                                         topk_fill=topk_fill, v_fetch=v_fetch.busy, keys=kf,
+                                         topk_fill=topk_fill, v_fetch=v_fetch.busy, keys=keys, lsb_group=head,
                                          topk_emit=-(-kf // in_lanes) if authors else topk_filter))
         tally.counts.rows(layer, hr, service)
         tally.counts.fetches(layer, head, q=(q_fetch, 1), k=k_fetch, v=v_fetch, lsb=lsb)

@@ -163,6 +163,8 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
             q_fetch = machine.fetch(alive, qb)
             k_fetch, v_fetch, lsb, extra, lead = _group_fetches(
                 machine, res, g, alive, q_busy=q_fetch.busy * len(members), kb=kb, lb=lb, vb=vb)
+            k_fetch, v_fetch = _fuse_pair(machine, res, g, by_group, alive, k_fetch, v_fetch, kv_heads=trace.kv_heads,
+                                          kb=kb, vb=vb)
             lsb_pending = lsb.busy - extra.busy if lsb else 0  # the first LSB fetch; re-streams go with K
             heads = []
             for hr in members:
@@ -205,23 +207,36 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
                          fidelity_rows=fidelity_rows)
             cascade.absorb(res)
             rows = []
-            fetched_v: dict[int, np.ndarray] = {}  # kv group -> mask of the positions whose V it fetched
+            fetched_v: dict[int, np.ndarray] = {}  # kv group -> mask of the positions whose V it asked for
+            moved_v: dict[int, np.ndarray] = {}  # fetch group -> mask of the positions whose V crossed the bus
             lsb_done: set[int] = set()
             first_of_group: set[int] = set()
+            first_of_fetch: set[int] = set()
             # every (layer, head) tensor has the same layout, so one transfer describes each group's K,
             # LSB plane and every head's query (computed once per layer, charged per group or head)
             k_all, q_one = machine.fetch(cand, kb), machine.fetch(np.array([pos]), qb)
             lsb_all = machine.fetch(cand, lb) if plan.progressive else None
             streams = units.tiling.streams_k(cand.size)  # K re-streamed for each later pass (hwsim.units.tiling)
             heads = res.heads
+            # K/V head pairs stored fused (design.hbm.fuse_pairs): one fetch group, its K and V moved once
+            fuse_k = units.hbm.fuses(plan.key_bits) and not streams
+            fuse_v = units.hbm.fuses(plan.value_bits, "v") and not streams
+            alive_groups = {hr.head // group for hr in heads}
+            paired = {g for g in alive_groups if (fuse_k or fuse_v) and _partner(g, trace.kv_heads) is not None}
+            fetch_group = {g: g & ~1 if g in paired else g for g in alive_groups}
+            k_pair = machine.fetch(cand, 2 * kb) if fuse_k else None
             # the layer's rows (one per alive head) through the units' service times in one call
             stacked = HeadRows.stack(heads)
             service, _, _ = machine.row_services(stacked, 0)
             for i, hr in enumerate(heads):
                 g = hr.head // group
+                fg = fetch_group[g]
                 first = g not in first_of_group
                 k_fetch = k_all if first else None
+                if k_pair is not None and first:  # the pair's first row moves the fused K; its partner's none
+                    k_fetch = (k_pair if fg not in first_of_fetch else NO_FETCH).asked(k_all.payload_bytes)
                 first_of_group.add(g)
+                first_of_fetch.add(fg)
                 lsb = None
                 if hr.requant[0] and g not in lsb_done:
                     lsb = lsb_all
@@ -238,11 +253,18 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
                 new_v = hr.v_pos[~seen[hr.v_pos]]  # v_pos is sorted, so new_v is too
                 seen[new_v] = True
                 v_fetch = machine.fetch(new_v, vb)
+                if fuse_v:  # fused V: the positions new to the pair, 2 x vb each
+                    moved = moved_v.setdefault(fg, np.zeros(length, bool))
+                    new_pair = new_v[~moved[new_v]]
+                    moved[new_pair] = True
+                    v_fetch = machine.fetch(new_pair, 2 * vb).asked(v_fetch.payload_bytes)
+                groups_held = len({fg, fg + 1} & alive_groups) if g in paired else 1  # K held for the fetch group
                 rows.append(RowWork.from_service(
-                    step, layer, hr.head, (step, layer, g), service[:, i], requant=bool(hr.requant[0]),
+                    step, layer, hr.head, (step, layer, fg), service[:, i], requant=bool(hr.requant[0]),
                     fetch=(k_fetch.busy if k_fetch else 0) + q_one.busy, lsb_fetch=lsb.busy if lsb else 0,
-                    topk_fill=hr.topk_fill[0], v_fetch=v_fetch.busy, keys=units.tiling.held_keys(cand.size),
-                    passes=int(hr.row_passes()[0]), k_stream=k_stream, topk_emit=int(hr.topk_filter[0])))
+                    topk_fill=hr.topk_fill[0], v_fetch=v_fetch.busy,
+                    keys=units.tiling.held_keys(cand.size) * groups_held, passes=int(hr.row_passes()[0]),
+                    k_stream=k_stream, topk_emit=int(hr.topk_filter[0]), lsb_group=g))
                 tally.counts.fetches(layer, hr.head, q=(q_one, 1), k=k_fetch, v=v_fetch, lsb=lsb)
             tally.counts.rows_many(layer, heads, service, stacked)
             layer_done = timeline.generate(rows, after=layer_done)
@@ -256,6 +278,37 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
     result = tally.result(timeline, seed=seed)
     result.decisions["summarization"] = cascade.kept
     return result
+
+
+def _partner(g: int, kv_heads: int) -> int | None:
+    """The K/V head stored fused with ``g`` (``design.hbm.fuse_pairs``: heads 2i and 2i+1), None for a lone last head."""
+    p = g ^ 1
+    return p if p < kv_heads else None
+
+
+def _fuse_pair(machine: Machine, res, g: int, groups, alive: np.ndarray, k, v, *, kv_heads: int, kb: int, vb: int):
+    """A summarization group's K and V transfers when its planes are stored fused with its partner's.
+
+    The pair's first alive group fetches the fused K (every alive key, 2 x ``kb`` bytes each) and the
+    fused V at the union of both groups' V positions; its partner's transfers move nothing. Each keeps
+    its own payload (what its rows asked for). Tiled groups (``res.group_blocks``) are not fused.
+    """
+    hbm = machine.units.hbm
+    partner = _partner(g, kv_heads)
+    if partner is None or g in res.group_blocks or partner in res.group_blocks:
+        return k, v
+    plan = machine.units.quant
+    first = partner not in groups or g < partner
+    if hbm.fuses(plan.key_bits):
+        k = machine.fetch(alive, 2 * kb).asked(k.payload_bytes) if first else NO_FETCH.asked(k.payload_bytes)
+    if hbm.fuses(plan.value_bits, "v"):
+        if first:
+            pos = res.group_v_used[g] if partner not in groups else np.union1d(res.group_v_used[g],
+                                                                             res.group_v_used[partner])
+            v = machine.fetch(pos, 2 * vb).asked(v.payload_bytes)
+        else:
+            v = NO_FETCH.asked(v.payload_bytes)
+    return k, v
 
 
 def _group_fetches(machine: Machine, res, g: int, alive: np.ndarray, *, q_busy: int, kb: int, lb: int, vb: int):

@@ -192,11 +192,14 @@ class RowWork:
     #: cycles at the end of the engine's occupancy over which it emits the kept indices (the filter, or the
     #: authors' dummy drain): a streaming V fetch is requested from the first of them
     topk_emit: int = 0
+    #: the K/V head whose LSB plane this row's re-fetch reads (None: the group of ``group_key``; a fused pair
+    #: shares one K fetch but each head has its own LSB plane)
+    lsb_group: int | None = None
 
     @classmethod
     def from_service(cls, step: int, layer: int, head: int, group_key: tuple, service: np.ndarray, *, requant: bool,
                      fetch: int, lsb_fetch: int, topk_fill: int, v_fetch: int, keys: int, passes: int = 0,
-                     k_stream: int = 0, topk_emit: int = 0) -> "RowWork":
+                     k_stream: int = 0, topk_emit: int = 0, lsb_group: int | None = None) -> "RowWork":
         """A row from its column of :meth:`Machine.row_services` (``service`` [stage]): Q x K and softmax per pass.
 
         The one place simulation and CSV replay turn a row's services into timed work.
@@ -204,7 +207,7 @@ class RowWork:
         n = passes or (2 if requant else 1)  # 0: the untiled count
         return cls(step, layer, head, group_key, int(fetch), int(service[0] // n), int(service[1] // n),
                    bool(requant), int(lsb_fetch), tuple(int(c) for c in service[TOPK_STAGES]), int(topk_fill),
-                   int(v_fetch), int(service[-1]), int(keys), int(n), int(k_stream), int(topk_emit))
+                   int(v_fetch), int(service[-1]), int(keys), int(n), int(k_stream), int(topk_emit), lsb_group)
 
 
 @dataclass
@@ -488,11 +491,12 @@ class Timeline:
             self._pending.append(shared[("stream", *key)])
         n = w.passes
         lead = yield from self._scores(w, last_pass=n == 1, job=job, until=shared.get(key + ("in",)))
+        lsb_key = key + ("lsb",) if w.lsb_group is None else key + ("lsb", w.lsb_group)
         if w.requant:  # the LSBs are fetched once the first pass has made the decision
-            yield from self._fetch_once(shared, key + ("lsb",), w.lsb_fetch, w, job, lines=w.qk)
+            yield from self._fetch_once(shared, lsb_key, w.lsb_fetch, w, job, lines=w.qk)
         for p in range(1, n):
             lead = yield from self._scores(w, last_pass=p == n - 1, job=job,
-                                           until=shared.get(key + ("lsb", "in")) if p == 1 else None)
+                                           until=shared.get(lsb_key + ("in",)) if p == 1 else None)
         stream = shared.get(("stream", *key))
         if stream is not None and not stream.processed:  # the last pass ends with the group's last K tile
             self._wait(job, "hbm")

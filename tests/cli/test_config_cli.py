@@ -42,7 +42,7 @@ def test_misspelt_key_in_file(hwsim, tmp_path):
     assert r.returncode == 2
     assert r.stderr == (
         f"hwsim: error: {path}: hbm.chanels: unknown key; expected one of: channels, channel_gbytes_per_s, "
-        "interleave_bytes, fetch, read_latency_ns\n"
+        "interleave_bytes, fetch, fuse_pairs, read_latency_ns\n"
     )
 
 

@@ -30,6 +30,10 @@ class Fetch:
         """The same transfer made ``times`` times (a re-streamed tile plan)."""
         return Fetch(self.busy * times, self.bus_bytes * times, self.payload_bytes * times)
 
+    def asked(self, payload_bytes: int) -> "Fetch":
+        """This transfer on behalf of a request for ``payload_bytes`` (a fused pair's shared fetch)."""
+        return Fetch(self.busy, self.bus_bytes, int(payload_bytes))
+
     def __add__(self, other: "Fetch") -> "Fetch":
         """Two transfers back to back."""
         return Fetch(self.busy + other.busy, self.bus_bytes + other.bus_bytes, self.payload_bytes + other.payload_bytes)
