@@ -33,7 +33,7 @@ import numpy as np
 from ..config import Design, Policy, check_pair
 from ..errors import HwsimError
 from ..units import qk as qk_unit
-from ..units.hbm import NO_FETCH, vector_bytes
+from ..units.hbm import NO_FETCH, first_line_cycles, vector_bytes
 from .cascade import Cascade
 from .functional import HeadRows, attend, keep_count, quantize_layer
 from .result import SimResult, Tally
@@ -161,8 +161,9 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
             by_group.setdefault(hr.head // group, []).append(hr)
         for g, members in by_group.items():
             q_fetch = machine.fetch(alive, qb)
+            q_all = q_fetch.busy * len(members)  # every alive head's queries
             k_fetch, v_fetch, lsb, extra, lead = _group_fetches(
-                machine, res, g, alive, q_busy=q_fetch.busy * len(members), kb=kb, lb=lb, vb=vb)
+                machine, res, g, alive, q_busy=q_all, kb=kb, lb=lb, vb=vb)
             k_fetch, v_fetch = _fuse_pair(machine, res, g, by_group, alive, k_fetch, v_fetch, kv_heads=trace.kv_heads,
                                           kb=kb, vb=vb)
             lsb_pending = lsb.busy - extra.busy if lsb else 0  # the first LSB fetch; re-streams go with K
@@ -173,12 +174,12 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
                     lsb_pending = 0
                 heads.append(HeadWork(layer, hr.head, service, latency, overlap))
                 tally.counts.rows(layer, hr, service)
-            fetch = q_fetch.busy * len(members) + k_fetch.busy + v_fetch.busy + extra.busy
+            fetch = q_all + k_fetch.busy + v_fetch.busy + extra.busy
             k_done = None
             if lead is None and units.hbm.stream:  # Q x K starts on the first K line (Q, then K, then V)
-                k_done = q_fetch.busy * len(members) + k_fetch.busy
+                k_done = q_all + k_fetch.busy
                 lines = int(qk_unit.service_cycles(alive.size, units.qk))  # key-buffer lines Q x K reads
-                lead = k_done - k_fetch.busy + -(-k_fetch.busy // max(1, lines))
+                lead = q_all + first_line_cycles(k_fetch.busy, lines)
             groups.append(GroupWork(layer, g, fetch, heads, units.tiling.held_keys(alive.size), lead=lead,
                                     k_done=k_done))
             tally.counts.fetches(layer, members[0].head, q=(q_fetch, len(members)), k=k_fetch, v=v_fetch, lsb=lsb)

@@ -48,7 +48,7 @@ from ..pipeline import schedule_after
 from ..units import pv as pv_unit
 from ..units import qk as qk_unit
 from ..units import softmax as softmax_unit
-from ..units.hbm import Fetch, fetch
+from ..units.hbm import Fetch, fetch, first_line_cycles
 from ..units.topk import STAGES as TOPK_STAGE_NAMES
 from ..units.topk import TopKUnit, stage_services
 from .explain import account
@@ -265,17 +265,22 @@ class Timeline:
             yield req
             if granted is not None:
                 granted.succeed()
-            extra = 0 if until is None else max(0, int(until) - int(self.env.now) - cycles)
-            if extra:
-                self._wait(job, "hbm")
-                yield self.env.timeout(extra)
-                self._wait(job, "pipeline")
+            yield from self._last_line(job, cycles, until)
             t0 = int(self.env.now)
             self._note(unit, "start", step, layer, head)
             yield self.env.timeout(cycles)
             self._note(unit, "end", step, layer, head)
             self._use(use or unit, job, t0, int(self.env.now))
         self._charge(layer, head, unit, cycles)
+
+    def _last_line(self, job, cycles, until):
+        """A streaming consumer about to serve ``cycles`` must not end before ``until`` (its data's last line):
+        it first waits the difference, stall time for HBM (nothing when ``until`` is None or already near)."""
+        extra = 0 if until is None else max(0, int(until) - int(self.env.now) - cycles)
+        if extra:
+            self._wait(job, "hbm")
+            yield self.env.timeout(extra)
+            self._wait(job, "pipeline")
 
     def _job(self, step, layer, follow=None) -> int:
         """Open a job queued now (stall accounting); ``follow``: a job whose waits it shares until its own."""
@@ -413,11 +418,7 @@ class Timeline:
             mine.succeed()
             if emit is not None:
                 emit[0]["ready"] = self.env.process(self._v_fetch(*emit))
-            extra = 0 if until is None else max(0, int(until) - int(self.env.now) - cycles)
-            if extra:
-                self._wait(job, "hbm")
-                yield self.env.timeout(extra)
-                self._wait(job, "pipeline")
+            yield from self._last_line(job, cycles, until)
             t0 = int(self.env.now)
             self._note(unit, "start", w.step, w.layer, w.head)
             yield self.env.timeout(cycles)
@@ -460,7 +461,7 @@ class Timeline:
                                                          granted=granted)))
         yield granted
         shared[key + ("in",)] = int(self.env.now) + cycles + m.hbm_latency
-        yield self.env.timeout(-(-cycles // max(1, lines)) + m.hbm_latency)
+        yield self.env.timeout(first_line_cycles(cycles, lines) + m.hbm_latency)
 
     def _scores(self, w: RowWork, last_pass: bool, job: int, until=None):
         """One pass of Q x K and softmax; the top-k fill streams the last pass's probabilities.
@@ -517,8 +518,7 @@ class Timeline:
                 v_row["ready"] = self.env.process(self._v_fetch(v_row, 0, w, job))
             else:
                 self._wait(job, "hbm")
-                yield from self._hold(self.hbm, w.v_fetch, "hbm", w.step, w.layer, w.head, job)
-                yield self.env.timeout(m.hbm_latency)
+                yield from self._transfer(v_row, (), w.v_fetch, w, job, lines=w.pv)
                 self._wait(job, "pipeline")
         if "ready" in v_row:  # prob x V starts on the first V line and ends no earlier than the last
             if not v_row["ready"].processed:

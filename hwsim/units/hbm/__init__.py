@@ -2,6 +2,6 @@
 
 from .golden import transfer, transfer_cycles, vector_bytes
 from .params import HbmParams
-from .timing import NO_FETCH, Fetch, fetch
+from .timing import NO_FETCH, Fetch, fetch, first_line_cycles
 
-__all__ = ["HbmParams", "Fetch", "NO_FETCH", "fetch", "transfer", "transfer_cycles", "vector_bytes"]
+__all__ = ["HbmParams", "Fetch", "NO_FETCH", "fetch", "first_line_cycles", "transfer", "transfer_cycles", "vector_bytes"]

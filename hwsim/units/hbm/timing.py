@@ -15,7 +15,7 @@ import numpy as np
 from .golden import transfer, transfer_cycles
 from .params import HbmParams
 
-__all__ = ["Fetch", "NO_FETCH", "fetch"]
+__all__ = ["Fetch", "NO_FETCH", "fetch", "first_line_cycles"]
 
 
 @dataclass(frozen=True)
@@ -52,3 +52,9 @@ def fetch(positions: np.ndarray, vec_bytes: int, params: HbmParams) -> Fetch:
     busy = transfer_cycles(counts, interleave_bytes=params.interleave_bytes,
                            channel_bytes_per_cycle=params.channel_bytes_per_cycle, latency_cycles=0)
     return Fetch(busy, bus, payload)
+
+
+def first_line_cycles(busy: int, lines: int) -> int:
+    """HBM busy cycles until the first of a transfer's ``lines`` buffer lines is in (``design.hbm.fetch =
+    "stream"``): the lines land evenly over the ``busy`` cycles, so ``ceil(busy / lines)``."""
+    return -(-int(busy) // max(1, int(lines)))
