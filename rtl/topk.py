@@ -33,8 +33,12 @@ the cycles are exactly :func:`hwsim.units.topk.sequence_schedule`'s; under back-
 selector waits for queue entries and DATA rows instead of overwriting them. ``"full"`` is not
 built.
 
-Buffers are three ``Memory`` instances with synchronous reads: FIFO_L and FIFO_R of
-``ceil(max_n / P)`` rows of ``P * W`` bits, and DATA, a ring of :func:`data_rows` such rows. ``fault`` injects a deliberate bug for the testbench's
+Buffers are three ``Memory`` instances with synchronous reads. FIFO_R holds ``ceil(max_n / P)``
+rows of ``P * W`` bits. FIFO_L and DATA (a ring of :func:`data_rows` rows) have rows of
+``B * P * W`` bits with ``B = max(1, I / P)`` (:func:`wide_rows`): every input beat is one write
+(the engine keeps the ``I``-wide input when ``P < I``), the rounds and the filter read one
+``P``-wide slice a cycle, and a round's write to FIFO_L enables one slice (write granularity
+``P * W``). With ``I <= P``, ``B = 1`` and every buffer row is ``P`` scores. ``fault`` injects a deliberate bug for the testbench's
 self-test only: ``"tie_order"`` keeps the last ties of a row first, ``"extra_cycle"`` adds one
 cycle before the filter.
 """
@@ -51,7 +55,8 @@ from hwsim.units.topk.params import LFSR_BITS, LFSR_STEPS_PER_DRAW, LFSR_TAPS, T
 from .hdl_util import bits_for, lanes_of, lfsr_advance, popcount, prefix_sum, shift_lanes_up
 from .zero_eliminator import ZeroEliminator
 
-__all__ = ["TopK", "FAULTS", "RTL_OVERLAPS", "input_layout", "output_layout", "filter_queue_depth", "data_rows"]
+__all__ = ["TopK", "FAULTS", "RTL_OVERLAPS", "input_layout", "output_layout", "filter_queue_depth", "data_rows",
+           "wide_rows"]
 
 #: Deliberate bugs for the checker's self-test (never used otherwise).
 FAULTS = (None, "tie_order", "extra_cycle")
@@ -63,23 +68,31 @@ def filter_queue_depth(p: TopKParams) -> int:
     """Entries of the queue between the selector and the filter (requests).
 
     "none": 1. "filter": ``ceil((D + 4) / 6)`` with ``D = ceil(max_n / P)``: a request's filter
-    takes at most ``D + 4`` cycles and its fill plus rounds at least ``2 ceil(n / P) + 4 >= 6``
-    (and never fewer than its own filter), so in the recurrence of
+    takes at most ``ceil(n / P) + 4 <= D + 4`` cycles and its fill plus rounds at least
+    ``ceil(n / I) + ceil(n / P) + 4 >= 6`` (so more than its own filter), so in the recurrence of
     :func:`hwsim.units.topk.sequence_schedule` a request waits less than ``D + 4`` cycles for the
     filter and fewer than ``(D + 4) / 6`` requests wait at once, plus the one being filtered.
     """
     return 1 if p.overlap == "none" else max(1, -(-(p.rows + 4) // 6))
 
 
-def data_rows(p: TopKParams) -> int:
-    """Rows of the DATA ring (rows of ``lanes`` scores).
+def wide_rows(p: TopKParams) -> int:
+    """``B``: ``P``-score rows per row of DATA and FIFO_L, ``max(1, in_lanes / lanes)``."""
+    return max(1, p.in_lanes // p.lanes)
 
-    "none": ``D``. "filter": ``2 D + ceil(D / 2)``: when a fill starts, DATA holds the request
-    being filtered (at most ``D`` rows) and the waiting ones (fewer than ``D / 2`` rows in all, by
-    the bound of :func:`filter_queue_depth`: their fill plus rounds, at least ``2 rows + 4``
-    each, sum to less than ``D + 4``), and the new request reserves ``D``.
+
+def data_rows(p: TopKParams) -> int:
+    """Rows of the DATA ring (rows of ``B * lanes`` scores, :func:`wide_rows`).
+
+    With ``Dw = ceil(D / B)`` (the rows one request of ``max_n`` scores takes): "none": ``Dw``.
+    "filter": ``2 Dw + ceil(D / 2)``: when a fill starts, DATA holds the request being filtered
+    (at most ``Dw`` rows) and the waiting ones (fewer than ``D / 2`` rows in all, by the bound of
+    :func:`filter_queue_depth`: a request of ``w`` rows takes at least ``w`` fill cycles and a
+    round of ``w + 4``, and the waiting ones' fill plus rounds sum to less than ``D + 4``), and the
+    new request reserves ``Dw``. (With ``B = 1``: ``D`` and ``2 D + ceil(D / 2)``.)
     """
-    return p.rows if p.overlap == "none" else 2 * p.rows + -(-p.rows // 2)
+    dw = -(-p.rows // wide_rows(p))
+    return dw if p.overlap == "none" else 2 * dw + -(-p.rows // 2)
 
 
 def input_layout(p: TopKParams) -> data.StructLayout:
@@ -163,14 +176,29 @@ class TopK(wiring.Component):
         m = Module()
 
         # ---------------- buffers ----------------
+        # DATA and FIFO_L rows hold B rows of P (one input beat); addresses below count rows of P
+        B = wide_rows(p)
+        LB = (B - 1).bit_length()
         S, Q = data_rows(p), filter_queue_depth(p)
-        SB = bits_for(S)
-        m.submodules.data_mem = data_mem = Memory(shape=unsigned(P * W), depth=S, init=[])
-        m.submodules.fifo_l = fifo_l = Memory(shape=unsigned(P * W), depth=D, init=[])
+        SP = S * B                          # the DATA ring in rows of P
+        SB = bits_for(SP)
+        m.submodules.data_mem = data_mem = Memory(shape=unsigned(B * P * W), depth=S, init=[])
+        m.submodules.fifo_l = fifo_l = Memory(shape=unsigned(B * P * W), depth=-(-D // B), init=[])
         m.submodules.fifo_r = fifo_r = Memory(shape=unsigned(P * W), depth=D, init=[])
         data_rd, data_wr = data_mem.read_port(), data_mem.write_port()
-        fifo_rd = [fifo_l.read_port(), fifo_r.read_port()]
-        fifo_wr = [fifo_l.write_port(), fifo_r.write_port()]
+        l_rd, r_rd = fifo_l.read_port(), fifo_r.read_port()
+        l_wr = fifo_l.write_port(granularity=P * W) if B > 1 else fifo_l.write_port()
+        r_wr = fifo_r.write_port()
+        # the round pipeline's writes (row of P, data, enable), side 0 = FIFO_L, 1 = FIFO_R
+        fifo_wr = [(Signal(RB, name=f"w_addr_{x}"), Signal(P * W, name=f"w_data_{x}"), Signal(name=f"w_en_{x}"))
+                   for x in "lr"]
+
+        def slice_of(word, row, name):
+            """The P-wide slice of a synchronous read's wide ``word`` for ``row`` (a row of P) read last cycle."""
+            if B == 1:
+                return word, []
+            sl = Signal(LB, name=f"{name}_slice")
+            return word.word_select(sl, P * W), [sl.eq(row[:LB])]
 
         # ---------------- state ----------------
         n = Signal(CB)                      # scores in this request
@@ -181,7 +209,7 @@ class TopK(wiring.Component):
         lfsr = Signal(LFSR_BITS, init=p.lfsr_init)
         pivot = Signal(W)
         piv_lane = Signal(max(LP, 1))
-        fill_row = Signal(RB)
+        fill_row = Signal(bits_for(D + B))  # next row of P the fill writes; stops at D (truncation)
         rd_row = Signal(RB)
         rows_m = Signal(RB)
         rem = Signal(CB)                    # elements of the set not yet read
@@ -222,9 +250,11 @@ class TopK(wiring.Component):
         # ---------------- DATA ring: where each request's stream lies ----------------
         d_wp = Signal(SB)                   # next DATA row the fill writes
         d_base = Signal(SB)                 # first DATA row of the request being filled
-        d_used = Signal(bits_for(S))        # rows held by requests not yet filtered out
-        f_rows_all = Signal(RB)             # DATA rows of the head request
+        d_used = Signal(bits_for(SP))       # rows of P held by requests not yet filtered out
+        f_rows_all = Signal(RB)             # DATA rows of P of the head request
         m.d.comb += f_rows_all.eq((f_n + (P - 1)) >> LP)
+        f_alloc = Signal(bits_for(SP))      # rows of P it holds: whole beats
+        m.d.comb += f_alloc.eq(f_rows_all if B == 1 else ((f_n + (I - 1)) >> (I - 1).bit_length()) << LB)
 
         in_p = self.inp.payload
         in_fire = Signal()
@@ -239,13 +269,13 @@ class TopK(wiring.Component):
 
         # write port defaults: the fill writes DATA and FIFO_L; rounds write FIFO_L/FIFO_R
         fill_we = Signal()
-        fill_row_data = Signal(P * W)
+        fill_row_data = Signal(B * P * W)
         m.d.comb += [
-            data_wr.addr.eq(d_wp), data_wr.data.eq(fill_row_data), data_wr.en.eq(fill_we),
+            data_wr.addr.eq(d_wp >> LB), data_wr.data.eq(fill_row_data), data_wr.en.eq(fill_we),
         ]
         with m.If(fill_we):
-            m.d.sync += d_wp.eq(step_ptr(d_wp, S))
-        m.d.sync += d_used.eq(d_used + fill_we - Mux(pop, f_rows_all, 0))
+            m.d.sync += d_wp.eq(Mux(d_wp == SP - B, 0, d_wp + B))
+        m.d.sync += d_used.eq(d_used + Mux(fill_we, B, 0) - Mux(pop, f_alloc, 0))
 
         # ---------------- round pipeline: compare stage (C) and write stage (W) ----------------
         c_valid = Signal()
@@ -253,7 +283,11 @@ class TopK(wiring.Component):
         w_valid = Signal()
         w_eq = Signal(bits_for(P))
         rd_data = Signal(P * W)
-        m.d.comb += rd_data.eq(Mux(sel, fifo_rd[1].data, fifo_rd[0].data))
+        read_addr = Signal(RB)              # the row of P the rounds read (both FIFOs)
+        l_data, l_slice = slice_of(l_rd.data, read_addr, "fifo_l")
+        m.d.sync += l_slice
+        m.d.comb += [l_rd.addr.eq(read_addr >> LB), r_rd.addr.eq(read_addr)]
+        m.d.comb += rd_data.eq(Mux(sel, r_rd.data, l_data))
         x = lanes_of(rd_data, P, W)
         lane_ok = [Const(i, bits_for(P)) < c_nvalid for i in range(P)]
         gt = [lane_ok[i] & (x[i] > pivot) for i in range(P)]
@@ -282,9 +316,10 @@ class TopK(wiring.Component):
             pk = packers[s]
             low, high, total = pk.combine(w_row[s], w_cnt[s])
             full = total >= P
-            m.d.comb += fifo_wr[s].data.eq(Mux(decide, pk.acc, low))
-            m.d.comb += fifo_wr[s].addr.eq(wptr[s])
-            m.d.comb += fifo_wr[s].en.eq((w_valid & full) | (decide & (pk.acc_cnt != 0)))
+            w_addr, w_data, w_en = fifo_wr[s]
+            m.d.comb += w_data.eq(Mux(decide, pk.acc, low))
+            m.d.comb += w_addr.eq(wptr[s])
+            m.d.comb += w_en.eq((w_valid & full) | (decide & (pk.acc_cnt != 0)))
             with m.If(round_start):
                 m.d.sync += [pk.acc.eq(0), pk.acc_cnt.eq(0), wptr[s].eq(0)]
             with m.Elif(w_valid):
@@ -292,9 +327,17 @@ class TopK(wiring.Component):
                     m.d.sync += [pk.acc.eq(high), pk.acc_cnt.eq(total - P), wptr[s].eq(wptr[s] + 1)]
                 with m.Else():
                     m.d.sync += [pk.acc.eq(low), pk.acc_cnt.eq(total)]
-        # the fill writes FIFO_L through the same port
+        (la, ld, le), (ra, rdat, re) = fifo_wr
+        m.d.comb += [r_wr.addr.eq(ra), r_wr.data.eq(rdat), r_wr.en.eq(re)]
+        if B == 1:
+            m.d.comb += [l_wr.addr.eq(la), l_wr.data.eq(ld), l_wr.en.eq(le)]
+        else:  # a round writes one slice of a wide FIFO_L row
+            m.d.comb += [l_wr.addr.eq(la >> LB), l_wr.data.eq(Cat(*[ld] * B)),
+                         l_wr.en.eq(Mux(le, Const(1, B) << la[:LB], 0))]
+        # the fill writes FIFO_L through the same port, a whole beat at once
         with m.If(fill_we):
-            m.d.comb += [fifo_wr[0].addr.eq(fill_row), fifo_wr[0].data.eq(fill_row_data), fifo_wr[0].en.eq(1)]
+            m.d.comb += [l_wr.addr.eq(fill_row >> LB), l_wr.data.eq(fill_row_data),
+                         l_wr.en.eq(Const((1 << B) - 1, B) if B > 1 else 1)]
         with m.If(round_start):
             m.d.sync += [g_cnt.eq(0), e_cnt.eq(0), l_cnt.eq(0)]
         with m.Elif(w_valid):
@@ -314,7 +357,9 @@ class TopK(wiring.Component):
         pending_final = Signal()
         f_done = Signal()
         PW = W + IB
-        fx = lanes_of(data_rd.data, P, W)
+        f_row = Signal(SB)                  # the DATA row of P the filter reads
+        d_word, d_slice = slice_of(data_rd.data, f_row, "data")
+        fx = lanes_of(d_word, P, W)
         base = Signal(CB + 1)
         m.d.comb += base.eq(fc_row * P)
         f_ok = [(base + i) < f_n for i in range(P)]
@@ -360,8 +405,6 @@ class TopK(wiring.Component):
         m.d.comb += word.eq(lfsr_advance(lfsr, bits=LFSR_BITS, taps=LFSR_TAPS, steps=LFSR_STEPS_PER_DRAW))
         piv_idx = Signal(CB)
         m.d.comb += piv_idx.eq((word * mset) >> LFSR_BITS)
-        read_addr = Signal(RB)
-        m.d.comb += [fifo_rd[0].addr.eq(read_addr), fifo_rd[1].addr.eq(read_addr)]
 
         # fill: regroup input beats of I scores into rows of P
         beat = in_p.data.as_value()
@@ -373,18 +416,13 @@ class TopK(wiring.Component):
             m.d.comb += merged.eq(Cat(*[Mux(slot == s, beat, row_buf[s * I * W:(s + 1) * I * W]) for s in range(G)]))
             m.d.comb += fill_row_data.eq(merged)
         else:
-            beat_buf = Signal(I * W)
-            sub = Signal(bits_for(I // P))
-            sub_total = Signal(bits_for(I // P))
-            last_beat = Signal()
-            nsub = Signal(bits_for(I // P))
-            m.d.comb += [nsub.eq((beat_cnt + (P - 1)) >> LP), fill_row_data.eq(beat[: P * W])]
+            m.d.comb += fill_row_data.eq(beat)
 
         # a request's first beat reserves D rows of the DATA ring (never short without back-pressure)
         fresh = Signal()
         m.d.comb += fresh.eq((n == 0) & (fill_row == 0))
         room = Signal()
-        m.d.comb += room.eq(~fresh | (d_used + D <= S))
+        m.d.comb += room.eq(~fresh | (d_used + -(-D // B) * B <= SP))
 
         def hand_over(next_state):
             """The decision: queue the request for the filter, start the next one."""
@@ -410,29 +448,17 @@ class TopK(wiring.Component):
                         m.d.sync += row_buf.eq(merged)
                         with m.If((slot == G - 1) | in_p.last):
                             m.d.comb += fill_we.eq(fill_row < D)
-                            m.d.sync += [slot.eq(0), fill_row.eq(fill_row + 1)]
+                            m.d.sync += [slot.eq(0), fill_row.eq(Mux(fill_row < D, fill_row + 1, fill_row))]
                         with m.Else():
                             m.d.sync += slot.eq(slot + 1)
                         with m.If(in_p.last):
                             m.next = "PIVOT"
                     else:
-                        # row 0 of the beat now, rows 1 .. nsub-1 in SPLIT
+                        # the whole beat, B rows of P, in one wide write
                         m.d.comb += fill_we.eq(fill_row < D)
-                        m.d.sync += [fill_row.eq(fill_row + 1), beat_buf.eq(beat), sub.eq(1),
-                                     sub_total.eq(nsub), last_beat.eq(in_p.last)]
-                        with m.If(nsub > 1):
-                            m.next = "SPLIT"
-                        with m.Elif(in_p.last):
+                        m.d.sync += fill_row.eq(Mux(fill_row < D, fill_row + B, fill_row))
+                        with m.If(in_p.last):
                             m.next = "PIVOT"
-            if I > P:
-                with m.State("SPLIT"):
-                    m.d.comb += [fill_row_data.eq(beat_buf.word_select(sub, P * W)), fill_we.eq(fill_row < D)]
-                    m.d.sync += [fill_row.eq(fill_row + 1), sub.eq(sub + 1)]
-                    with m.If(sub + 1 == sub_total):
-                        with m.If(last_beat):
-                            m.next = "PIVOT"
-                        with m.Else():
-                            m.next = "FILL"
             with m.State("PIVOT"):
                 m.d.comb += [read_addr.eq(piv_idx >> LP), round_start.eq(1)]
                 m.d.sync += [
@@ -483,7 +509,8 @@ class TopK(wiring.Component):
                 m.d.sync += [fc_valid.eq(1), fc_row.eq(f_rd), f_rd.eq(f_rd + 1)]
             with m.Else():
                 m.d.sync += fc_valid.eq(0)
-            m.d.comb += data_rd.addr.eq(wrap(f_base + f_rd, S, SB))
+            m.d.comb += [f_row.eq(wrap(f_base + f_rd, SP, SB)), data_rd.addr.eq(f_row >> LB)]
+            m.d.sync += d_slice
             # FC: compare with theta, tie quota, zero-eliminate
             m.d.sync += fo_valid.eq(fc_valid)
             with m.If(fc_valid):

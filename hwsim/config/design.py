@@ -84,8 +84,10 @@ class TopK(Config):
     )
     in_lanes: Annotated[int, power_of_two(1, 64)] = Field(
         8,
-        description="Scores accepted per cycle on the input stream (count) = Q x K output rate 512/64. "
-        "Source: released RTL TopK.scala parallelism, docs/sources.md SpAtten §3.3.",
+        description="Scores accepted per cycle on the input stream (count) = Q x K output rate 512/64; the fill "
+        "takes ceil(n / in_lanes) cycles at any lane count (with in_lanes > lanes the stream and FIFO_L buffers are "
+        "in_lanes wide, so a 1-lane engine keeps the 8-score input). "
+        "Source: released RTL TopK.scala parallelism and data_fifo, docs/sources.md SpAtten §3.3.",
     )
     max_n: Annotated[int, int_between(1, 1 << 22)] = Field(
         1024,

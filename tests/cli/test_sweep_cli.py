@@ -21,13 +21,13 @@ def example_out(tmp_path_factory):
 def test_pareto_uses_the_spec_objectives(example_out):
     r = run_hwsim("sweep", "pareto", str(example_out))
     assert r.returncode == 0, r.stderr
-    assert "Pareto front (min topk_area_mm2, max elements_per_cycle): 11 of 135 points" in " ".join(r.stdout.split())
+    assert "Pareto front (min topk_area_mm2, max elements_per_cycle): 13 of 135 points" in " ".join(r.stdout.split())
     r2 = run_hwsim("sweep", "pareto", str(example_out), "--minimize", "topk_area_mm2", "--maximize",
                    "elements_per_cycle", "--csv", str(example_out / "front.csv"))
     assert r2.returncode == 0 and r2.stdout.startswith(r.stdout)  # the same front, and the CSV written
     front = (example_out / "front.csv").read_text().splitlines()
     assert front[0] == ("point,design.topk.lanes,design.topk.in_lanes,design.topk.width_bits,design.topk.overlap,"
-                        "topk_area_mm2,elements_per_cycle") and len(front) == 12  # the varied inputs, the objectives
+                        "topk_area_mm2,elements_per_cycle") and len(front) == 14  # the varied inputs, the objectives
     # along the front, more area buys more throughput
     area = [float(x.split(",")[-2]) for x in front[1:]]
     eps = [float(x.split(",")[-1]) for x in front[1:]]

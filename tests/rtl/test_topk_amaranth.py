@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from hwsim.units.topk import TopKParams, select, select_params, sequence_schedule
-from rtl.topk import TopK, data_rows, filter_queue_depth
+from rtl.topk import TopK, data_rows, filter_queue_depth, wide_rows
 from rtl.topk_bench import Phase, _amaranth_run, payloads_of, run_amaranth, run_amaranth_requests, stream
 
 SETS = [
@@ -23,6 +23,7 @@ SETS = [
     TopKParams(lanes=2, in_lanes=1, width=4, max_n=13, seed=1),
     TopKParams(lanes=4, in_lanes=4, width=2, max_n=22, seed=7),
     TopKParams(lanes=4, in_lanes=16, width=6, max_n=40, seed=2),
+    TopKParams(lanes=1, in_lanes=8, width=4, max_n=20, seed=4),  # the 1-lane baseline's 8-wide input
 ]
 
 
@@ -72,13 +73,17 @@ def test_filter_queue_fills_to_its_depth_without_a_stall(params):
         assert s.indices == golden(p, x, k)[0].tolist()
 
 
-def test_back_pressure_on_the_worst_stream_loses_nothing():
-    """With the sink mostly not ready the queue and the DATA ring fill up: the selector waits."""
-    p = dataclasses.replace(SETS[1], overlap="filter")
+@pytest.mark.parametrize("params", [SETS[1], SETS[3]], ids=lambda p: f"P{p.lanes}-I{p.in_lanes}-N{p.max_n}")
+def test_back_pressure_on_the_worst_stream_loses_nothing(params):
+    """With the sink mostly not ready the queue and the DATA ring fill up: the selector waits
+    (with in_lanes > lanes every request holds whole wide rows of the ring, a 1-score one too)."""
+    p = dataclasses.replace(params, overlap="filter")
     reqs = worst_stream(p) * 3
     seen = run_stream(p, reqs, backpressure=0.9)
     assert all(s.indices == golden(p, x, k)[0].tolist() for s, (x, k) in zip(seen, reqs))
-    assert data_rows(p) == 2 * p.rows + (p.rows + 1) // 2
+    b = wide_rows(p)
+    assert b == max(1, p.in_lanes // p.lanes)
+    assert data_rows(p) == 2 * -(-p.rows // b) + (p.rows + 1) // 2
 
 
 def golden(params, x, k):
@@ -105,9 +110,9 @@ def test_port_behaviours():
     idx8 = golden(p, x8, 2)[0].tolist()
     assert got[2][0] == idx8
     assert got[0][2] == expect[0][1] and got[1][2] == expect[1][1]
-    # the truncated request: its 14 scores still take ceil(14 / 2) = 7 fill cycles, 2 more than
-    # the 10 the golden count is given
-    assert got[3][2] == expect[3][1] + 2
+    # the truncated request: its 14 scores still take ceil(14 / 4) = 4 fill cycles (one 4-score
+    # beat a cycle into the 2-lane engine's wide rows), 1 more than the 10 the golden count is given
+    assert got[3][2] == expect[3][1] + 1
 
 
 def test_component_rejects_bad_arguments():

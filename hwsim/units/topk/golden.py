@@ -18,11 +18,16 @@ Declared microarchitecture (the cycle count below is exact for it; ``P`` = ``lan
 Buffers: DATA (the original stream), FIFO_L and FIFO_R, each ``ceil(max_n / P)`` rows of ``P``
 scores, one synchronous read port and one write port each.
 
-1. **Fill** (``ceil(n / min(I, P))`` cycles). Input beats of ``I`` scores (the last beat carries
-   a count) are regrouped into rows of ``P`` and every row is written to DATA and to FIFO_L at row
-   0, 1, ...: one beat per cycle when ``I <= P``; when ``I > P`` a beat is written as ``I / P``
-   rows on consecutive cycles (the input is not ready in between) and the last beat as
-   ``ceil(count / P)`` rows. The round that follows starts on the next cycle.
+1. **Fill** (``ceil(n / I)`` cycles: one input beat per cycle). Input beats of ``I`` scores (the
+   last beat carries a count) are written to DATA and to FIFO_L at row 0, 1, ... When ``I <= P``
+   beats are regrouped into rows of ``P`` (a row is written when full or at the last beat). When
+   ``I > P`` the two buffers are ``I`` scores wide: a beat is one wide write (``I / P`` rows of
+   ``P``), the rounds and the filter read one ``P``-wide slice of a wide row per cycle, and the
+   rounds' writes to FIFO_L enable one slice (a byte-enable-style write port). So a narrow engine
+   keeps the ``I``-wide input: the released ``TopK`` takes 8-score input rows and keeps the
+   original stream in rows of that width (``data_fifo``, docs/sources.md SpAtten §3.3), and the
+   paper's 1-lane baseline (Fig. "perfbreak") sits behind the same 8-score stream. The round that
+   follows starts on the next cycle.
 2. **Quick-select rounds** on the current set ``S`` of ``m`` scores, stored in stream order in
    rows ``0 .. R-1`` of one FIFO, ``R = ceil(m / P)``. Each round costs ``R + 4`` cycles:
 
@@ -52,7 +57,7 @@ scores, one synchronous read port and one write port each.
 ``cycles`` counts from the cycle the first input beat is accepted to the cycle the last output
 beat is accepted, both included, with no source pauses and no sink back-pressure::
 
-    cycles = ceil(n / min(I, P)) + sum over rounds (ceil(m / P) + 4) + r_last + 4 + corner
+    cycles = ceil(n / I) + sum over rounds (ceil(m / P) + 4) + r_last + 4 + corner
 
 With ``overlap = "none"`` the engine accepts the next request's first beat on the cycle after the
 last output beat, so ``cycles`` is also its occupancy per request; the other overlap modes start
@@ -148,8 +153,7 @@ def _select_row(x, n, k, P, I, s0, scratch, keep, detail, log):
     Each round counts both sides (what the hardware's counters hold at the decision) and then
     keeps only the side the decision selects, in stream order (what the FIFO holds).
     """
-    step = P if P < I else I
-    fill = (n + step - 1) // step
+    fill = (n + I - 1) // I
     S = x
     nxt = 0
     m = n

@@ -9,7 +9,7 @@ and 3.5x less power; the sorter's configuration is not given. This module declar
   ``n = 2^p``), and :func:`apply_network` runs it;
 * :class:`MergeSorterModel`, a streaming sorter with ``lanes`` lanes: a fully pipelined
   ``lanes``-input odd-even merge *sorting* network turns the stream into sorted runs of
-  ``lanes`` (at the input rate ``min(in_lanes, lanes)`` per cycle, like the top-k engine's fill),
+  ``lanes`` (at the input rate ``min(in_lanes, lanes)`` per cycle: its network takes ``lanes`` a cycle),
   then ``ceil(log2(runs))`` merge passes through a ``2 lanes``-input odd-even *merging* network
   that emits ``lanes`` elements per cycle; each pass waits for the previous one and adds the
   merger's pipeline depth; the last pass stops after the ``k`` largest. Its output is sorted by

@@ -13,7 +13,7 @@ and the SpAtten row pipeline uses it for the local-V engine.
 The simpy unit serves one request at a time, in arrival order. A request occupies its engine for
 exactly the golden cycle count (:mod:`hwsim.units.topk.golden`: first input beat accepted to last
 output beat; the next request's first beat is accepted on the following cycle). The producer
-streams the scores in during the first ``fill_cycles = ceil(n / min(in_lanes, lanes))`` cycles, so
+streams the scores in during the first ``fill_cycles = ceil(n / in_lanes)`` cycles, so
 it is held (back-pressure) from the moment it offers the request until the engine has taken the
 last input beat; the selected indices leave at the end. This module adds only that occupancy and
 contention; the function and the cycle counts come from the golden view.
@@ -60,8 +60,8 @@ KINDS = ("token", "head", "local_v")
 
 
 def fill_cycles(n, params: TopKParams):
-    """Cycles the producer streams ``n`` scores into the engine: ``ceil(n / min(in_lanes, lanes))``."""
-    step = min(params.in_lanes, params.lanes)
+    """Cycles the producer streams ``n`` scores into the engine: ``ceil(n / in_lanes)`` (one beat a cycle)."""
+    step = params.in_lanes
     return -(-np.asarray(n, dtype=np.int64) // step)
 
 
