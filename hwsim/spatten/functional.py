@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 
 from ..errors import HwsimError
 from ..units import pv as pv_unit
@@ -211,8 +212,11 @@ def attend(
         by_head.setdefault(hr.head, []).append(hr)
     result.heads = [HeadRows.join(by_head[h]) for h in sorted(by_head)]
     for h, parts in list(sampled.items()):  # a head's sampled rows of every chunk, used-key masks widened to every key
-        sampled[h] = (np.concatenate([o for o, _ in parts]),
-                      np.concatenate([np.pad(u, ((0, 0), (0, nk - u.shape[1]))) for _, u in parts]))
+        if len(parts) == 1 and parts[0][1].shape[1] == nk:  # one chunk over every key (generation rows): as it is
+            sampled[h] = parts[0]
+        else:
+            sampled[h] = (np.concatenate([o for o, _ in parts]),
+                          np.concatenate([np.pad(u, ((0, 0), (0, nk - u.shape[1]))) for _, u in parts]))
     for g in groups:  # token importance: group by group, head by head, in order (float sums are order-sensitive)
         for row in sums[g]:
             importance[k_pos] += row
@@ -225,8 +229,9 @@ def attend(
             batches = [np.arange(g * group_size, min(n_heads, (g + 1) * group_size))[None] for g in range(n_groups)]
         for hs in batches:
             gs = hs[:, 0] // group_size
+            every = gs.size == n_groups  # every K/V group: the layer's arrays as they are, not a copy
             _fidelity(result, [[sampled.get(int(h)) for h in row] for row in hs], raw_q[hs[:, :, None], qs[None, None, :]],
-                      raw_k[gs], raw_v[gs], qs, k_pos, causal, scale)
+                      raw_k if every else raw_k[gs], raw_v if every else raw_v[gs], qs, k_pos, causal, scale)
     return result
 
 
@@ -256,10 +261,10 @@ def _attend_stack(result: LayerResult, sampled: dict, ql: QLayer, gs: list[int],
     probs = qk_unit.scores(qd, k_first[:, None], scale)  # [G, m, nq, nk]
     if valid is not None:
         probs[:, :, ~valid] = -np.inf
-    probs = softmax_rows(probs, inplace=True)
+    probs, row_max = softmax_rows(probs, inplace=True, row_max=True)
     any_requant = np.zeros(G, bool)
     if plan.progressive:
-        requant = needs_lsb(probs, plan.threshold)  # [G, m, nq]
+        requant = needs_lsb(None, plan.threshold, row_max=row_max)  # [G, m, nq]
         for gi in np.flatnonzero(requant.any(axis=(1, 2))):
             rq = requant[gi]
             full = qk_unit.scores(qd[gi][rq], k_full[gi], scale)
@@ -269,7 +274,7 @@ def _attend_stack(result: LayerResult, sampled: dict, ql: QLayer, gs: list[int],
             any_requant[gi] = True
     else:
         requant = np.zeros((G, m, nq), bool)
-    sums = probs.sum(axis=2, dtype=np.float64)  # [G, m, nk]
+    sums = _key_sums(probs)  # [G, m, nk]
     cycles = np.zeros((G, m, nq), np.int64)
     fill = np.zeros((G, m, nq), np.int64)
     filt = np.zeros((G, m, nq), np.int64)
@@ -324,6 +329,29 @@ def _attend_stack(result: LayerResult, sampled: dict, ql: QLayer, gs: list[int],
                 mask_b = keep[gi, :, rows_b].any(axis=(0, 1)) if keep is not None else np.ones(nk, bool)
                 result.group_blocks.setdefault(g, []).append((k_pos[mask_b], bool(requant[gi, :, rows_b].any())))
     return {g: sums[gi] for gi, g in enumerate(gs)}
+
+
+def _key_sums(probs: np.ndarray) -> np.ndarray:
+    """Each head's probability mass per key, summed over its rows: float64 [G, m, nk] of float32 [G, m, nq, nk].
+
+    The rows are added in order in float64, as ``probs.sum(axis=2, dtype=np.float64)`` does (bit for
+    bit), in one pass without the float64 copy of every row.
+    """
+    G, m, nq, nk = probs.shape
+    out = np.empty((G * m, nk), np.float64)
+    _key_sums_kernel(np.ascontiguousarray(probs).reshape(G * m, nq, nk), out)
+    return out.reshape(G, m, nk)
+
+
+@njit(cache=True)
+def _key_sums_kernel(p, out):
+    for b in range(p.shape[0]):
+        acc = out[b]
+        acc[:] = 0.0
+        for q in range(p.shape[1]):
+            row = p[b, q]
+            for k in range(p.shape[2]):
+                acc[k] += np.float64(row[k])
 
 
 def _fidelity(res: LayerResult, outs, q, k, v, q_pos, k_pos, causal, scale) -> None:

@@ -25,7 +25,9 @@ def scores(q: np.ndarray, k: np.ndarray, scale: float) -> np.ndarray:
     Leading axes broadcast (a stack of K/V groups, each with its heads); each (rows x keys) slice is
     one matrix product, the same one a single head computes on its own.
     """
-    return (np.asarray(q, np.float32) @ np.swapaxes(np.asarray(k, np.float32), -1, -2)) * np.float32(scale)
+    s = np.asarray(q, np.float32) @ np.swapaxes(np.asarray(k, np.float32), -1, -2)
+    s *= np.float32(scale)  # in place: the same values as ``(q @ k^T) * scale``, no second array
+    return s
 
 
 def service_cycles(n_keys, params: QKParams) -> np.ndarray:

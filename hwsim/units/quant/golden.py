@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 __all__ = ["quantize_symmetric", "quantize_heads", "dequantize", "drop_lsbs", "dequantize_msb", "quantize_probs"]
 
@@ -28,11 +29,13 @@ def quantize_symmetric(x: np.ndarray, bits: int, amax: float | None = None) -> t
         raise ValueError(f"bits must be at least 2, not {bits}")
     x = np.asarray(x, dtype=np.float32)
     qmax = (1 << (bits - 1)) - 1
-    if amax is None:
-        amax = float(np.max(np.abs(x))) if x.size else 0.0
+    if amax is None:  # max|x| without a temporary |x| (the same value: negation is exact)
+        amax = float(max(x.max(), -x.min())) if x.size else 0.0
     scale = amax / qmax if amax > 0 else 1.0
     if bits <= 24:  # float32 holds every code exactly
-        q = np.clip(np.rint(x / np.float32(scale)), -qmax, qmax).astype(np.int32)
+        t = x / np.float32(scale)
+        np.rint(t, out=t)
+        q = np.clip(t, -qmax, qmax, out=t).astype(np.int32)
     else:
         q = np.clip(np.rint(x.astype(np.float64) / scale), -qmax, qmax).astype(np.int32)
     return q, scale
@@ -46,14 +49,48 @@ def quantize_heads(x: np.ndarray, bits: int, amax: np.ndarray | None = None) -> 
     """
     codes = np.empty(x.shape, np.int16 if bits <= 16 else np.int32)
     scales = np.empty(x.shape[0], np.float64)
-    for h in range(x.shape[0]):
-        codes[h], scales[h] = quantize_symmetric(x[h], bits, None if amax is None else float(amax[h]))
+    if bits > 16 or x.ndim < 2 or x.size == 0 or bits < 2:
+        for h in range(x.shape[0]):
+            codes[h], scales[h] = quantize_symmetric(x[h], bits, None if amax is None else float(amax[h]))
+        return codes, scales
+    # every head in one pass, element for element what quantize_symmetric does to that head: max and min
+    # are exact in any order, each element is divided by its head's float32 scale, clipped, then rounded
+    # half to even (clipping first to the whole number qmax gives the same code)
+    x2 = np.ascontiguousarray(x, dtype=np.float32).reshape(x.shape[0], -1)
+    qmax = (1 << (bits - 1)) - 1
+    if amax is None:
+        ranges = np.maximum(x2.max(axis=1), -x2.min(axis=1)).astype(np.float64)
+    else:
+        ranges = np.array([float(a) for a in amax], np.float64)
+    scales[:] = np.where(ranges > 0, ranges / qmax, 1.0)
+    _codes16(x2, scales.astype(np.float32), np.float32(qmax), codes.reshape(x2.shape))
     return codes, scales
+
+
+#: 1.5 * 2**23: adding and subtracting it rounds a float32 of magnitude below 2**22 to a whole number,
+#: half to even (the IEEE default rounding, as ``np.rint``); codes of at most 16 bits are far inside.
+_ROUND = np.float32(12582912.0)
+
+
+@njit(cache=True)
+def _codes16(x, s32, qmax, out):
+    """``out[h, i] = rint(clip(x[h, i] / s32[h], -qmax, qmax))`` in float32 (IEEE, no fast-math), as int16."""
+    for h in range(x.shape[0]):
+        s, row, o = s32[h], x[h], out[h]
+        for i in range(row.size):
+            v = row[i] / s
+            if v > qmax:
+                v = qmax
+            elif v < -qmax:
+                v = -qmax
+            o[i] = np.int16((v + _ROUND) - _ROUND)
 
 
 def dequantize(q: np.ndarray, scale: float) -> np.ndarray:
     """Return ``q * scale`` as float32."""
-    return q.astype(np.float32) * np.float32(scale)
+    out = q.astype(np.float32)
+    out *= np.float32(scale)  # in place on the fresh copy
+    return out
 
 
 def drop_lsbs(q: np.ndarray, lsb_bits: int) -> np.ndarray:
@@ -73,8 +110,18 @@ def quantize_probs(p: np.ndarray, bits: int, *, inplace: bool = False) -> np.nda
     """
     levels = np.float32((1 << bits) - 1)
     if inplace and isinstance(p, np.ndarray) and p.dtype == np.float32:
+        if p.flags.c_contiguous:
+            _quantize_probs_flat(p.reshape(-1), levels)  # one pass; bit-identical to the three below
+            return p
         np.multiply(p, levels, out=p)
         np.rint(p, out=p)
         np.divide(p, levels, out=p)
         return p
     return np.rint(np.asarray(p, np.float32) * levels) / levels
+
+
+@njit(cache=True)
+def _quantize_probs_flat(flat, levels):
+    """``flat[i] = rint(flat[i] * levels) / levels`` in float32, element by element (IEEE, no fast-math)."""
+    for i in range(flat.size):
+        flat[i] = np.rint(flat[i] * levels) / levels

@@ -23,19 +23,26 @@ from .params import PQ_DECISION_CYCLES, SoftmaxParams
 __all__ = ["softmax_rows", "service_cycles", "needs_lsb", "PQ_DECISION_CYCLES"]
 
 
-def softmax_rows(scores: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+def softmax_rows(scores: np.ndarray, *, inplace: bool = False, row_max: bool = False):
     """Return row-wise softmax of float scores (``-inf`` = masked) as float32; all-masked rows give 0.
 
     With ``inplace`` a float32 ``scores`` array is overwritten with the result (no temporary of its size).
+    With ``row_max`` return ``(probabilities, largest probability of each row)``: the largest is
+    ``exp(0) / z = 1 / z`` exactly (the row's maximum score gives ``exp(0) = 1`` and float division is
+    monotonic), 0 for an all-masked row, so it equals ``probabilities.max(-1)`` without reading them again.
     """
     s = np.asarray(scores, np.float32)
     m = np.max(s, axis=-1, keepdims=True)
-    m = np.where(np.isfinite(m), m, np.float32(0.0)).astype(np.float32)
+    finite = np.isfinite(m)
+    m = np.where(finite, m, np.float32(0.0)).astype(np.float32)
     e = np.subtract(s, m, out=s if inplace else None)
     np.exp(e, out=e)
     z = np.sum(e, axis=-1, keepdims=True)
     z[z <= 0] = 1  # an all-masked row: its exponentials are all 0 and stay 0
-    return np.divide(e, z, out=e)
+    p = np.divide(e, z, out=e)
+    if not row_max:
+        return p
+    return p, np.where(finite, np.float32(1.0) / z, np.float32(0.0))[..., 0]
 
 
 def service_cycles(n, params: SoftmaxParams) -> np.ndarray:
@@ -43,6 +50,10 @@ def service_cycles(n, params: SoftmaxParams) -> np.ndarray:
     return ceil_div(n, params.parallelism)
 
 
-def needs_lsb(probs: np.ndarray, threshold: float) -> np.ndarray:
-    """Return, per row, whether its max probability is below ``threshold`` (re-fetch the LSBs)."""
-    return np.max(probs, axis=-1) < np.float32(threshold)
+def needs_lsb(probs: np.ndarray | None, threshold: float, *, row_max: np.ndarray | None = None) -> np.ndarray:
+    """Return, per row, whether its max probability is below ``threshold`` (re-fetch the LSBs).
+
+    ``row_max``: the rows' largest probabilities when already known (``softmax_rows(..., row_max=True)``);
+    ``probs`` is then not read.
+    """
+    return (np.max(probs, axis=-1) if row_max is None else row_max) < np.float32(threshold)

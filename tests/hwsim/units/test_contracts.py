@@ -23,7 +23,8 @@ from hwsim.spatten.timing import STAGES, Machine
 from hwsim.spatten.units import SpattenUnits
 from hwsim.units import pv, qk, softmax
 from hwsim.units.hbm import HbmParams
-from hwsim.units.quant import QuantParams, dequantize, dequantize_msb, drop_lsbs, quantize_heads, quantize_symmetric
+from hwsim.units.quant import (QuantParams, dequantize, dequantize_msb, drop_lsbs, quantize_heads, quantize_probs,
+                               quantize_symmetric)
 
 ROWS = np.array([1, 7, 8, 9, 64, 1000, 3, 0, 16])
 UNITS = SpattenUnits.from_design(load_design("spatten", ["softmax.parallelism=4"]), 64)
@@ -136,6 +137,11 @@ def test_softmax_rows_masks_and_inplace():
     out = softmax.softmax_rows(t, inplace=True)
     assert out is t and np.array_equal(out, p)
     assert softmax.needs_lsb(p, 0.5).tolist() == (p.max(1) < 0.5).tolist()
+    # the row maximum comes with the probabilities, bit for bit their max (0 for the all-masked row)
+    for scores in (s, rng.standard_normal((3, 7, 300)).astype(np.float32) * 8):
+        probs, top = softmax.softmax_rows(scores, row_max=True)
+        assert np.array_equal(top.view(np.uint32), probs.max(-1).view(np.uint32))
+        assert np.array_equal(softmax.needs_lsb(None, 0.3, row_max=top), softmax.needs_lsb(probs, 0.3))
 
 
 def test_pv_output_uses_fixed_point_probabilities():
@@ -155,6 +161,55 @@ def test_quantization_planes():
     np.testing.assert_array_equal(dequantize_msb(q, scale, 2), dequantize(drop_lsbs(q, 2), scale))
     codes, scales = quantize_heads(np.stack([x, 2 * x]), 4)
     assert codes.dtype == np.int16 and scales.tolist() == pytest.approx([1 / 7, 2 / 7])
+
+
+@pytest.mark.parametrize("bits", [2, 4, 8, 12, 16])
+def test_probability_quantization_is_one_rounding_whichever_path(bits):
+    """The one-pass in-place kernel, the strided in-place path and the copy give the same float32 bits
+    as ``rint(p * levels) / levels`` (ties at .5 round to even)."""
+    rng = np.random.default_rng(bits)
+    p = (rng.random((3, 5, 257)) ** 3).astype(np.float32)
+    levels = np.float32((1 << bits) - 1)
+    p[0, 0, :4] = [0.0, 1.0, 0.5 / levels, 1.5 / levels]  # exact ties
+    ref = np.rint(p * levels) / levels
+    assert np.array_equal(quantize_probs(p, bits).view(np.uint32), ref.view(np.uint32))
+    flat = p.copy()
+    assert quantize_probs(flat, bits, inplace=True) is flat and np.array_equal(flat.view(np.uint32), ref.view(np.uint32))
+    strided = p.copy().transpose(2, 0, 1)  # not C-contiguous: the numpy passes
+    assert quantize_probs(strided, bits, inplace=True) is strided
+    assert np.array_equal(strided.transpose(1, 2, 0).view(np.uint32), ref.view(np.uint32))
+
+
+def test_symmetric_quantization_matches_the_plain_formula():
+    """codes = clip(rint(x / scale), -qmax, qmax) with scale = max|x| / qmax, negative extremes included."""
+    rng = np.random.default_rng(5)
+    for x in (rng.standard_normal((7, 33)).astype(np.float32), -np.abs(rng.standard_normal((4, 9))).astype(np.float32),
+              np.zeros((2, 3), np.float32)):
+        for bits in (3, 8, 12):
+            qmax = (1 << (bits - 1)) - 1
+            amax = float(np.max(np.abs(x)))
+            scale = amax / qmax if amax > 0 else 1.0
+            q, got = quantize_symmetric(x, bits)
+            assert got == scale
+            np.testing.assert_array_equal(q, np.clip(np.rint(x / np.float32(scale)), -qmax, qmax).astype(np.int32))
+
+
+@pytest.mark.parametrize("bits", [2, 6, 12, 16, 20])
+def test_heads_quantized_at_once_equal_each_head_on_its_own(bits):
+    rng = np.random.default_rng(bits)
+    x = (rng.standard_normal((5, 17, 8)) * rng.uniform(0.1, 9, (5, 1, 1))).astype(np.float32)
+    x[3] = 0.0  # an all-zero head: scale 1
+    for amax in (None, np.array([0.5, 2.0, 0.0, 1.0, 100.0])):  # calibrated: saturating, 0, generous
+        codes, scales = quantize_heads(x, bits, amax)
+        for h in range(x.shape[0]):
+            q, sc = quantize_symmetric(x[h], bits, None if amax is None else float(amax[h]))
+            assert scales[h] == sc
+            np.testing.assert_array_equal(codes[h], q)
+    # exact halves round to even, as np.rint does (scale 1: a calibrated range of qmax)
+    qmax = (1 << (bits - 1)) - 1
+    halves = np.array([[[0.5, 1.5, 2.5, -0.5, -1.5, -2.5, qmax + 0.5, -qmax - 7.0]]], np.float32)
+    codes, _ = quantize_heads(halves, bits, np.array([float(qmax)]))
+    assert codes[0, 0].tolist() == np.clip(np.rint(halves[0, 0]), -qmax, qmax).astype(int).tolist()
 
 
 def test_quant_params_from_a_policy():
