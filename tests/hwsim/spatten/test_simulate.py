@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from hwsim import HwsimError, load_design, load_policy
 from hwsim.spatten import simulate
+from hwsim.spatten.functional import _key_sums
 from tiny_workload import TinyTrace
 
 SPATTEN = load_design("spatten")
@@ -253,3 +255,14 @@ def test_dense_generation_fetches_every_causal_key():
     r = run(trace, "none")
     # K of 44 prompt tokens, then 45, 46, 47, 48 keys at the four steps; 2 K/V heads x 3 layers; 96 B a key
     assert r["dram_bytes_by_kind"]["k_msb"] == 2 * 3 * 96 * (44 + 45 + 46 + 47 + 48)
+
+
+def test_key_sums_are_the_float64_sums_over_rows():
+    """Each head's probability mass per key (token importance), bit for bit ``sum(axis=2, dtype=float64)``."""
+    rng = np.random.default_rng(3)
+    for shape in [(2, 3, 17, 40), (1, 1, 1, 5), (3, 1, 300, 7)]:
+        p = (rng.random(shape) ** 4).astype(np.float32)
+        got = _key_sums(p)
+        assert got.dtype == np.float64 and np.array_equal(got, p.sum(axis=2, dtype=np.float64))
+    strided = (rng.random((2, 2, 9, 11)).astype(np.float32)).transpose(0, 1, 3, 2)  # not contiguous
+    assert np.array_equal(_key_sums(strided), strided.sum(axis=2, dtype=np.float64))
