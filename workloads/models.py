@@ -72,6 +72,11 @@ MODEL_SPECS: dict[str, ModelSpec] = {
             tokens=512, vocab=30522, block="post_ln", source="BERT-Base (Devlin et al. 2019); SpAtten §5",
         ),
         ModelSpec(
+            name="bert-long", family="bert", mode="encoder", layers=12, hidden=768, heads=12, kv_heads=12, ffn=3072,
+            tokens=2048, vocab=30522, block="post_ln",
+            source="long encoder: BERT-Base's shape (Devlin et al. 2019) with 4,096 learned positions, random weights",
+        ),
+        ModelSpec(
             name="bert-large", family="bert", mode="encoder", layers=24, hidden=1024, heads=16, kv_heads=16,
             ffn=4096, tokens=512, vocab=30522, block="post_ln", source="BERT-Large (Devlin et al. 2019); SpAtten §5",
         ),

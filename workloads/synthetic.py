@@ -1,6 +1,6 @@
 """Shape-only models: the named architectures with random weights from a fixed seed (imports torch).
 
-BERT-base/large, GPT-2 small/medium and the long-context Llama-style ``llama-long`` are
+BERT-base/large, the long encoder ``bert-long``, GPT-2 small/medium and the long-context Llama-style ``llama-long`` are
 transformers' own ``BertModel`` / ``GPT2LMHeadModel`` / ``LlamaForCausalLM`` built from a config. The MPCViT models (``vit-cifar``, ``vit-tiny``) are :class:`CCTViT`, a
 re-statement of MPCViT's ViT-Lite (``src/vit.py``, ``src/utils/transformers.py``,
 `docs/sources.md (MPC)` §1): a 4x4-patch convolutional tokenizer, a class token, a learnable
@@ -147,7 +147,8 @@ def build_synthetic(spec: ModelSpec, *, seed: int, tokens: int | None = None,
         from transformers import BertConfig, BertModel
 
         cfg = BertConfig(vocab_size=spec.vocab, hidden_size=spec.hidden, num_hidden_layers=spec.layers,
-                         num_attention_heads=spec.heads, intermediate_size=spec.ffn, max_position_embeddings=512,
+                         num_attention_heads=spec.heads, intermediate_size=spec.ffn,
+                         max_position_embeddings=MAX_POSITIONS.get(spec.name, 512),
                          hidden_act="gelu")
         cfg._attn_implementation = "eager"
         return BertModel(cfg).eval()

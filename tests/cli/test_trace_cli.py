@@ -29,10 +29,11 @@ def _one_line_error(r) -> str:
 def test_workloads_lists_every_bundled_name(env):
     r = run_hwsim("workloads", env=env)
     assert r.returncode == 0, r.stderr
-    for name in ("minilm", "smollm2", "bert-base", "bert-large", "gpt2-small", "gpt2-medium", "vit-cifar", "vit-tiny"):
+    for name in ("minilm", "smollm2", "bert-base", "bert-long", "bert-large", "gpt2-small", "gpt2-medium", "llama-long",
+                 "vit-cifar", "vit-tiny"):
         assert f"│ {name} " in r.stdout
     assert "30 x 9 (kv 3)" in r.stdout and "992 + 32" in r.stdout and "real, text pydoc" in r.stdout
-    assert r.stdout.count("synthetic (random weights)") == 7
+    assert r.stdout.count("synthetic (random weights)") == 8
 
 
 def test_trace_writes_a_valid_file_without_touching_the_cache(env, tmp_path):

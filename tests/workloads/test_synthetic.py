@@ -19,6 +19,7 @@ SMALL = {
     "vit-cifar": dict(),
     "vit-tiny": dict(),
     "llama-long": dict(tokens=16),
+    "bert-long": dict(tokens=600),  # beyond bert-base's 512 positions
 }
 # Linear layers per transformer block: BERT q, k, v, out, ffn1, ffn2; GPT-2 c_attn, c_proj, c_fc, c_proj;
 # CCT qkv, proj, linear1, linear2.
