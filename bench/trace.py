@@ -6,8 +6,10 @@
    tensor, memory map) plus reading every Q/K/V once, vs ``safetensors.numpy.load_file`` of the same
    file (a plain copying reader, no checks), for minilm 512 and gpt2-small 992 + 32.
 
-Model loading and text tokenization are outside both timings. Best of a few repeats. Run with
-``make bench`` or ``.venv/bin/python bench/trace.py``; set ``HWSIM_TORCH_THREADS`` to pin torch threads.
+Model loading and text tokenization are outside both timings. One warm-up round, then the best of
+REPEATS rounds that alternate the two sides (``_clock.interleaved``), so both see the same machine
+load. Run with ``make bench`` or ``.venv/bin/python bench/trace.py``; set ``HWSIM_TORCH_THREADS`` to
+pin torch threads.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from _clock import best_of
+from _clock import interleaved
 
-REPEATS = 3
+REPEATS = 5
 
 
 def tracing_overhead() -> None:
@@ -38,9 +40,7 @@ def tracing_overhead() -> None:
         with torch.no_grad():
             model(ids)
 
-    plain()  # warm-up
-    t_plain = best_of(plain)
-    t_trace = best_of(lambda: workloads.trace_model(model, ids, spec=spec, text=info))
+    t_plain, t_trace = interleaved([plain, lambda: workloads.trace_model(model, ids, spec=spec, text=info)], REPEATS)
     print(f"minilm 512 tokens: plain forward {t_plain:.3f} s, trace_model {t_trace:.3f} s, "
           f"ratio {t_trace / t_plain:.2f}x (torch threads {torch.get_num_threads()})")
 
@@ -61,7 +61,7 @@ def loading(name: str, **kwargs) -> None:
         def reference():
             return load_file(str(path))
 
-        t_ours, t_ref = best_of(ours), best_of(reference)
+        t_ours, t_ref = interleaved([ours, reference], REPEATS)
         mb = path.stat().st_size / 1e6
         print(f"{name} ({mb:.0f} MB): workloads.load + touch {t_ours * 1e3:.1f} ms, safetensors load_file "
               f"{t_ref * 1e3:.1f} ms, ratio {t_ours / t_ref:.2f}x")

@@ -101,32 +101,39 @@ def _resolve(jobs: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     """
     code = {c: i for i, c in enumerate(CAUSES)}
     pieces: list[list[tuple[int, int, int]]] = []
-    for queued, _, _, trans in jobs:
-        if any(trans[i][0] > trans[i + 1][0] for i in range(len(trans) - 1)):
+    cj: list[int] = []
+    ca: list[int] = []
+    cb: list[int] = []
+    cc: list[int] = []
+    for j, (queued, _, _, trans) in enumerate(jobs):
+        times = [tc[0] for tc in trans]
+        if times != sorted(times):
             trans = sorted(trans, key=lambda tc: tc[0])  # stable: same-cycle waits keep their order
         mine: list[tuple[int, int, int]] = []
-        waits = [(queued, "pipeline"), *trans, (_END, None)]
-        for (t, c), (end, _) in zip(waits, waits[1:]):
-            if end <= t:
-                continue
-            if c.__class__ is tuple:  # ("f", job): what that job waits for, over [t, end)
-                at = t
-                for a, b, k in pieces[c[1]]:
-                    lo, hi = max(a, t), min(b, end)
-                    if hi > lo:
-                        if lo > at:
-                            mine.append((at, lo, _PIPELINE))
-                        mine.append((lo, hi, k))
-                        at = hi
-                if end > at:
-                    mine.append((at, end, _PIPELINE))
-            else:
-                mine.append((t, end, code[c]))
+        t, c = queued, "pipeline"
+        for end, nxt in (*trans, (_END, None)):
+            if end > t:
+                if c.__class__ is tuple:  # ("f", job): what that job waits for, over [t, end)
+                    at = t
+                    for a, b, k in pieces[c[1]]:
+                        lo, hi = max(a, t), min(b, end)
+                        if hi > lo:
+                            if lo > at:
+                                mine.append((at, lo, _PIPELINE))
+                            mine.append((lo, hi, k))
+                            at = hi
+                    if end > at:
+                        mine.append((at, end, _PIPELINE))
+                else:
+                    mine.append((t, end, code[c]))
+            t, c = end, nxt
         pieces.append(mine)
-    flat = [(j, a, b, c) for j, mine in enumerate(pieces) for a, b, c in mine]
-    if not flat:
-        return (np.zeros(0, np.int64),) * 4
-    return tuple(np.array(col, np.int64) for col in zip(*flat))
+        for a, b, k in mine:
+            cj.append(j)
+            ca.append(a)
+            cb.append(b)
+            cc.append(k)
+    return tuple(np.array(col, np.int64) for col in (cj, ca, cb, cc))
 
 
 def account(latency: int, jobs: list, uses: dict) -> dict:
