@@ -370,6 +370,14 @@ def _fidelity(res: LayerResult, outs, q, k, v, q_pos, k_pos, causal, scale) -> N
     p = softmax_rows(s)
     ref = (p @ v[:, None, :ctx]).astype(np.float64)
     ref_sq = np.sum(ref**2, axis=(2, 3))
+    # every alive head's error and kept mass at once: each (group, head) is reduced over its own
+    # contiguous rows x dim (rows x keys) block, the same sum a head alone gives
+    alive = [(g, i) for g in range(groups) for i, entry in enumerate(outs[g]) if entry is not None]
+    if alive:
+        ga, ha = np.array(alive).T
+        err = np.sum((np.stack([outs[g][i][0] for g, i in alive]) - ref[ga, ha]) ** 2, axis=(1, 2))
+        mass = np.sum(p[ga, ha][:, :, k_pos] * np.stack([outs[g][i][1] for g, i in alive]), axis=(1, 2))
+    n = 0
     for g in range(groups):
         res.ref_sq += float(ref_sq[g].sum())
         res.sampled_rows += heads * rows
@@ -377,9 +385,9 @@ def _fidelity(res: LayerResult, outs, q, k, v, q_pos, k_pos, causal, scale) -> N
             if entry is None:
                 res.err_sq += float(ref_sq[g, i])
                 continue
-            out, used = entry
-            res.err_sq += float(np.sum((out - ref[g, i]) ** 2))
-            res.mass_kept += float(np.sum(p[g, i][:, k_pos] * used))
+            res.err_sq += float(err[n])
+            res.mass_kept += float(mass[n])
+            n += 1
 
 
 def keep_count(keep: float, total: int) -> int:
