@@ -63,12 +63,10 @@ the k-th largest score (``tests/hwsim/units/topk/test_hierarchical.py`` shows bo
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
-from numba.typed import List
 
 from ...errors import HwsimError
 from . import golden
-from .golden import _select_row
+from .golden import HIERARCHICAL_FIELDS, _levels_logged, _levels_parallel
 from .params import TopKParams, lfsr_init
 
 __all__ = [
@@ -81,12 +79,8 @@ __all__ = [
     "REQUEST_FIELDS",
 ]
 
-#: Keys of the detail of :func:`select_hierarchical_detail` / :func:`select_hierarchical_batch`:
-#: ``fill_cycles`` are the level-0 requests' fill cycles (the row's scores streaming in; a timing
-#: model may overlap them with their producer), ``filter_cycles`` the final request's filter
-#: cycles, ``drop`` 1 for a row selected in drop mode (module docstring).
-HIERARCHICAL_FIELDS = ("cycles", "requests", "levels", "tile_cycles", "final_cycles", "fill_cycles", "filter_cycles",
-                       "drop")
+#: Keys of the detail of :func:`select_hierarchical_detail` / :func:`select_hierarchical_batch`
+#: (defined with the kernels in :mod:`.golden`).
 #: Columns of the request log of :func:`select_hierarchical_detail` (one row per engine request, in order).
 REQUEST_FIELDS = ("level", "tile", "n", "k", "cycles")
 
@@ -158,87 +152,6 @@ def _levels(x, ks, nv, *, lanes, max_n, in_lanes, seed, log: list | None = None)
     else:
         _levels_parallel(*args)
     return keep, {f: det[:, i].copy() for i, f in enumerate(HIERARCHICAL_FIELDS)}
-
-
-_F = {f: i for i, f in enumerate(HIERARCHICAL_FIELDS)}
-_CYC, _REQ, _LEV, _TILE, _FIN, _FILL, _FILT = (_F[f] for f in ("cycles", "requests", "levels", "tile_cycles",
-                                                                "final_cycles", "fill_cycles", "filter_cycles"))
-
-
-@njit(cache=True)
-def _hier_row(x, cnt, k, M, P, I, s0, keep, det, cand, nxt, vals, kept, scratch, d, nolog, log, want_log):
-    """One row's levels (module docstring) into ``keep`` and ``det``; requests appended to ``log`` when asked."""
-    for j in range(cnt):
-        cand[j] = j
-    level = 0
-    while True:
-        final = cnt <= M
-        tiles = 1 if final else (cnt + M - 1) // M
-        new_cnt = 0
-        for t in range(tiles):
-            s = t * M
-            nt = cnt if final else min(M, cnt - s)
-            kt = k if final else min(k, nt)
-            for j in range(nt):
-                vals[j] = x[cand[s + j]]
-                kept[j] = False
-            _select_row(vals, nt, kt, P, I, s0, scratch, kept, d, nolog)
-            det[_CYC] += d[0]
-            det[_REQ] += 1
-            if level == 0:
-                det[_FILL] += d[1]
-            if want_log:
-                log.append((level, t, nt, kt, d[0]))
-            if final:
-                det[_FIN] += d[0]
-                det[_FILT] = d[3]
-                det[_LEV] = level + 1
-                for j in range(nt):
-                    if kept[j]:
-                        keep[cand[j]] = True
-            else:
-                det[_TILE] += d[0]
-                for j in range(nt):
-                    if kept[j]:
-                        nxt[new_cnt] = cand[s + j]
-                        new_cnt += 1
-        if final:
-            return
-        for j in range(new_cnt):
-            cand[j] = nxt[j]
-        cnt = new_cnt
-        level += 1
-
-
-@njit(cache=True)
-def _buffers(n):
-    w = max(n, 1)
-    return (np.empty(w, np.int64), np.empty(w, np.int64), np.empty(w, np.int64), np.zeros(w, np.bool_),
-            np.empty((2, w), np.int64), np.zeros(7, np.int64), np.empty((0, 7), np.int64))
-
-
-@njit(cache=True)
-def _levels_logged(x2d, ks, nv, M, P, I, s0, keep, det):
-    """Rows one after another, with every request logged (the single-row detail)."""
-    cand, nxt, vals, kept, scratch, d, nolog = _buffers(x2d.shape[1])
-    log = List()
-    log.append((0, 0, 0, 0, 0))  # typed by its first entry; dropped below
-    for r in range(x2d.shape[0]):
-        _hier_row(x2d[r], nv[r], ks[r], M, P, I, s0, keep[r], det[r], cand, nxt, vals, kept, scratch, d, nolog, log,
-                  True)
-    return log[1:]
-
-
-@njit(cache=True, parallel=True)
-def _levels_parallel(x2d, ks, nv, M, P, I, s0, keep, det):
-    """Rows in parallel (each row's requests depend on that row only: the result does not depend on threads)."""
-    rows = x2d.shape[0]
-    log = List()  # never appended to (want_log False): one for every thread
-    log.append((0, 0, 0, 0, 0))
-    for r in prange(rows):
-        cand, nxt, vals, kept, scratch, d, nolog = _buffers(x2d.shape[1])
-        _hier_row(x2d[r], nv[r], ks[r], M, P, I, s0, keep[r], det[r], cand, nxt, vals, kept, scratch, d, nolog, log,
-                  False)
 
 
 def select_hierarchical_batch(
