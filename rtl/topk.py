@@ -179,11 +179,12 @@ class TopK(wiring.Component):
         # DATA and FIFO_L rows hold B rows of P (one input beat); addresses below count rows of P
         B = wide_rows(p)
         LB = (B - 1).bit_length()
+        DW = -(-D // B)                     # wide rows of one request of max_n scores
         S, Q = data_rows(p), filter_queue_depth(p)
         SP = S * B                          # the DATA ring in rows of P
         SB = bits_for(SP)
         m.submodules.data_mem = data_mem = Memory(shape=unsigned(B * P * W), depth=S, init=[])
-        m.submodules.fifo_l = fifo_l = Memory(shape=unsigned(B * P * W), depth=-(-D // B), init=[])
+        m.submodules.fifo_l = fifo_l = Memory(shape=unsigned(B * P * W), depth=DW, init=[])
         m.submodules.fifo_r = fifo_r = Memory(shape=unsigned(P * W), depth=D, init=[])
         data_rd, data_wr = data_mem.read_port(), data_mem.write_port()
         l_rd, r_rd = fifo_l.read_port(), fifo_r.read_port()
@@ -418,11 +419,11 @@ class TopK(wiring.Component):
         else:
             m.d.comb += fill_row_data.eq(beat)
 
-        # a request's first beat reserves D rows of the DATA ring (never short without back-pressure)
+        # a request's first beat reserves DW wide rows of the DATA ring (never short without back-pressure)
         fresh = Signal()
         m.d.comb += fresh.eq((n == 0) & (fill_row == 0))
         room = Signal()
-        m.d.comb += room.eq(~fresh | (d_used + -(-D // B) * B <= SP))
+        m.d.comb += room.eq(~fresh | (d_used + DW * B <= SP))
 
         def hand_over(next_state):
             """The decision: queue the request for the filter, start the next one."""

@@ -28,7 +28,7 @@ from ..errors import HwsimError
 from ..units import pv as pv_unit
 from ..units import qk as qk_unit
 from ..units.quant import QuantParams, dequantize, dequantize_msb, quantize_heads
-from ..units.softmax import needs_lsb, softmax_rows
+from ..units.softmax import needs_lsb_from_max, softmax_rows
 from ..units.topk import golden as topk_golden
 from ..units.topk.hierarchical import select_rows
 from .units import SpattenUnits
@@ -264,7 +264,7 @@ def _attend_stack(result: LayerResult, sampled: dict, ql: QLayer, gs: list[int],
     probs, row_max = softmax_rows(probs, inplace=True, row_max=True)
     any_requant = np.zeros(G, bool)
     if plan.progressive:
-        requant = needs_lsb(None, plan.threshold, row_max=row_max)  # [G, m, nq]
+        requant = needs_lsb_from_max(row_max, plan.threshold)  # [G, m, nq]
         for gi in np.flatnonzero(requant.any(axis=(1, 2))):
             rq = requant[gi]
             full = qk_unit.scores(qd[gi][rq], k_full[gi], scale)

@@ -20,7 +20,7 @@ import numpy as np
 from ..common import ceil_div
 from .params import PQ_DECISION_CYCLES, SoftmaxParams
 
-__all__ = ["softmax_rows", "service_cycles", "needs_lsb", "PQ_DECISION_CYCLES"]
+__all__ = ["softmax_rows", "service_cycles", "needs_lsb", "needs_lsb_from_max", "PQ_DECISION_CYCLES"]
 
 
 def softmax_rows(scores: np.ndarray, *, inplace: bool = False, row_max: bool = False):
@@ -50,10 +50,11 @@ def service_cycles(n, params: SoftmaxParams) -> np.ndarray:
     return ceil_div(n, params.parallelism)
 
 
-def needs_lsb(probs: np.ndarray | None, threshold: float, *, row_max: np.ndarray | None = None) -> np.ndarray:
-    """Return, per row, whether its max probability is below ``threshold`` (re-fetch the LSBs).
+def needs_lsb(probs: np.ndarray, threshold: float) -> np.ndarray:
+    """Return, per row, whether its max probability is below ``threshold`` (re-fetch the LSBs)."""
+    return needs_lsb_from_max(np.max(probs, axis=-1), threshold)
 
-    ``row_max``: the rows' largest probabilities when already known (``softmax_rows(..., row_max=True)``);
-    ``probs`` is then not read.
-    """
-    return (np.max(probs, axis=-1) if row_max is None else row_max) < np.float32(threshold)
+
+def needs_lsb_from_max(row_max: np.ndarray, threshold: float) -> np.ndarray:
+    """:func:`needs_lsb` from the rows' largest probabilities (``softmax_rows(..., row_max=True)``)."""
+    return row_max < np.float32(threshold)

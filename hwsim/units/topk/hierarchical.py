@@ -79,8 +79,9 @@ __all__ = [
     "REQUEST_FIELDS",
 ]
 
-#: Keys of the detail of :func:`select_hierarchical_detail` / :func:`select_hierarchical_batch`
-#: (defined with the kernels in :mod:`.golden`).
+# HIERARCHICAL_FIELDS, the keys of the detail of select_hierarchical_detail / select_hierarchical_batch,
+# is defined in .golden with the kernels that fill it.
+
 #: Columns of the request log of :func:`select_hierarchical_detail` (one row per engine request, in order).
 REQUEST_FIELDS = ("level", "tile", "n", "k", "cycles")
 

@@ -46,6 +46,7 @@ import numpy as np
 
 from ...errors import HwsimError
 from ...pipeline import schedule as pipeline_schedule
+from ..common import ceil_div
 from .golden import select_batch_detail, select_params
 from .params import OVERLAPS, TopKParams
 
@@ -61,8 +62,7 @@ KINDS = ("token", "head", "local_v")
 
 def fill_cycles(n, params: TopKParams):
     """Cycles the producer streams ``n`` scores into the engine: ``ceil(n / in_lanes)`` (one beat a cycle)."""
-    step = params.in_lanes
-    return -(-np.asarray(n, dtype=np.int64) // step)
+    return ceil_div(n, params.in_lanes)
 
 
 def service_cycles(scores_2d, ks, params: TopKParams, *, n_valid=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
