@@ -9,14 +9,17 @@ Quick use::
 
 Protocols (:data:`PROTOCOLS`): ``crypten-2pc`` (CrypTen 0.4.1, exact accounting of its own
 communication counters), ``aby3-3pc`` and ``semi2k-2pc`` (SecretFlow SPU 0.9.5's ABY3 and SEMI2K,
-equal to SPU's own counters). Networks:
+equal to SPU's own counters), ``cheetah-2pc`` (SPU's HE-based Cheetah, within 1 % of SPU's counters
+where no Ferret bootstrap falls; :class:`CheetahSession` replays a session's state). Networks:
 presets ``lan``, ``wan``, ``mpcvit`` (fitted) or a TOML file. See ``docs/mpc.md``.
 """
 
 from . import crypten2pc as _crypten2pc  # noqa: F401, I001  (registers crypten-2pc first)
 from . import aby3 as _aby3  # noqa: F401  (registers aby3-3pc)
 from . import semi2k as _semi2k  # noqa: F401  (registers semi2k-2pc)
+from . import cheetah as _cheetah  # noqa: F401  (registers cheetah-2pc)
 from .aby3 import ABY3_3PC, Aby3
+from .cheetah import CHEETAH_2PC, Cheetah, CheetahSession
 from .cost import Cost
 from .crypten2pc import CRYPTEN_2PC, CrypTen2PC
 from .semi2k import SEMI2K_2PC, Semi2k
@@ -53,6 +56,9 @@ __all__ = [
     "ABY3_3PC",
     "Semi2k",
     "SEMI2K_2PC",
+    "Cheetah",
+    "CheetahSession",
+    "CHEETAH_2PC",
     "SpuProtocol",
     "KernelTally",
     "Network",

@@ -53,7 +53,10 @@ MPCVIT_COUNTS: tuple[tuple[str, int, float], ...] = (
 MPCVIT_SPU_LAYER: tuple[tuple[str, int, tuple[int, ...]], ...] = (
     ("aby3-3pc", 216555584, (458, 455, 476)),
     ("semi2k-2pc", 166268668, (320, 320)),
+    ("cheetah-2pc", 713535195, (21656, 19066)),
 )
+#: The SPU protocols whose send actions per party are their rounds (two parties, one message each a round).
+ACTIONS_ARE_ROUNDS = ("semi2k-2pc",)
 
 _MODEL = "vit-cifar"
 _ACTIVATION = "gelu_erf"
@@ -99,7 +102,7 @@ def mpcvit_rows(network: Network | str = "mpcvit") -> list[dict]:
         src = "SPU 0.9.5 counters (spu_fixture.json)"
         rows.append({"quantity": f"SPU {protocol} bytes (all parties), one ReLU-Softmax ViT layer", "paper": total / 1e9,
                      "ours": r.cost.sent_bytes * parties / 1e9, "unit": "GB", "source": src})
-        if parties == 2:  # two parties: SPU's send actions per party are the rounds
+        if protocol in ACTIONS_ARE_ROUNDS:
             rows.append({"quantity": f"SPU {protocol} rounds, one ReLU-Softmax ViT layer", "paper": actions[0],
                          "ours": r.rounds, "unit": "rounds", "source": src})
     for row in rows:

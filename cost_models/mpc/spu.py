@@ -225,11 +225,14 @@ class SpuProtocol(Protocol):
                 + self.mul_aa(n))
 
     def rsqrt(self, n: int) -> Cost:
+        """``f_rsqrt``, its kernels in SPU's order (``highestOneBit`` first: the order decides which call
+        a Cheetah Ferret bootstrap falls into)."""
         f = self.fraction_bits
+        z = self.prefix_or(n)
         guess = (self.b2a(n, 2 * f) + self.mul_aa(n) + self.trunc_a(n)
                  + self.f_mul(n) + self.f_mul(2 * n) + self.trunc_a(n))
         comp = self.b2a(n, 1) + self.b2a(n, (f // 2) * 2) + self.mul_aa(n)
-        return self.prefix_or(n) + guess + comp + self.mul_aa(n) + self.trunc_a(n)
+        return z + guess + comp + self.mul_aa(n) + self.trunc_a(n)
 
     def tanh(self, n: int) -> Cost:
         clamp = self._times(2, self.max_pairs, n)

@@ -18,7 +18,7 @@ from .app import JsonOption, PlotFormatOption, check_plot_format, console, emit_
 from .app import app as root_app
 
 mpc_app = typer.Typer(
-    help="Secure-inference (MPC) latency: rounds, bytes and time under a protocol (crypten-2pc, aby3-3pc, semi2k-2pc, ...) and "
+    help="Secure-inference (MPC) latency: rounds, bytes and time under a protocol (crypten-2pc, aby3-3pc, semi2k-2pc, cheetah-2pc) and "
     "a network (lan, wan, mpcvit or a TOML file). 'hwsim mpc --workload W' costs a whole model (totals, a "
     "per-operation table, --json/--csv/--plot); 'hwsim mpc op OP --shape S' one operation. See docs/mpc.md.",
     no_args_is_help=False,
@@ -26,7 +26,7 @@ mpc_app = typer.Typer(
 root_app.add_typer(mpc_app, name="mpc")
 
 ProtocolOption = Annotated[
-    Optional[str], typer.Option("--protocol", help="MPC protocol: crypten-2pc, aby3-3pc, semi2k-2pc (see hwsim mpc list) "
+    Optional[str], typer.Option("--protocol", help="MPC protocol: crypten-2pc, aby3-3pc, semi2k-2pc, cheetah-2pc (see hwsim mpc list) "
                                                    "\\[default: crypten-2pc].")
 ]
 # -p is the policy everywhere else; the old -p of the protocol stays accepted, hidden

@@ -62,7 +62,7 @@ def test_model_from_trace_file(hwsim, tmp_path):
 @pytest.mark.parametrize("args,message", [
     (["mpc", "op", "sofmax", "--shape", "4"], "unknown MPC operation 'sofmax'; expected one of: mul, square"),
     (["mpc", "op", "softmax", "--shape", "4", "--protocol", "spdz"],
-     "unknown MPC protocol 'spdz'; expected one of: crypten-2pc, aby3-3pc, semi2k-2pc"),
+     "unknown MPC protocol 'spdz'; expected one of: crypten-2pc, aby3-3pc, semi2k-2pc, cheetah-2pc"),
     (["mpc", "op", "matmul", "--shape", "16,64"],
      "operation 'matmul': shape 16,64 does not fit; expected m,k,n or b,m,k,n (3 or 4 positive integers)"),
     (["mpc", "op", "softmax", "--shape", "4,0"], "--shape 4,0: expected comma-separated positive integers"),

@@ -12,7 +12,10 @@ hand (Python 3.11; SPU 0.9.5 brings jax 0.4.34 and numpy 1.26), from the reposit
 The first run measures every op and shape (about 100 s for ABY3 or SEMI2K, 10 minutes for Cheetah on
 2 shared cores); the second one transformer layer each of ``MODELS`` (BERT-base at 128 tokens,
 ViT-Tiny, a CIFAR ViT layer with ReLU-softmax attention; about 6 minutes per protocol). Each run
-updates only what it measured in the JSON.
+updates only what it measured in the JSON. Cheetah's layers were run one at a time
+(``--models --protocols cheetah --only layer:bert-base-1layer-128``): BERT-base took 503 s and the
+CIFAR layer 64 s; ViT-Tiny does not fit on the 23 GB machine (each party grew past 12 GB and the
+kernel killed one), so the fixture has no Cheetah ViT-Tiny layer.
 
 How it measures. Every party is its own process (``--party`` mode of this script), linked to the
 others over brpc on 127.0.0.1, with ``enable_pphlo_profile`` and ``enable_hal_profile``. One SPU

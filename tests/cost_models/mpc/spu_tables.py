@@ -15,11 +15,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
-from cost_models.mpc import OPS, estimate, get_protocol  # noqa: E402
+from cost_models.mpc import OPS, CheetahSession, estimate, get_protocol, model_steps, parse_attention  # noqa: E402
 from workloads.models import ModelSpec  # noqa: E402
 
 FIXTURE = json.loads((HERE / "spu_fixture.json").read_text())
-NAMES = {"aby3": "aby3-3pc", "semi2k": "semi2k-2pc"}
+NAMES = {"aby3": "aby3-3pc", "semi2k": "semi2k-2pc", "cheetah": "cheetah-2pc"}
+#: What spu_fixture.py's ``measure`` runs in each SPU session before the recorded cases.
+WARMUP = (("mul", (64,)), ("matmul", (8, 8, 8)))
 
 
 def layer_spec(rec: dict) -> ModelSpec:
@@ -37,8 +39,36 @@ def model_total_bytes(rec: dict, protocol: str) -> tuple[float, float]:
     return r.rounds, r.bytes / 2 * p.parties
 
 
+def cheetah_cases() -> list[dict]:
+    """The fixture's Cheetah cases the models price, in SPU's order."""
+    return [c for c in FIXTURE["protocols"]["cheetah"]["cases"] if c["op"] in OPS]
+
+
+def cheetah_replay(items) -> list:
+    """``(cost, tally)`` of each ``(op, shape)`` of ``items`` replayed as SPU ran them: one Cheetah
+    session, after the fixture's warm-up."""
+    session = CheetahSession()
+    session.replay(WARMUP)
+    return session.replay(items)
+
+
+def layer_items(rec: dict) -> list[tuple[str, tuple[int, ...]]]:
+    """The ``(op, shape)`` steps of a whole-layer record, in order."""
+    steps = model_steps(layer_spec(rec), attention=parse_attention(rec["spec"]["attention"]),
+                        activation=rec["spec"]["activation"])
+    return [(s.op, s.shape) for s in steps]
+
+
+def cheetah_layer(rec: dict) -> tuple[float, float]:
+    """(rounds, total bytes over both parties) of a whole-layer record replayed as one Cheetah session."""
+    res = cheetah_replay(layer_items(rec))
+    return sum(c.rounds for c, _ in res), sum(c.sent_bytes * 2 for c, _ in res)
+
+
 def table(proto: str) -> str:
     """The markdown validation table of one SPU protocol."""
+    if proto == "cheetah":
+        return cheetah_table()
     p = get_protocol(NAMES[proto])
     data = FIXTURE["protocols"][proto]
     lines = [f"| op | shape | SPU send actions per party | ours rounds | SPU bytes (all parties) | ours bytes | "
@@ -57,6 +87,29 @@ def table(proto: str) -> str:
         acts = "/".join(str(a) for a in m["send_actions_per_party"])
         lines.append(f"| **{m['model']}** | {m['spec']['attention']}, {m['spec']['activation']} | {acts} | "
                      f"{rounds} | {m['send_bytes']:,} | {round(ours):,} | {ours / m['send_bytes']:.4f} |")
+    return "\n".join(lines)
+
+
+def cheetah_table() -> str:
+    """Cheetah's validation table: each case replayed in SPU's order (one session), beside the steady state."""
+    p = get_protocol("cheetah-2pc")
+    data = FIXTURE["protocols"]["cheetah"]
+    cases = cheetah_cases()
+    lines = ["| op | shape | SPU send actions per party | ours rounds | SPU bytes (both parties) | ours, session "
+             "replay | ours / SPU | ours, steady state |", "|---|---|---|---|---|---|---|---|"]
+    for c, (cost, _) in zip(cases, cheetah_replay([(c["op"], c["shape"]) for c in cases])):
+        ours = round(cost.sent_bytes * 2)
+        steady = round(p.cost(c["op"], tuple(c["shape"])).sent_bytes * 2)
+        acts = "/".join(str(a) for a in c["send_actions_per_party"])
+        lines.append(f"| {c['op']} | {'x'.join(map(str, c['shape']))} | {acts} | {cost.rounds:g} | "
+                     f"{c['send_bytes']:,} | {ours:,} | {ours / c['send_bytes']:.4f} | {steady:,} |")
+    for m in data.get("models", []):
+        rounds, ours = cheetah_layer(m)
+        steady = model_total_bytes(m, "cheetah-2pc")[1]
+        acts = "/".join(str(a) for a in m["send_actions_per_party"])
+        lines.append(f"| **{m['model']}** | {m['spec']['attention']}, {m['spec']['activation']} | {acts} | "
+                     f"{rounds:g} | {m['send_bytes']:,} | {round(ours):,} | {ours / m['send_bytes']:.4f} | "
+                     f"{round(steady):,} |")
     return "\n".join(lines)
 
 

@@ -64,7 +64,7 @@ def test_bad_attention(text, message):
 def test_bad_inputs_are_one_line():
     with pytest.raises(HwsimError, match="^unknown activation 'swish'; expected one of: gelu_erf, gelu_tanh"):
         estimate("vit-cifar", activation="swish")
-    with pytest.raises(HwsimError, match="^unknown MPC protocol 'spdz'; expected one of: crypten-2pc, aby3-3pc, semi2k-2pc$"):
+    with pytest.raises(HwsimError, match="^unknown MPC protocol 'spdz'; expected one of: crypten-2pc, aby3-3pc, semi2k-2pc, cheetah-2pc$"):
         estimate("vit-cifar", protocol="spdz")
     with pytest.raises(HwsimError, match="^unknown workload 'gpt5'; expected a model name"):
         estimate("gpt5")

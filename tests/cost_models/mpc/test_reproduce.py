@@ -11,7 +11,7 @@ from cost_models.mpc.reproduce import MPCVIT_CIFAR10, MPCVIT_SPU_LAYER, fit_roun
 
 def test_every_row_within_five_percent():
     rows = mpcvit_rows()
-    assert len(rows) == len(MPCVIT_CIFAR10) + 8 + 3
+    assert len(rows) == len(MPCVIT_CIFAR10) + 8 + 4
     for row in rows:
         assert abs(row["ratio"] - 1) < 0.05, row
         assert row["ratio"] == row["ours"] / row["paper"]
@@ -22,7 +22,7 @@ def test_every_row_within_five_percent():
 def test_spu_layer_counts_are_the_fixture():
     """The SPU rows' reference numbers are the measured ones in spu_fixture.json."""
     fixture = json.loads((Path(__file__).resolve().parent / "spu_fixture.json").read_text())
-    names = {"aby3-3pc": "aby3", "semi2k-2pc": "semi2k"}
+    names = {"aby3-3pc": "aby3", "semi2k-2pc": "semi2k", "cheetah-2pc": "cheetah"}
     for protocol, total, actions in MPCVIT_SPU_LAYER:
         (rec,) = [m for m in fixture["protocols"][names[protocol]]["models"]
                   if m["model"] == "vit-cifar-1layer-relu_softmax"]
