@@ -86,8 +86,9 @@ OT_MIN_WORK = 2048  # state.cc InitOTState kMinWorkSize
 OT_MAX_INSTANCES = 48  # state.h CheetahOTState kMaxOTParallel
 OT_BATCH = 8  # ot/yacl/ferret.cc kOTBatchSize: correlations packed 8 at a time
 COMPARE_RADIX = 4  # nonlinear/compare_prot.h compare_radix: 16 digits of 4 bits, 1-of-16 OTs
-#: One OLE slot block, both ways, all CRT contexts (bytes). Fitted: the mean of SPU's measured
-#: ``square_s`` calls of one block (tests/cost_models/mpc/spu_fixture.json); +-0.1 % (SEAL compression).
+#: One OLE slot block, both ways, all CRT contexts (bytes). Fitted: the mean of SPU's 39 measured
+#: ``square_s`` kernels per block (1,143,891, rounded; they range over 1,143,004-1,144,929 because SEAL
+#: compresses what it sends; tests/cost_models/mpc/spu_fixture.json).
 OLE_BLOCK_BYTES = 1_143_900
 #: A yacl Ferret bootstrap (bytes): 1280 GYWZ trees of height 13, 16 bytes a level, + a 19-byte seed
 #: (ot/yacl/yacl_ote_adapter.h lpn parameters t = 1280, n = 10485760; yacl gywz_ote.cc).
