@@ -68,6 +68,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 from .cost import ZERO, Cost
 from .network import Network
@@ -207,7 +208,7 @@ def a2b_piece(m: int) -> int:
 #: (rounds, piece bytes, COTs per element in each direction (party 0 sends, party 1 sends)) of every OT
 #: kernel; rounds from the message chain in the source (concurrent pieces add none).
 #: Messages each party sends per piece (SPU's "send actions"): b2a 1, trunc_a 1, and_bb 2, msb_a2b 18,
-#: a2b 14, mul_a1b 2 (test_cheetah.py checks them against SPU's counts).
+#: a2b 14, mul_a1b 2 (test_cheetah.py checks them, with the HE kernels' ciphertexts, against SPU's counts).
 OT_KERNELS = {
     "trunc_a": (2, trunc_piece, lambda bits: (1, 0)),  # flips, then corrections (truncate_prot.cc)
     "mul_a1b": (4, lambda m, bits: mux_piece(m), lambda bits: (1, 1)),  # two SendCAMCC, one each way, in turn
@@ -390,36 +391,50 @@ def sub_mat_shape(m: int, k: int, n: int, disable_pack: bool = False) -> tuple[i
     return best
 
 
-@lru_cache(maxsize=4096)
-def mmul_bytes(m: int, k: int, n: int) -> float:
-    """Bytes (both parties) of one ``mmul_aa`` of an ``m x k`` by a ``k x n`` secret.
+class DotPlan(NamedTuple):
+    """What one ``CheetahDot`` product sends: ciphertexts out, ciphertexts back, bytes of both."""
 
-    ``MatMulAA`` (arithmetic.cc:420-457) runs two mirrored ``DotOLE`` of the whole product at once (one
-    per cross term, on the main and the duplicated link). Each (``CheetahDot::Impl::doDotOLE``,
-    arith/cheetah_dot.cc:739-824) encrypts the operand with fewer blocks and gets the masked result back,
-    packed (``rlwes``: ``ceil(b0 b2 / d1)`` ciphertexts; ``lwes``: ``ceil(m n / 8192)``) or, when the
-    result is one block, unpacked (one sparse ciphertext per block).
-    """
+    sent: int
+    back: int
+    nbytes: float
+
+
+@lru_cache(maxsize=4096)
+def dot_plan(m: int, k: int, n: int) -> DotPlan:
+    """One ``DotOLE`` of an ``m x k`` by a ``k x n`` share (``CheetahDot::Impl::doDotOLE``,
+    arith/cheetah_dot.cc:739-824): the operand with fewer blocks is encrypted and sent, the masked result
+    comes back packed (``rlwes``: ``ceil(b0 b2 / d1)`` ciphertexts; ``lwes``: ``ceil(m n / 8192)``) or,
+    when the result is one block, unpacked (one sparse ciphertext per output block)."""
     d = (m, k, n)
     sub = sub_mat_shape(m, k, n)
     blk = [_cdiv(d[i], sub[i]) for i in range(3)]
     pack = "none" if blk[0] * blk[2] <= 1 else ("rlwes" if sub[1] < m * n else "lwes")
     sub = sub_mat_shape(m, k, n, pack == "none")  # cheetah_dot.cc:780-785
     blk = [_cdiv(d[i], sub[i]) for i in range(3)]
-    sent = min(blk[0] * blk[1], blk[1] * blk[2]) * DOT_SENT_CT_BYTES  # cheetah_dot.cc:787-790
+    sent = min(blk[0] * blk[1], blk[1] * blk[2])  # cheetah_dot.cc:787-790
     if pack == "rlwes":
-        back = _cdiv(blk[0] * blk[2], sub[1]) * DOT_RESPONSE_CT_BYTES
+        back = _cdiv(blk[0] * blk[2], sub[1])
+        nbytes = back * DOT_RESPONSE_CT_BYTES
     elif pack == "lwes":
-        back = _cdiv(m * n, SLOTS) * DOT_RESPONSE_CT_BYTES
+        back = _cdiv(m * n, SLOTS)
+        nbytes = back * DOT_RESPONSE_CT_BYTES
     else:
-        back = 0.0
+        back, nbytes = blk[0] * blk[2], 0.0
         for rb in range(blk[0]):
             rows = min(sub[0], m - rb * sub[0])
             for cb in range(blk[2]):
                 slots = rows * min(sub[2], n - cb * sub[2])
                 full = sub[0] * sub[2] == SLOTS and slots == SLOTS
-                back += DOT_RESPONSE_CT_BYTES if full else DOT_SPARSE_BASE_BYTES + DOT_SPARSE_SLOT_BYTES * slots
-    return 2.0 * (sent + back)
+                nbytes += DOT_RESPONSE_CT_BYTES if full else DOT_SPARSE_BASE_BYTES + DOT_SPARSE_SLOT_BYTES * slots
+    return DotPlan(sent, back, sent * DOT_SENT_CT_BYTES + nbytes)
+
+
+def mmul_bytes(m: int, k: int, n: int) -> float:
+    """Bytes (both parties) of one ``mmul_aa`` of an ``m x k`` by a ``k x n`` secret: ``MatMulAA``
+    (arithmetic.cc:420-457) runs two mirrored :func:`dot_plan` products at once (one per cross term, on
+    the main and the duplicated link), so each party sends one product's ciphertexts and the other's
+    responses."""
+    return 2.0 * dot_plan(m, k, n).nbytes
 
 
 #: ``mulDirectly``'s ``MulShare`` per slot block, all CRT contexts (bytes): both operands' encryptions
