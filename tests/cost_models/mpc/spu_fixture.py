@@ -8,6 +8,7 @@ hand (Python 3.11; SPU 0.9.5 brings jax 0.4.34 and numpy 1.26), from the reposit
     /work/scratch-spu/bin/pip install spu==0.9.5
     /work/scratch-spu/bin/python tests/cost_models/mpc/spu_fixture.py [--protocols aby3,semi2k,cheetah]
     /work/scratch-spu/bin/python tests/cost_models/mpc/spu_fixture.py --models --protocols aby3,semi2k
+    /work/scratch-spu/bin/python tests/cost_models/mpc/spu_fixture.py --sessions    # Cheetah, held out
 
 The first run measures every op and shape (about 100 s for ABY3 or SEMI2K, 10 minutes for Cheetah on
 2 shared cores); the second one transformer layer each of ``MODELS`` (BERT-base at 128 tokens,
@@ -74,6 +75,20 @@ MODELS = {
     "bert-base-1layer-128": ("bert", "post_ln", 768, 12, 3072, 128, "softmax", "gelu_erf"),
     "vit-tiny-1layer": ("vit", "cct", 192, 12, 384, 257, "softmax", "gelu_erf"),
     "vit-cifar-1layer-relu_softmax": ("vit", "cct", 256, 4, 512, 65, "relu_softmax", "gelu_erf"),
+}
+#: Held-out Cheetah sessions: shapes the per-op cases do not have, repeats (a repeat meets the state its
+#: first run left: Ferret buffers, Beaver cache), each list one SPU session after the usual warm-up.
+#: ``--sessions`` measures them into ``protocols.cheetah.sessions``; test_cheetah.py replays them.
+SESSIONS = {
+    "sizes-and-repeats": [("gt", (2000,)), ("gt", (2000,)), ("gt", (4000,)), ("gt", (4000,)), ("gt", (10000,)),
+                          ("gt", (10000,)), ("gt", (1999,)), ("gt", (2048,)), ("gt", (2049,)), ("exp", (7,)),
+                          ("exp", (300,)), ("inv_sqrt", (1,)), ("inv_sqrt", (2,)), ("inv_sqrt", (300,)),
+                          ("inv_sqrt", (300,)), ("reciprocal", (300,)), ("reciprocal", (5000,))],
+    "ot-pieces": [("gt", (10000,)), ("gt", (6000,)), ("gt", (6000,)), ("gt", (8000,)), ("gt", (8000,)),
+                  ("gt", (10000,)), ("gt", (10000,)), ("div_public", (4225,)), ("div_public", (4225,)),
+                  ("div_public", (4225,)), ("div_public", (8320,)), ("div_public", (8320,)),
+                  ("div_public", (8320,)), ("div_public", (10000,)), ("div_public", (10000,)),
+                  ("div_public", (20000,)), ("div_public", (20000,))],
 }
 QUAD2_SHIFT = 5.0  # MPCFormer 2Quad (references/mpc_and_sparse.md §2)
 EPS = 1e-5
@@ -441,6 +456,7 @@ def main(argv=None) -> None:
     ap.add_argument("--protocols", default="aby3,semi2k,cheetah")
     ap.add_argument("--only", default=None, help="comma-separated ops to measure (default: all)")
     ap.add_argument("--models", action="store_true", help="measure the whole-layer runs (MODELS) instead")
+    ap.add_argument("--sessions", action="store_true", help="measure the held-out Cheetah sessions (SESSIONS) instead")
     ap.add_argument("--out", type=Path, default=OUT)
     a = ap.parse_args(argv)
     if a.party is not None:
@@ -463,6 +479,12 @@ def main(argv=None) -> None:
                    "False: erf form, SPU f_erf)"},
     })
     data.setdefault("protocols", {})
+    if a.sessions:
+        entry = data["protocols"].setdefault("cheetah", {"parties": PARTIES["cheetah"]})
+        for name, session in SESSIONS.items():
+            entry.setdefault("sessions", {})[name] = measure("cheetah", session)
+            a.out.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n")
+        return
     for proto in a.protocols.split(","):
         t0 = time.time()
         recs = measure(proto, items)
