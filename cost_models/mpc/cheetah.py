@@ -206,7 +206,10 @@ def a2b_piece(m: int) -> int:
 
 
 #: (rounds, piece bytes, COTs per element in each direction (party 0 sends, party 1 sends)) of every OT
-#: kernel; rounds from the message chain in the source (concurrent pieces add none).
+#: kernel; rounds from the message chain in the source (concurrent pieces add none). COTs: truncation one
+#: correlated OT a value and b2a one a bit (party 0 sends); and_bb one random OT a bit each way;
+#: mul_a1b one each way; msb_a2b 64 for its leaves (16 one-of-16 OTs of 4 COTs) and 15 each way for its
+#: AND tree; a2b 13 ANDs of 64 bits each way.
 #: Messages each party sends per piece (SPU's "send actions"): b2a 1, trunc_a 1, and_bb 2, msb_a2b 18,
 #: a2b 14, mul_a1b 2 (test_cheetah.py checks them, with the HE kernels' ciphertexts, against SPU's counts).
 OT_KERNELS = {
