@@ -9,8 +9,8 @@ Quick use::
 
 Protocols (:data:`PROTOCOLS`): ``crypten-2pc`` (CrypTen 0.4.1, exact accounting of its own
 communication counters), ``aby3-3pc`` and ``semi2k-2pc`` (SecretFlow SPU 0.9.5's ABY3 and SEMI2K,
-equal to SPU's own counters), ``cheetah-2pc`` (SPU's HE-based Cheetah, within 1 % of SPU's counters
-where no Ferret bootstrap falls; :class:`CheetahSession` replays a session's state). Networks:
+equal to SPU's own counters), ``cheetah-2pc`` (SPU's HE-based Cheetah in the steady state of a long
+session; :class:`CheetahSession` replays a session's state and is within 0.09 % of SPU's counters). Networks:
 presets ``lan``, ``wan``, ``mpcvit`` (fitted) or a TOML file. See ``docs/mpc.md``.
 """
 

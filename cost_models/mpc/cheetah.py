@@ -227,6 +227,12 @@ def ole_blocks(n: int) -> int:
     return math.ceil(n / SLOTS)
 
 
+def halves_blocks(n: int) -> int:
+    """Slot blocks of ``n`` values cut into two halves of ``n // 2`` and the rest, each its own OLE
+    (``SquareA`` above 8192 values, ``mulDirectly``)."""
+    return ole_blocks(n // 2) + ole_blocks(n - n // 2)
+
+
 @dataclass
 class CheetahState:
     """What an SPU Cheetah session carries from one kernel call to the next."""
@@ -234,11 +240,6 @@ class CheetahState:
     triples: int = 0  # Beaver triples in the cache (state.cc cached_sze_)
     #: correlated OTs left per (OT instance, direction); an instance is set up on first use
     cots: dict = field(default_factory=dict)
-
-    @property
-    def instances(self) -> int:
-        """OT instances set up so far."""
-        return len(self.cots) // 2
 
     def take_triples(self, n: int) -> int:
         """Take ``n`` triples; return the OLE blocks of the refill this needed (0 if none)."""
@@ -317,14 +318,12 @@ class Cheetah(SpuProtocol):
 
     def mul_aa(self, n: int) -> Cost:
         if n >= MUL_DIRECT_MIN:
-            half = n // 2
-            blocks = ole_blocks(half) + ole_blocks(n - half)
-            return self._k("mul_aa", 2, blocks * MUL_SHARE_BLOCK_BYTES)
+            return self._k("mul_aa", 2, halves_blocks(n) * MUL_SHARE_BLOCK_BYTES)
         blocks, refills = self._refill(n)
         return self._k("mul_aa", 1 + 2 * refills, 4 * W * n + blocks * OLE_BLOCK_BYTES)
 
     def square_a(self, n: int) -> Cost:
-        blocks = ole_blocks(n) if n <= SLOTS else ole_blocks(n // 2) + ole_blocks(n - n // 2)
+        blocks = ole_blocks(n) if n <= SLOTS else halves_blocks(n)
         return self._k("square_s", 2, blocks * OLE_BLOCK_BYTES)
 
     def mmul_aa(self, m: int, k: int, n: int) -> Cost:

@@ -176,17 +176,17 @@ def _he_messages(kernel: str, n: int, refill_blocks: int = 0, dims=None) -> tupl
     """Messages (party 0, party 1) of an HE kernel as SPU's source sends them: a ciphertext per slot block
     and CRT context each way (``EncryptArrayThenSend``, ``MulThenResponse``), ``CheetahDot``'s
     ciphertexts out and back in both mirrored products."""
-    from cost_models.mpc.cheetah import CRT_CONTEXTS, MUL_DIRECT_MIN, dot_plan, ole_blocks
+    from cost_models.mpc.cheetah import CRT_CONTEXTS, MUL_DIRECT_MIN, SLOTS, dot_plan, halves_blocks, ole_blocks
 
     c = CRT_CONTEXTS
     if kernel == "square_s":
-        blocks = ole_blocks(n) if n <= 8192 else ole_blocks(n // 2) + ole_blocks(n - n // 2)
+        blocks = ole_blocks(n) if n <= SLOTS else halves_blocks(n)
         return c * blocks, c * blocks
     if kernel == "mmul_aa":
         plan = dot_plan(*dims)
         return plan.sent + plan.back, plan.sent + plan.back
     if n >= MUL_DIRECT_MIN:  # MulShare halves: party 1 evaluates the first, party 0 the second
-        b1, b2 = ole_blocks(n // 2), ole_blocks(n - n // 2)
+        b1, b2 = ole_blocks(n // 2), ole_blocks(n - n // 2)  # the two halves apart: their messages differ
         return c * (2 * b1 + b2), c * (b1 + 2 * b2)
     return 1 + c * refill_blocks, 1 + c * refill_blocks  # the opening, and a refill's OLE
 
