@@ -33,7 +33,7 @@ import numpy as np
 from ..config import Design, Policy, check_pair
 from ..errors import HwsimError
 from ..units import qk as qk_unit
-from ..units.hbm import NO_FETCH, first_line_cycles, vector_bytes
+from ..units.hbm import NO_FETCH, fetch_many, first_line_cycles, vector_bytes
 from .cascade import Cascade
 from .functional import HeadRows, attend, keep_count, quantize_layer
 from .result import SimResult, Tally
@@ -229,7 +229,9 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
             # the layer's rows (one per alive head) through the units' service times in one call
             stacked = HeadRows.stack(heads)
             service, _, _ = machine.row_services(stacked, 0)
-            for i, hr in enumerate(heads):
+            planned = []
+            new_vs, new_pairs = [], []
+            for hr in heads:
                 g = hr.head // group
                 fg = fetch_group[g]
                 first = g not in first_of_group
@@ -242,23 +244,31 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
                 if hr.requant[0] and g not in lsb_done:
                     lsb = lsb_all
                     lsb_done.add(g)
-                k_stream = 0
+                more = None
                 if streams and first:  # this row carries its group's later K (and LSB) passes
                     msb, lsbs = units.tiling.k_streams(cand.size, res.group_requant[g])
-                    k_more = k_all * (msb - 1)
-                    lsb_more = lsb_all * (lsbs - 1) if lsbs > 1 else None
-                    k_stream = k_more.busy + (lsb_more.busy if lsb_more else 0)
-                    tally.counts.fetches(layer, hr.head, q=(q_one, 0), k=k_more, v=None, lsb=lsb_more)
+                    more = (k_all * (msb - 1), lsb_all * (lsbs - 1) if lsbs > 1 else None)
                 # V vectors this row uses that its group has not fetched yet at this step and layer
                 seen = fetched_v.setdefault(g, np.zeros(length, bool))
                 new_v = hr.v_pos[~seen[hr.v_pos]]  # v_pos is sorted, so new_v is too
                 seen[new_v] = True
-                v_fetch = machine.fetch(new_v, vb)
+                new_vs.append(new_v)
                 if fuse_v:  # fused V: the positions new to the pair, 2 x vb each
                     moved = moved_v.setdefault(fg, np.zeros(length, bool))
                     new_pair = new_v[~moved[new_v]]
                     moved[new_pair] = True
-                    v_fetch = machine.fetch(new_pair, 2 * vb).asked(v_fetch.payload_bytes)
+                    new_pairs.append(new_pair)
+                planned.append((hr, g, fg, k_fetch, lsb, more))
+            # every row's V transfer in one call (and the fused pairs' in another)
+            v_fetches = fetch_many(new_vs, vb, units.hbm)
+            if fuse_v:
+                v_fetches = [f2.asked(f.payload_bytes) for f, f2 in zip(v_fetches, fetch_many(new_pairs, 2 * vb, units.hbm))]
+            for i, ((hr, g, fg, k_fetch, lsb, more), v_fetch) in enumerate(zip(planned, v_fetches)):
+                k_stream = 0
+                if more is not None:
+                    k_more, lsb_more = more
+                    k_stream = k_more.busy + (lsb_more.busy if lsb_more else 0)
+                    tally.counts.fetches(layer, hr.head, q=(q_one, 0), k=k_more, v=None, lsb=lsb_more)
                 groups_held = len({fg, fg + 1} & alive_groups) if g in paired else 1  # K held for the fetch group
                 rows.append(RowWork.from_service(
                     step, layer, hr.head, (step, layer, fg), service[:, i], requant=bool(hr.requant[0]),

@@ -25,7 +25,7 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["vector_bytes", "transfer", "transfer_cycles"]
+__all__ = ["vector_bytes", "transfer", "transfers", "transfer_cycles", "busy_cycles"]
 
 
 def vector_bytes(head_dim: int, bits: int) -> int:
@@ -65,10 +65,40 @@ def transfer(indices: np.ndarray, vec_bytes: int, *, interleave_bytes: int, chan
     return counts, int(counts.sum()) * interleave_bytes, int(idx.size) * vec_bytes
 
 
+@njit(cache=True)
+def _granules_many(indices, bounds, vec_bytes, interleave, channels):
+    counts = np.zeros((bounds.shape[0] - 1, channels), np.int64)
+    for r in range(bounds.shape[0] - 1):
+        if bounds[r + 1] > bounds[r]:
+            counts[r] = _granules_per_channel(indices[bounds[r]:bounds[r + 1]], vec_bytes, interleave, channels)
+    return counts
+
+
+def transfers(index_sets: list, vec_bytes: int, *, interleave_bytes: int, channels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`transfer` of several fetches at once: (granules [fetch, channel], bus_bytes [fetch], payload_bytes [fetch]).
+
+    Each set must be sorted ascending and unique; row ``i`` equals ``transfer(index_sets[i], ...)``
+    (one compiled call instead of one per fetch: a generation layer fetches every row's V).
+    """
+    sizes = np.array([len(ix) for ix in index_sets], np.int64)
+    if vec_bytes <= 0 or not sizes.sum():
+        return np.zeros((sizes.size, channels), np.int64), np.zeros(sizes.size, np.int64), np.zeros(sizes.size, np.int64)
+    idx = np.concatenate([np.asarray(ix, np.int64) for ix in index_sets])
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    counts = _granules_many(idx, bounds, vec_bytes, interleave_bytes, channels)
+    return counts, counts.sum(axis=1) * interleave_bytes, sizes * vec_bytes
+
+
 def transfer_cycles(granules_per_channel: np.ndarray, *, interleave_bytes: int, channel_bytes_per_cycle: float,
                     latency_cycles: int) -> int:
     """Cycles the HBM is busy for a transfer (0 for an empty one): slowest channel plus read latency."""
     busiest = int(np.max(granules_per_channel)) if len(granules_per_channel) else 0
+    return busy_cycles(busiest, interleave_bytes=interleave_bytes, channel_bytes_per_cycle=channel_bytes_per_cycle,
+                       latency_cycles=latency_cycles)
+
+
+def busy_cycles(busiest: int, *, interleave_bytes: int, channel_bytes_per_cycle: float, latency_cycles: int) -> int:
+    """:func:`transfer_cycles` from the busiest channel's granule count (0 for an empty transfer)."""
     if busiest == 0:
         return 0
     return int(math.ceil(busiest * interleave_bytes / channel_bytes_per_cycle - 1e-9)) + int(latency_cycles)

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .golden import transfer, transfer_cycles
+from .golden import busy_cycles, transfer, transfer_cycles, transfers
 from .params import HbmParams
 
-__all__ = ["Fetch", "NO_FETCH", "fetch", "first_line_cycles"]
+__all__ = ["Fetch", "NO_FETCH", "fetch", "fetch_many", "first_line_cycles"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,17 @@ def fetch(positions: np.ndarray, vec_bytes: int, params: HbmParams) -> Fetch:
     busy = transfer_cycles(counts, interleave_bytes=params.interleave_bytes,
                            channel_bytes_per_cycle=params.channel_bytes_per_cycle, latency_cycles=0)
     return Fetch(busy, bus, payload)
+
+
+def fetch_many(position_sets: list, vec_bytes: int, params: HbmParams) -> list[Fetch]:
+    """:func:`fetch` of each of ``position_sets`` (each sorted, unique), in one compiled call; the same transfers."""
+    if vec_bytes <= 0:
+        return [NO_FETCH] * len(position_sets)
+    counts, bus, payload = transfers(position_sets, vec_bytes, interleave_bytes=params.interleave_bytes,
+                                     channels=params.channels)
+    il, rate = params.interleave_bytes, params.channel_bytes_per_cycle
+    return [Fetch(busy_cycles(c, interleave_bytes=il, channel_bytes_per_cycle=rate, latency_cycles=0), b, p)
+            if p else NO_FETCH for c, b, p in zip(counts.max(axis=1, initial=0).tolist(), bus.tolist(), payload.tolist())]
 
 
 def first_line_cycles(busy: int, lines: int) -> int:

@@ -45,3 +45,18 @@ def test_empty_and_odd_sizes():
     assert transfer_cycles(counts, interleave_bytes=32, channel_bytes_per_cycle=32.0, latency_cycles=40) == 0
     with pytest.raises(ValueError):
         vector_bytes(3, 6)
+
+
+def test_many_fetches_in_one_call_equal_one_by_one():
+    """``fetch_many`` (a generation layer's V transfers in one call) gives each set's ``fetch``, empty sets included."""
+    from hwsim.units.hbm import HbmParams, fetch, fetch_many
+
+    rng = np.random.default_rng(7)
+    for _ in range(30):
+        params = HbmParams(channels=int(rng.choice([1, 4, 16])), interleave_bytes=32,
+                           channel_bytes_per_cycle=float(rng.choice([8.0, 12.8, 32.0])), latency_cycles=40)
+        sets = [np.sort(rng.choice(300, size=int(rng.integers(0, 40)), replace=False)) for _ in range(int(rng.integers(1, 10)))]
+        vb = int(rng.choice([16, 24, 48, 96]))
+        assert fetch_many(sets, vb, params) == [fetch(s, vb, params) for s in sets]
+        assert any(f.busy for f in fetch_many(sets, vb, params)) == any(len(s) for s in sets)
+    assert fetch_many([np.array([], np.int64)] * 3, 48, params) == [fetch(np.array([], np.int64), 48, params)] * 3
