@@ -33,12 +33,14 @@ import numpy as np
 from ..config import Design, Policy, check_pair
 from ..errors import HwsimError
 from ..units import qk as qk_unit
-from ..units.hbm import NO_FETCH, fetch_many, first_line_cycles, vector_bytes
+from ..units.hbm import NO_FETCH, Fetch, fetch_many, first_line_cycles, vector_bytes
 from .cascade import Cascade
 from .functional import HeadRows, attend, keep_count, quantize_layer
 from .result import SimResult, Tally
-from .timing import GroupWork, HeadWork, Machine, RowWork, Timeline
+from .timing import STAGES, GroupWork, HeadWork, Machine, RowWork, Timeline
 from .units import SpattenUnits
+
+_PQ = STAGES.index("pq")  # the requant re-fetch stage of a row's services
 
 __all__ = ["simulate", "check_fits"]
 
@@ -159,21 +161,30 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
         by_group: dict[int, list] = {}
         for hr in res.heads:
             by_group.setdefault(hr.head // group, []).append(hr)
+        # every alive head's rows through the units' service times in one call, counted at once; every
+        # group's transfers of the same alive positions (Q, K, LSB plane) computed once, its V in one call
+        stacked = HeadRows.stack(res.heads)
+        service_all, latency, overlap_all = machine.row_services(stacked, 0)
+        bounds = np.cumsum([0] + [hr.n_keys.size for hr in res.heads])
+        col = dict(zip((hr.head for hr in res.heads), bounds[:-1].tolist()))
+        q_fetch, k_one = machine.fetch(alive, qb), machine.fetch(alive, kb)
+        lsb_one = machine.fetch(alive, lb) if lb else None
+        v_ones = dict(zip(by_group, fetch_many([res.group_v_used[g] for g in by_group], vb, units.hbm)))
         for g, members in by_group.items():
-            q_fetch = machine.fetch(alive, qb)
             q_all = q_fetch.busy * len(members)  # every alive head's queries
             k_fetch, v_fetch, lsb, extra, lead = _group_fetches(
-                machine, res, g, alive, q_busy=q_all, kb=kb, lb=lb, vb=vb)
+                machine, res, g, alive, k_one, lsb_one, v_ones[g], q_busy=q_all, vb=vb)
             k_fetch, v_fetch = _fuse_pair(machine, res, g, by_group, alive, k_fetch, v_fetch, kv_heads=trace.kv_heads,
                                           kb=kb, vb=vb)
             lsb_pending = lsb.busy - extra.busy if lsb else 0  # the first LSB fetch; re-streams go with K
             heads = []
             for hr in members:
-                service, latency, overlap = machine.row_services(hr, lsb_pending if hr.requant.any() else 0)
-                if hr.requant.any():
+                a = col[hr.head]
+                service = service_all[:, a:a + hr.n_keys.size]
+                if lsb_pending and hr.requant.any():  # the group's first requant row waits for the LSB fetch
+                    service[_PQ, int(np.argmax(hr.requant))] += lsb_pending + machine.hbm_latency
                     lsb_pending = 0
-                heads.append(HeadWork(layer, hr.head, service, latency, overlap))
-                tally.counts.rows(layer, hr, service)
+                heads.append(HeadWork(layer, hr.head, service, latency, overlap_all[:, a:a + hr.n_keys.size]))
             fetch = q_all + k_fetch.busy + v_fetch.busy + extra.busy
             k_done = None
             if lead is None and units.hbm.stream:  # Q x K starts on the first K line (Q, then K, then V)
@@ -183,6 +194,7 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
             groups.append(GroupWork(layer, g, fetch, heads, units.tiling.held_keys(alive.size), lead=lead,
                                     k_done=k_done))
             tally.counts.fetches(layer, members[0].head, q=(q_fetch, len(members)), k=k_fetch, v=v_fetch, lsb=lsb)
+        tally.counts.rows_many(layer, res.heads, service_all, stacked)
         timeline.summarize(groups)
         tally.clock.mark(layer, "summarization", timeline.now)
         tally.stats.layer(layer, res, alive.size, int(heads_alive.sum()), prompt, n_heads)
@@ -322,8 +334,12 @@ def _fuse_pair(machine: Machine, res, g: int, groups, alive: np.ndarray, k, v, *
     return k, v
 
 
-def _group_fetches(machine: Machine, res, g: int, alive: np.ndarray, *, q_busy: int, kb: int, lb: int, vb: int):
+def _group_fetches(machine: Machine, res, g: int, alive: np.ndarray, k_one: Fetch, lsb_all: Fetch | None,
+                   v: Fetch, *, q_busy: int, vb: int):
     """A summarization group's K, V and LSB transfers under the tile plan (:mod:`hwsim.units.tiling`).
+
+    ``k_one`` and ``lsb_all`` are one pass over every alive key of the K MSB and LSB planes (None:
+    no LSB plane); ``v`` the group's used V vectors fetched once (the same for every group of a layer).
 
     Returns ``(k, v, lsb, extra, lead)``: ``k`` (every MSB pass of every query block), ``v`` (once,
     or per block when the used V exceed one buffer), ``lsb`` (all LSB passes, None without),
@@ -333,12 +349,10 @@ def _group_fetches(machine: Machine, res, g: int, alive: np.ndarray, *, q_busy: 
     """
     tiling = machine.units.tiling
     n = alive.size
-    k_one = machine.fetch(alive, kb)
     rq = res.group_requant[g]
-    lsb_one = machine.fetch(alive, lb) if (lb and rq) else None
+    lsb_one = lsb_all if rq else None
     v_used = res.group_v_used[g]
     blocks = res.group_blocks.get(g, [])
-    v = machine.fetch(v_used, vb)
     if v_used.size > tiling.value_tile and blocks:
         v = NO_FETCH
         for pos, _ in blocks:

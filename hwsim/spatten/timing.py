@@ -63,6 +63,7 @@ STAGES = ("qk", "softmax", "pq", *TOPK_STAGE_NAMES, "pv")
 #: The unit each stage belongs to (the RTL module names).
 STAGE_UNITS = ("qk", "softmax", "pq", "topk", "topk", "topk", "pv")
 _TOPK = STAGES.index("topk")
+_PQ = STAGES.index("pq")
 #: Row indices of the local-V engine's stages in a service array.
 TOPK_STAGES = [STAGES.index(s) for s in TOPK_STAGE_NAMES]
 
@@ -358,8 +359,8 @@ class Timeline:
                             if hw.service[s_, r]:
                                 self.log.append((int(h_start[s_, r]), unit, f"row {r}", step, hw.layer, hw.head))
                     self.log.append((int(h_done[:, -1].max()), "pipeline", "end", step, hw.layer, hw.head))
-            for s_, unit in enumerate(STAGE_UNITS):
-                self._charge(hw.layer, hw.head, unit, int(hw.service[s_].sum()))
+            for unit, cycles in zip(STAGE_UNITS, hw.service.sum(axis=1).tolist()):
+                self._charge(hw.layer, hw.head, unit, cycles)
         if end > t0:
             yield env.timeout(end - t0)
         if stream is not None and not stream.processed:  # the group's last rows need its last streamed K tile
@@ -377,21 +378,30 @@ class Timeline:
     def _head_uses(self, job, hw: HeadWork, start):
         """Record the cycles each unit serves a head's rows; the LSB fetch the pq stage holds is a wait for HBM."""
         service = hw.service
-        lsb_extra = np.zeros(service.shape[1], np.int64)
-        pq = STAGES.index("pq")
-        if service[pq].any():  # a requant row holds pq for the second pass (+ the group's LSB fetch, once)
-            lsb_extra = np.maximum(service[pq] - (self.machine.qk_latency + self.machine.softmax_latency), 0)
+        serving = service > 0
+        counts = serving.sum(axis=1).tolist()
+        n = service.shape[1]
+        lsb_extra = None
+        if counts[_PQ]:  # a requant row holds pq for the second pass (+ the group's LSB fetch, once)
+            lsb_extra = np.maximum(service[_PQ] - (self.machine.qk_latency + self.machine.softmax_latency), 0)
         for s, unit in enumerate(STAGE_UNITS):
-            rows = service[s] > 0
-            if rows.any():
+            if not counts[s]:
+                continue
+            if counts[s] == n:  # every row uses the stage (the usual case): no mask
+                a, b = start[s], start[s] + service[s]
+                if s == _PQ:
+                    a = a + lsb_extra
+            else:
+                rows = serving[s]
                 a = start[s, rows]
                 b = a + service[s, rows]
-                if s == pq:
+                if s == _PQ:
                     a = a + lsb_extra[rows]
-                self._use(unit, job, a, b)
-        for r in np.flatnonzero(lsb_extra):
-            self._wait(job, "hbm", at=start[pq, r])
-            self._wait(job, "pipeline", at=start[pq, r] + lsb_extra[r])
+            self._use(unit, job, a, b)
+        if lsb_extra is not None:
+            for r in np.flatnonzero(lsb_extra):
+                self._wait(job, "hbm", at=start[_PQ, r])
+                self._wait(job, "pipeline", at=start[_PQ, r] + lsb_extra[r])
 
     def summarize(self, groups: list[GroupWork], step: int = -1):
         """Run a layer's groups (in order) to completion: the next layer's queries need its output."""
