@@ -33,7 +33,7 @@ from ..units.topk import golden as topk_golden
 from ..units.topk.hierarchical import select_rows
 from .units import SpattenUnits
 
-__all__ = ["QLayer", "quantize_layer", "HeadRows", "LayerResult", "attend", "keep_count"]
+__all__ = ["QLayer", "quantize_layer", "HeadRows", "LayerResult", "attend", "keep_count", "row_sample"]
 
 
 @dataclass
@@ -125,7 +125,8 @@ _STACK_ELEMENTS = 1 << 16
 _CHUNK_ELEMENTS = 1 << 24
 
 
-def _row_sample(n: int, limit: int) -> np.ndarray:
+def row_sample(n: int, limit: int) -> np.ndarray:
+    """Up to ``limit`` evenly spaced indices of ``0 .. n - 1`` (all of them when ``n <= limit``), sorted."""
     if n <= limit:
         return np.arange(n)
     return np.unique(np.linspace(0, n - 1, limit).round().astype(np.int64))
@@ -170,7 +171,7 @@ def attend(
         raise HwsimError("a query has no alive key to attend to (token pruning removed its whole context)")
     importance = np.zeros(n_tokens, np.float64)
     result = LayerResult(heads=[], token_importance=importance, k_pos=k_pos)
-    sample = _row_sample(nq, fidelity_rows)
+    sample = row_sample(nq, fidelity_rows)
     raw_q, raw_k, raw_v = raw
     groups: dict[int, list[int]] = {}
     for h in np.flatnonzero(heads_alive):

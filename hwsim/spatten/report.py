@@ -52,6 +52,7 @@ def summary_rows(r: SimResult) -> list[tuple[str, str, str]]:
         rows += [
             ("fidelity: attention output error", _fmt(s["attention_rel_error_ratio"]), "relative (L2)"),
             ("fidelity: probability mass kept", _fmt(s["prob_mass_kept_fraction"]), "fraction"),
+            ("fidelity: rows compared with dense", _fmt(s["fidelity_sampled_rows"]), "query rows (sampled)"),
         ]
     bound = ", ".join(f"{u} {n}" for u, n in s["bound_by_heads"].items() if n)
     rows.append(("heads bound by", bound, "heads"))

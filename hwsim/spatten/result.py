@@ -216,6 +216,10 @@ class LayerStats:
         L["dense_vectors"] = L.get("dense_vectors", 0) + dense_vectors
 
 
+    def sampled_rows(self) -> int:
+        """Query rows compared with dense attention (a pruned head's row counts: its output is zero)."""
+        return int(sum(L["sampled"] for L in self.per_layer.values()))
+
     def fidelity(self) -> tuple[float | None, float | None]:
         """(attention error relative to dense, kept probability mass) over every sampled row; None without samples."""
         err = sum(L["err_sq"] for L in self.per_layer.values())
@@ -353,6 +357,7 @@ class Tally:
             "selection_cycles": c.selection_cycles,
             "attention_rel_error_ratio": error,
             "prob_mass_kept_fraction": mass_kept,
+            "fidelity_sampled_rows": stats.sampled_rows(),
             "bound_by_heads": bound_counts,
             "explain": _explain(timeline, bound_counts),
             "events": {k: float(v) for k, v in c.events.items()},

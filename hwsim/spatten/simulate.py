@@ -35,7 +35,7 @@ from ..errors import HwsimError
 from ..units import qk as qk_unit
 from ..units.hbm import NO_FETCH, Fetch, fetch_many, first_line_cycles, vector_bytes
 from .cascade import Cascade
-from .functional import HeadRows, attend, keep_count, quantize_layer
+from .functional import HeadRows, attend, keep_count, quantize_layer, row_sample
 from .result import SimResult, Tally
 from .timing import STAGES, GroupWork, HeadWork, Machine, RowWork, Timeline
 from .units import SpattenUnits
@@ -118,8 +118,10 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
              progress: bool = False, log_events: bool = False) -> SimResult:
     """Simulate ``trace`` on ``design`` under ``policy``; return a :class:`SimResult`.
 
-    ``seed`` seeds the top-k pivots; ``fidelity_rows`` query rows per (layer, head[, step]) are
-    compared with dense float attention; ``log_events`` keeps the whole event timeline.
+    ``seed`` seeds the top-k pivots; up to ``fidelity_rows`` evenly spaced query rows per (layer,
+    head) of the prompt, and every head's row at up to ``fidelity_rows`` evenly spaced generation
+    steps per layer, are compared with dense float attention (the summary's
+    ``fidelity_sampled_rows`` counts them); ``log_events`` keeps the whole event timeline.
     """
     check_pair(design, policy)
     check_fits(trace, design, policy)
@@ -142,6 +144,8 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
     decoder_layers = {}
 
     steps = trace.generated_tokens if causal else 0
+    # generation: one row per (step, layer, head); its fidelity is sampled by step, as the prompt's by row
+    fidelity_steps = set(row_sample(steps, fidelity_rows).tolist())
     bar = _progress(progress, n_layers * (1 + steps), trace.name)
 
     # ---------------------------------------------------------------- summarization
@@ -217,7 +221,7 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
             ql, raw = decoder_layers[layer]
             res = attend(ql, raw, q_pos=np.array([pos]), k_pos=cand, heads_alive=heads_alive, group_size=group,
                          causal=True, scale=trace.scale, units=units, local_v_keep=local_v,
-                         fidelity_rows=fidelity_rows)
+                         fidelity_rows=fidelity_rows if step in fidelity_steps else 0)
             cascade.absorb(res)
             rows = []
             fetched_v: dict[int, np.ndarray] = {}  # kv group -> mask of the positions whose V it asked for

@@ -257,6 +257,16 @@ def test_dense_generation_fetches_every_causal_key():
     assert r["dram_bytes_by_kind"]["k_msb"] == 2 * 3 * 96 * (44 + 45 + 46 + 47 + 48)
 
 
+def test_generation_fidelity_samples_evenly_spaced_steps():
+    """Every head's row at up to ``fidelity_rows`` steps is compared; the summary counts the rows."""
+    trace = TinyTrace(layers=2, heads=2, tokens=24, mode="decoder", generate=8)
+    every = run(trace, "none", fidelity_rows=16)["fidelity_sampled_rows"]
+    few = run(trace, "none", fidelity_rows=3)["fidelity_sampled_rows"]
+    # 2 layers x 2 heads: all 16 prompt rows and all 8 steps, against 3 prompt rows and 3 steps
+    assert every == 2 * 2 * 16 + 2 * 2 * 8
+    assert few == 2 * 2 * 3 + 2 * 2 * 3
+
+
 def test_key_sums_are_the_float64_sums_over_rows():
     """Each head's probability mass per key (token importance), bit for bit ``sum(axis=2, dtype=float64)``."""
     rng = np.random.default_rng(3)
