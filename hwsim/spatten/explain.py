@@ -37,6 +37,8 @@ So ``busy_cycles + sum(stall_*_cycles) + idle_cycles = latency_cycles`` for ever
 
 from __future__ import annotations
 
+from itertools import chain
+
 import numpy as np
 
 __all__ = ["CAUSES", "EXPLAIN_UNITS", "account"]
@@ -47,13 +49,21 @@ CAUSES = ("hbm", "layer", "sram", "select", "pipeline")
 EXPLAIN_UNITS = ("hbm", "qk", "softmax", "pq", "topk", "pv", "select")
 
 
+def _table(rows, n: int | None = None) -> np.ndarray:
+    """[n, 3] int64 array of ``n`` rows of three ints (``rows``: a list, or an iterable with ``n`` given)."""
+    n = len(rows) if n is None else n
+    return np.fromiter(chain.from_iterable(rows), np.int64, count=3 * n).reshape(n, 3)
+
+
 def _intervals(uses: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(job, start, end) arrays of a unit's uses (entries hold ints or arrays)."""
-    scalar = [u for u in uses if not isinstance(u[1], np.ndarray)]
-    arrays = [u for u in uses if isinstance(u[1], np.ndarray)]
-    jobs = [np.array([u[0] for u in scalar], np.int64)] + [np.full(a.size, j, np.int64) for j, a, _ in arrays]
-    starts = [np.array([u[1] for u in scalar], np.int64)] + [a.astype(np.int64) for _, a, _ in arrays]
-    ends = [np.array([u[2] for u in scalar], np.int64)] + [b.astype(np.int64) for _, _, b in arrays]
+    scalar, arrays = [], []
+    for u in uses:
+        (arrays if u[1].__class__ is np.ndarray else scalar).append(u)
+    table = _table(scalar)
+    jobs = [table[:, 0]] + [np.full(a.size, j, np.int64) for j, a, _ in arrays]
+    starts = [table[:, 1]] + [a.astype(np.int64) for _, a, _ in arrays]
+    ends = [table[:, 2]] + [b.astype(np.int64) for _, _, b in arrays]
     return np.concatenate(jobs), np.concatenate(starts), np.concatenate(ends)
 
 
@@ -101,10 +111,6 @@ def _resolve(jobs: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     """
     code = {c: i for i, c in enumerate(CAUSES)}
     pieces: list[list[tuple[int, int, int]]] = []
-    cj: list[int] = []
-    ca: list[int] = []
-    cb: list[int] = []
-    cc: list[int] = []
     for j, (queued, _, _, trans) in enumerate(jobs):
         times = [tc[0] for tc in trans]
         if times != sorted(times):
@@ -128,12 +134,9 @@ def _resolve(jobs: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
                     mine.append((t, end, code[c]))
             t, c = end, nxt
         pieces.append(mine)
-        for a, b, k in mine:
-            cj.append(j)
-            ca.append(a)
-            cb.append(b)
-            cc.append(k)
-    return tuple(np.array(col, np.int64) for col in (cj, ca, cb, cc))
+    flat = _table(chain.from_iterable(pieces), sum(len(mine) for mine in pieces))
+    owner = np.repeat(np.arange(len(pieces), dtype=np.int64), [len(mine) for mine in pieces])
+    return owner, flat[:, 0], flat[:, 1], flat[:, 2]
 
 
 def account(latency: int, jobs: list, uses: dict) -> dict:
