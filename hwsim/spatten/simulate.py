@@ -279,6 +279,11 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
             v_fetches = fetch_many(new_vs, vb, units.hbm)
             if fuse_v:
                 v_fetches = [f2.asked(f.payload_bytes) for f, f2 in zip(v_fetches, fetch_many(new_pairs, 2 * vb, units.hbm))]
+            # one row per alive head: its services and flags as Python ints, converted once per layer
+            columns, requant_rows = service.T.tolist(), stacked.requant.tolist()
+            fill_rows, emit_rows, passes_rows = (stacked.topk_fill.tolist(), stacked.topk_filter.tolist(),
+                                                 stacked.row_passes().tolist())
+            held_keys = units.tiling.held_keys(cand.size)
             for i, ((hr, g, fg, k_fetch, lsb, more), v_fetch) in enumerate(zip(planned, v_fetches)):
                 k_stream = 0
                 if more is not None:
@@ -287,11 +292,10 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
                     tally.counts.fetches(layer, hr.head, q=(q_one, 0), k=k_more, v=None, lsb=lsb_more)
                 groups_held = len({fg, fg + 1} & alive_groups) if g in paired else 1  # K held for the fetch group
                 rows.append(RowWork.from_service(
-                    step, layer, hr.head, (step, layer, fg), service[:, i], requant=bool(hr.requant[0]),
+                    step, layer, hr.head, (step, layer, fg), columns[i], requant=bool(requant_rows[i]),
                     fetch=(k_fetch.busy if k_fetch else 0) + q_one.busy, lsb_fetch=lsb.busy if lsb else 0,
-                    topk_fill=hr.topk_fill[0], v_fetch=v_fetch.busy,
-                    keys=units.tiling.held_keys(cand.size) * groups_held, passes=int(hr.row_passes()[0]),
-                    k_stream=k_stream, topk_emit=int(hr.topk_filter[0]), lsb_group=g))
+                    topk_fill=fill_rows[i], v_fetch=v_fetch.busy, keys=held_keys * groups_held,
+                    passes=passes_rows[i], k_stream=k_stream, topk_emit=emit_rows[i], lsb_group=g))
                 tally.counts.fetches(layer, hr.head, q=(q_one, 1), k=k_fetch, v=v_fetch, lsb=lsb)
             tally.counts.rows_many(layer, heads, service, stacked)
             layer_done = timeline.generate(rows, after=layer_done)

@@ -201,13 +201,14 @@ class RowWork:
     def from_service(cls, step: int, layer: int, head: int, group_key: tuple, service: np.ndarray, *, requant: bool,
                      fetch: int, lsb_fetch: int, topk_fill: int, v_fetch: int, keys: int, passes: int = 0,
                      k_stream: int = 0, topk_emit: int = 0, lsb_group: int | None = None) -> "RowWork":
-        """A row from its column of :meth:`Machine.row_services` (``service`` [stage]): Q x K and softmax per pass.
+        """A row from its column of :meth:`Machine.row_services` (``service`` [stage], an array or a list of ints):
+        Q x K and softmax per pass.
 
         The one place simulation and CSV replay turn a row's services into timed work.
         """
         n = passes or (2 if requant else 1)  # 0: the untiled count
         return cls(step, layer, head, group_key, int(fetch), int(service[0] // n), int(service[1] // n),
-                   bool(requant), int(lsb_fetch), tuple(int(c) for c in service[TOPK_STAGES]), int(topk_fill),
+                   bool(requant), int(lsb_fetch), tuple(int(service[s]) for s in TOPK_STAGES), int(topk_fill),
                    int(v_fetch), int(service[-1]), int(keys), int(n), int(k_stream), int(topk_emit), lsb_group)
 
 
