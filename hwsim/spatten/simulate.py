@@ -34,6 +34,7 @@ from ..config import Design, Policy, check_pair
 from ..errors import HwsimError
 from ..units import qk as qk_unit
 from ..units.hbm import NO_FETCH, Fetch, fetch_many, first_line_cycles, vector_bytes
+from ..units.quant import to_float32
 from .cascade import Cascade
 from .functional import HeadRows, attend, keep_count, quantize_layer, row_sample
 from .result import SimResult, Tally
@@ -154,8 +155,8 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
             timeline.select(cyc, -1, layer, kind)
             tally.counts.selection(cyc)
         alive, heads_alive = cascade.alive, cascade.heads_alive
-        raw = (trace.q(layer), np.asarray(trace.k(layer), np.float32), np.asarray(trace.v(layer), np.float32))
-        ql = quantize_layer(np.asarray(raw[0], np.float32), raw[1], raw[2], plan)
+        raw = (trace.q(layer), to_float32(trace.k(layer)), to_float32(trace.v(layer)))
+        ql = quantize_layer(to_float32(raw[0]), raw[1], raw[2], plan)
         if steps:
             decoder_layers[layer] = (ql, raw)
         res = attend(ql, raw, q_pos=alive, k_pos=alive, heads_alive=heads_alive, group_size=group, causal=causal,

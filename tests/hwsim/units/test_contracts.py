@@ -24,7 +24,7 @@ from hwsim.spatten.units import SpattenUnits
 from hwsim.units import pv, qk, softmax
 from hwsim.units.hbm import HbmParams
 from hwsim.units.quant import (QuantParams, dequantize, dequantize_msb, drop_lsbs, quantize_heads, quantize_probs,
-                               quantize_symmetric)
+                               quantize_symmetric, to_float32)
 
 ROWS = np.array([1, 7, 8, 9, 64, 1000, 3, 0, 16])
 UNITS = SpattenUnits.from_design(load_design("spatten", ["softmax.parallelism=4"]), 64)
@@ -210,6 +210,17 @@ def test_heads_quantized_at_once_equal_each_head_on_its_own(bits):
     halves = np.array([[[0.5, 1.5, 2.5, -0.5, -1.5, -2.5, qmax + 0.5, -qmax - 7.0]]], np.float32)
     codes, _ = quantize_heads(halves, bits, np.array([float(qmax)]))
     assert codes[0, 0].tolist() == np.clip(np.rint(halves[0, 0]), -qmax, qmax).astype(int).tolist()
+
+
+def test_float16_widening_is_numpys_bit_for_bit():
+    """Every float16 bit pattern (NaNs, infinities, subnormals, -0) widens as ``astype`` does; others pass."""
+    every = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(np.float16)
+    for x in (every, every.reshape(256, 256)[:, ::3], every[::-1].reshape(16, 64, 64)):  # strided, 3-d
+        got = to_float32(x)
+        assert got.dtype == np.float32 and got.shape == x.shape
+        assert np.array_equal(got.view(np.uint32), x.astype(np.float32).view(np.uint32))
+    f32 = np.linspace(-1, 1, 7, dtype=np.float32)
+    assert to_float32(f32) is f32 and to_float32([1, 2]).dtype == np.float32
 
 
 def test_quant_params_from_a_policy():
