@@ -134,8 +134,9 @@ def _resolve(jobs: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
                     mine.append((t, end, code[c]))
             t, c = end, nxt
         pieces.append(mine)
-    flat = _table(chain.from_iterable(pieces), sum(len(mine) for mine in pieces))
-    owner = np.repeat(np.arange(len(pieces), dtype=np.int64), [len(mine) for mine in pieces])
+    sizes = [len(mine) for mine in pieces]
+    flat = _table(chain.from_iterable(pieces), sum(sizes))
+    owner = np.repeat(np.arange(len(pieces), dtype=np.int64), sizes)
     return owner, flat[:, 0], flat[:, 1], flat[:, 2]
 
 

@@ -215,7 +215,6 @@ class LayerStats:
         L["head_keep_sum"] += 1.0
         L["dense_vectors"] = L.get("dense_vectors", 0) + dense_vectors
 
-
     def sampled_rows(self) -> int:
         """Query rows compared with dense attention (a pruned head's row counts: its output is zero)."""
         return int(sum(L["sampled"] for L in self.per_layer.values()))

@@ -246,9 +246,13 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
             # the layer's rows (one per alive head) through the units' service times in one call
             stacked = HeadRows.stack(heads)
             service, _, _ = machine.row_services(stacked, 0)
+            # one row per alive head: its services and flags as Python ints, converted once per layer
+            columns, requant_rows = service.T.tolist(), stacked.requant.tolist()
+            fill_rows, emit_rows, passes_rows = (stacked.topk_fill.tolist(), stacked.topk_filter.tolist(),
+                                                 stacked.row_passes().tolist())
             planned = []
             new_vs, new_pairs = [], []
-            for hr in heads:
+            for i, hr in enumerate(heads):
                 g = hr.head // group
                 fg = fetch_group[g]
                 first = g not in first_of_group
@@ -258,7 +262,7 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
                 first_of_group.add(g)
                 first_of_fetch.add(fg)
                 lsb = None
-                if hr.requant[0] and g not in lsb_done:
+                if requant_rows[i] and g not in lsb_done:
                     lsb = lsb_all
                     lsb_done.add(g)
                 more = None
@@ -280,10 +284,6 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
             v_fetches = fetch_many(new_vs, vb, units.hbm)
             if fuse_v:
                 v_fetches = [f2.asked(f.payload_bytes) for f, f2 in zip(v_fetches, fetch_many(new_pairs, 2 * vb, units.hbm))]
-            # one row per alive head: its services and flags as Python ints, converted once per layer
-            columns, requant_rows = service.T.tolist(), stacked.requant.tolist()
-            fill_rows, emit_rows, passes_rows = (stacked.topk_fill.tolist(), stacked.topk_filter.tolist(),
-                                                 stacked.row_passes().tolist())
             held_keys = units.tiling.held_keys(cand.size)
             for i, ((hr, g, fg, k_fetch, lsb, more), v_fetch) in enumerate(zip(planned, v_fetches)):
                 k_stream = 0

@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["quantize_symmetric", "quantize_heads", "dequantize", "drop_lsbs", "dequantize_msb", "quantize_probs"]
+__all__ = ["quantize_symmetric", "quantize_heads", "dequantize", "drop_lsbs", "dequantize_msb", "quantize_probs",
+           "to_float32"]
 
 
 _F16_TABLE: np.ndarray | None = None  # float32 value of each of the 65,536 float16 bit patterns
