@@ -87,11 +87,14 @@ class Counts:
         self.selection_cycles = 0
 
     def _head(self, layer: int, head: int) -> dict:
-        return self.per_head.setdefault((layer, head), {
-            "query_rows": 0, "keys_attended_tokens": 0, "values_used_vectors": 0, "requant_rows": 0,
-            **{f"{u}_busy_cycles": 0 for u in UNITS},
-            **{f"dram_{k}_bytes": 0 for k in KINDS},
-        })
+        h = self.per_head.get((layer, head))
+        if h is None:  # the counters built once per (layer, head), not on every call
+            h = self.per_head[layer, head] = {
+                "query_rows": 0, "keys_attended_tokens": 0, "values_used_vectors": 0, "requant_rows": 0,
+                **{f"{u}_busy_cycles": 0 for u in UNITS},
+                **{f"dram_{k}_bytes": 0 for k in KINDS},
+            }
+        return h
 
     def rows(self, layer: int, hr, service: np.ndarray) -> None:
         """Count one head's rows (functional results and their stage services)."""

@@ -213,6 +213,7 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
         length = pos + 1
         cascade.begin_step(pos)
         layer_done = None
+        q_one = machine.fetch(np.array([pos]), qb)  # every head's query of this step (the same in every layer)
         for layer in range(n_layers):
             cand, heads_alive, made = cascade.generate(layer)
             for kind, cyc in made:
@@ -230,9 +231,9 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
             lsb_done: set[int] = set()
             first_of_group: set[int] = set()
             first_of_fetch: set[int] = set()
-            # every (layer, head) tensor has the same layout, so one transfer describes each group's K,
-            # LSB plane and every head's query (computed once per layer, charged per group or head)
-            k_all, q_one = machine.fetch(cand, kb), machine.fetch(np.array([pos]), qb)
+            # every (layer, head) tensor has the same layout, so one transfer describes each group's K and
+            # LSB plane (computed once per layer, charged per group)
+            k_all = machine.fetch(cand, kb)
             lsb_all = machine.fetch(cand, lb) if plan.progressive else None
             streams = units.tiling.streams_k(cand.size)  # K re-streamed for each later pass (hwsim.units.tiling)
             heads = res.heads
@@ -270,12 +271,16 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
                     msb, lsbs = units.tiling.k_streams(cand.size, res.group_requant[g])
                     more = (k_all * (msb - 1), lsb_all * (lsbs - 1) if lsbs > 1 else None)
                 # V vectors this row uses that its group has not fetched yet at this step and layer
-                seen = fetched_v.setdefault(g, np.zeros(length, bool))
+                seen = fetched_v.get(g)
+                if seen is None:
+                    seen = fetched_v[g] = np.zeros(length, bool)
                 new_v = hr.v_pos[~seen[hr.v_pos]]  # v_pos is sorted, so new_v is too
                 seen[new_v] = True
                 new_vs.append(new_v)
                 if fuse_v:  # fused V: the positions new to the pair, 2 x vb each
-                    moved = moved_v.setdefault(fg, np.zeros(length, bool))
+                    moved = moved_v.get(fg)
+                    if moved is None:
+                        moved = moved_v[fg] = np.zeros(length, bool)
                     new_pair = new_v[~moved[new_v]]
                     moved[new_pair] = True
                     new_pairs.append(new_pair)

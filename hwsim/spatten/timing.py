@@ -64,6 +64,7 @@ STAGES = ("qk", "softmax", "pq", *TOPK_STAGE_NAMES, "pv")
 STAGE_UNITS = ("qk", "softmax", "pq", "topk", "topk", "topk", "pv")
 _TOPK = STAGES.index("topk")
 _PQ = STAGES.index("pq")
+_UNIT_OF = dict(zip(STAGES, STAGE_UNITS))  # stage -> its unit
 #: Row indices of the local-V engine's stages in a service array.
 TOPK_STAGES = [STAGES.index(s) for s in TOPK_STAGE_NAMES]
 
@@ -214,13 +215,12 @@ class RowWork:
 
 @dataclass
 class Timeline:
-    """A simpy model of the accelerator; feed it work in order, then read ``now`` and ``busy``."""
+    """A simpy model of the accelerator; feed it work in order, then read ``now`` (and ``explain()``)."""
 
     machine: Machine
     log_events: bool = False
     env: simpy.Environment = field(default_factory=simpy.Environment)
     log: list = field(default_factory=list)
-    busy: dict = field(default_factory=dict)  # (layer, head, unit) -> busy cycles
     #: stall accounting: job id -> (queue cycle, stage, layer, [(cycle, cause or ("f", job followed))])
     jobs: list = field(default_factory=list)
     #: stall accounting: unit -> [(job, start, end)] cycles the unit serves the job (ints or arrays)
@@ -250,12 +250,8 @@ class Timeline:
 
     # ------------------------------------------------------------------ helpers
     def _note(self, unit, event, step, layer, head):
-        if self.log_events:
-            self.log.append((int(self.env.now), unit, event, step, layer, head))
-
-    def _charge(self, layer, head, unit, cycles):
-        key = (layer, head, unit)
-        self.busy[key] = self.busy.get(key, 0) + int(cycles)
+        """Log an event now (callers check ``log_events`` first: the hot paths skip the call)."""
+        self.log.append((int(self.env.now), unit, event, step, layer, head))
 
     def _hold(self, res, cycles, unit, step, layer, head, job, use=None, granted=None, until=None):
         """Hold ``res`` for ``cycles`` (charged to ``unit``); ``granted`` succeeds when it is granted.
@@ -263,17 +259,20 @@ class Timeline:
         ``until``: a cycle the hold may not end before (a streaming consumer waits for the last line of
         its data; the wait is stall time for HBM, the cycles after it the unit's service).
         """
+        env = self.env
         with res.request() as req:
             yield req
             if granted is not None:
                 granted.succeed()
-            yield from self._last_line(job, cycles, until)
-            t0 = int(self.env.now)
-            self._note(unit, "start", step, layer, head)
-            yield self.env.timeout(cycles)
-            self._note(unit, "end", step, layer, head)
-            self._use(use or unit, job, t0, int(self.env.now))
-        self._charge(layer, head, unit, cycles)
+            if until is not None:
+                yield from self._last_line(job, cycles, until)
+            t0 = int(env.now)
+            if self.log_events:
+                self._note(unit, "start", step, layer, head)
+            yield env.timeout(cycles)
+            if self.log_events:
+                self._note(unit, "end", step, layer, head)
+            self._use(use or unit, job, t0, int(env.now))
 
     def _last_line(self, job, cycles, until):
         """A streaming consumer about to serve ``cycles`` must not end before ``until`` (its data's last line):
@@ -360,8 +359,6 @@ class Timeline:
                             if hw.service[s_, r]:
                                 self.log.append((int(h_start[s_, r]), unit, f"row {r}", step, hw.layer, hw.head))
                     self.log.append((int(h_done[:, -1].max()), "pipeline", "end", step, hw.layer, hw.head))
-            for unit, cycles in zip(STAGE_UNITS, hw.service.sum(axis=1).tolist()):
-                self._charge(hw.layer, hw.head, unit, cycles)
         if end > t0:
             yield env.timeout(end - t0)
         if stream is not None and not stream.processed:  # the group's last rows need its last streamed K tile
@@ -429,13 +426,15 @@ class Timeline:
             mine.succeed()
             if emit is not None:
                 emit[0]["ready"] = self.env.process(self._v_fetch(*emit))
-            yield from self._last_line(job, cycles, until)
+            if until is not None:
+                yield from self._last_line(job, cycles, until)
             t0 = int(self.env.now)
-            self._note(unit, "start", w.step, w.layer, w.head)
+            if self.log_events:
+                self._note(unit, "start", w.step, w.layer, w.head)
             yield self.env.timeout(cycles)
-            self._note(unit, "end", w.step, w.layer, w.head)
-            self._use(STAGE_UNITS[STAGES.index(unit)], job, t0, int(self.env.now))
-        self._charge(w.layer, w.head, unit, cycles)
+            if self.log_events:
+                self._note(unit, "end", w.step, w.layer, w.head)
+            self._use(_UNIT_OF[unit], job, t0, int(self.env.now))
 
     def _fetch_once(self, shared: dict, key: tuple, cycles: int, w: RowWork, job: int, *, sram_bytes: int = 0,
                     lines: int = 1):
@@ -582,7 +581,6 @@ class Timeline:
             job = self._job(step, layer)
             proc = self.env.process(self._hold(self.topk_select, cycles, "topk", step, layer, -1, job, use="select"))
             self.env.run(proc)
-            self._charge(layer, -1, f"{kind}_select", cycles)
 
     def drain(self):
         """Run until everything queued so far has finished."""
