@@ -56,12 +56,13 @@ def _table(rows, n: int | None = None) -> np.ndarray:
 
 
 def _intervals(uses: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(job, start, end) arrays of a unit's uses (entries hold ints or arrays)."""
+    """(job, start, end) arrays of a unit's uses (entries hold ints, or arrays of intervals of one job or of a
+    job each)."""
     scalar, arrays = [], []
     for u in uses:
         (arrays if u[1].__class__ is np.ndarray else scalar).append(u)
     table = _table(scalar)
-    jobs = [table[:, 0]] + [np.full(a.size, j, np.int64) for j, a, _ in arrays]
+    jobs = [table[:, 0]] + [np.broadcast_to(np.asarray(j, np.int64), a.shape) for j, a, _ in arrays]
     starts = [table[:, 1]] + [a.astype(np.int64) for _, a, _ in arrays]
     ends = [table[:, 2]] + [b.astype(np.int64) for _, _, b in arrays]
     return np.concatenate(jobs), np.concatenate(starts), np.concatenate(ends)

@@ -20,7 +20,7 @@ from cost_models.energy import energy_pj, power_w
 
 from ..config import Design, Policy
 from ..outputs import provenance
-from .timing import STAGE_UNITS
+from .timing import STAGE_UNITS, on_done
 
 __all__ = ["SimResult", "Tally", "Counts", "LayerStats", "Clock", "UNITS", "KINDS"]
 
@@ -248,8 +248,8 @@ class Clock:
         self._mark = max(self._mark, int(now))
 
     def mark_when(self, event, layer: int, stage: str) -> None:
-        """Call :meth:`mark` when the simpy ``event`` (a layer's completion) fires."""
-        event.callbacks.append(lambda ev: self.mark(layer, stage, ev.env.now))
+        """Call :meth:`mark` when ``event`` (a layer's completion, :meth:`Timeline.generate`'s result) fires."""
+        on_done(event, lambda now: self.mark(layer, stage, now))
 
     def stage_end(self, name: str, now: int, flops: int) -> None:
         """Record the cycles a stage (summarization, generation) took and the FLOPs executed so far (``flops``)."""

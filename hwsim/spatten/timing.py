@@ -51,10 +51,12 @@ from ..units import softmax as softmax_unit
 from ..units.hbm import Fetch, fetch, first_line_cycles
 from ..units.topk import STAGES as TOPK_STAGE_NAMES
 from ..units.topk import TopKUnit, stage_services
-from .explain import account
+from . import engine
+from .explain import CAUSES, account
 from .units import SpattenUnits
 
-__all__ = ["Machine", "Fetch", "HeadWork", "GroupWork", "RowWork", "Timeline", "STAGES", "STAGE_UNITS", "TOPK_STAGES"]
+__all__ = ["Machine", "Fetch", "HeadWork", "GroupWork", "RowWork", "Timeline", "LayerDone", "on_done", "STAGES",
+           "STAGE_UNITS", "TOPK_STAGES"]
 
 #: Stages of the per-row pipeline, in order. The local-V top-k engine's stages are those of
 #: ``design.topk.overlap`` (:func:`hwsim.units.topk.stage_services`): one (``topk``) for "none",
@@ -213,12 +215,19 @@ class RowWork:
                    int(v_fetch), int(service[-1]), int(keys), int(n), int(k_stream), int(topk_emit), lsb_group)
 
 
+#: ``Timeline.engine`` unless given (tests set it to "simpy" to run the reference)
+DEFAULT_ENGINE = "compiled"
+
+
 @dataclass
 class Timeline:
     """A simpy model of the accelerator; feed it work in order, then read ``now`` (and ``explain()``)."""
 
     machine: Machine
     log_events: bool = False
+    #: how generation rows are timed: "compiled" (:mod:`hwsim.spatten.engine`, simpy's semantics event for event,
+    #: falling back to simpy where it reports it cannot) or "simpy" (the processes below, run as they are queued)
+    engine: str = field(default_factory=lambda: DEFAULT_ENGINE)
     env: simpy.Environment = field(default_factory=simpy.Environment)
     log: list = field(default_factory=list)
     #: stall accounting: job id -> (queue cycle, stage, layer, [(cycle, cause or ("f", job followed))])
@@ -247,6 +256,9 @@ class Timeline:
         self._free = np.zeros(len(STAGES), np.int64)
         self._pending: list = []
         self._turns: dict = {}  # unit -> start event of the last row queued for it (in-order units)
+        # engine "compiled": generation work recorded as ("gen", rows, after, done) / ("drain",) / ("select", ...)
+        # and run when its results are needed (nothing the caller computes in between reads the timeline)
+        self._script: list = []
 
     # ------------------------------------------------------------------ helpers
     def _note(self, unit, event, step, layer, head):
@@ -403,6 +415,7 @@ class Timeline:
 
     def summarize(self, groups: list[GroupWork], step: int = -1):
         """Run a layer's groups (in order) to completion: the next layer's queries need its output."""
+        self._flush(everything=True)
         for g in groups:
             job = self._job(step, g.layer)
             head_jobs = [self._job(step, g.layer, follow=job) for _ in g.heads]
@@ -496,7 +509,8 @@ class Timeline:
         yield from self._fetch_once(shared, key, w.k_fetch, w, job, sram_bytes=held, lines=w.qk)
         if after is not None:  # the query needs the previous layer's output
             self._wait(job, "layer")
-            yield after
+            if after is not _RAN:
+                yield after
         if w.k_stream and ("stream", *key) not in shared:  # the group's K for its later passes streams behind
             shared[("stream", *key)] = self.env.process(self._stream(w, job))
             self._pending.append(shared[("stream", *key)])
@@ -555,8 +569,16 @@ class Timeline:
 
         Rows of one group share its K fetch and SRAM space. K may be fetched ahead, but no row
         starts Q x K before ``after`` (the previous layer of the same step: the query is computed
-        from its output).
+        from its output). The result is for ``after`` of a later call and for :func:`on_done`.
         """
+        if self.engine == "compiled":
+            done = LayerDone()
+            self._script.append(("gen", rows, after, done))
+            return done
+        return self._generate(rows, after)
+
+    def _generate(self, rows: list[RowWork], after=None):
+        """:meth:`generate` as simpy processes, queued now."""
         shared: dict = {}
         for w in rows:
             left = w.group_key + ("left",)
@@ -576,26 +598,207 @@ class Timeline:
     # ------------------------------------------------------------------ barriers
     def select(self, cycles: int, step: int, layer: int, kind: str):
         """Wait for all queued work, then run a token/head selection on the top-k engine."""
-        self.drain()
+        if self._script:
+            self._script.append(("select", int(cycles), step, layer))
+            return
+        self._select(cycles, step, layer)
+
+    def _select(self, cycles: int, step: int, layer: int):
+        self._drain()
         if cycles:
             job = self._job(step, layer)
             proc = self.env.process(self._hold(self.topk_select, cycles, "topk", step, layer, -1, job, use="select"))
             self.env.run(proc)
 
+    def _flush(self, everything: bool = False):
+        """Run the recorded generation work up to its last drain (``everything``: all of it, the rest queued
+        in simpy undrained, as :meth:`_generate` leaves it), compiled where :mod:`.engine` can, else in simpy."""
+        script = self._script
+        if not script:
+            return
+        last = max((i for i, item in enumerate(script) if item[0] != "gen"), default=-1)
+        cut = len(script) if everything else last + 1
+        if cut == 0:
+            return
+        run, self._script = script[:cut], script[cut:]
+        if run[-1][0] == "gen" or not self._replay_compiled(run):
+            self._replay_simpy(run)
+
+    def _replay_simpy(self, script: list):
+        """The recorded work through the simpy processes, as if each call had been made then."""
+        conditions: dict = {}
+        for item in script:
+            if item[0] == "gen":
+                _, rows, after, done = item
+                if isinstance(after, LayerDone):  # a layer of this replay, or one already run (done)
+                    after = conditions.get(id(after), after.fired)
+                cond = self._generate(rows, after)
+                conditions[id(done)] = cond
+                for fn in done.callbacks:
+                    cond.callbacks.append(lambda ev, fn=fn: fn(ev.env.now))
+                done.fired = cond
+            elif item[0] == "drain":
+                self._drain()
+            else:
+                self._select(*item[1:])
+
+    def _quiescent(self) -> bool:
+        """Nothing in flight in simpy: every unit free, no queue, the key SRAM full (what a segment starts from)."""
+        resources = [self.hbm, *self.units.values(), *self.topk_stages.values(), self.topk_select]
+        return (not self._pending and all(not r.users and not r.queue for r in resources)
+                and self.sram.level == self.sram.capacity and not self.sram.get_queue and not self.sram.put_queue)
+
+    def _replay_compiled(self, script: list) -> bool:
+        """The recorded work through :func:`hwsim.spatten.engine.run_segment`, segment by segment; False (nothing
+        applied) where a segment cannot run there."""
+        if not self._quiescent():
+            return False
+        m = self.machine
+        config = np.array([m.stream, m.key_release == "decision", m.qk_latency, m.softmax_latency, m.pv_latency,
+                           m.hbm_latency, m.sram_bytes, self.log_events,
+                           _SELECT_SHARED if self.topk_select is self.topk_local else _SELECT_OWN], np.int64)
+        now = self.now_simpy
+        n_jobs = len(self.jobs)
+        jobs, results, marks = [], [], []
+        gens: list = []
+        for item in script:
+            if item[0] == "gen":
+                gens.append(item)
+                continue
+            select = None
+            if item[0] == "select" and item[1]:
+                select = item[1:]
+            if not gens and select is None:
+                continue
+            table, spans, groups, slots, group_rows, row_jobs = _segment_table(gens, n_jobs + len(jobs),
+                                                                              m.sram_bytes_per_key)
+            sel = None
+            if select is not None:
+                sel = (select[0], select[1], select[2], n_jobs + len(jobs) + len(row_jobs))
+            out = engine.run_segment(table, spans, select=sel, now=now, config=config, n_groups=groups,
+                                     n_slots=slots, group_rows=group_rows, log=self.log_events)
+            if out is None:
+                return False
+            jobs.extend((now, "generation" if st >= 0 else "summarization", lay) for st, lay in row_jobs)
+            if sel is not None:
+                jobs.append((out["select_queued"], "generation" if sel[1] >= 0 else "summarization", sel[2]))
+            results.append(out)
+            marks.extend((gens[g][3], int(t)) for g, t in out["marks"].tolist())
+            now = out["now"]
+            gens = []
+        if gens:
+            return False
+        self._apply(jobs, results, marks, now)
+        return True
+
+    def _apply(self, jobs: list, results: list, marks: list, now: int):
+        """Record what the compiled segments did (jobs, waits, uses, log, marks) and move simpy's clock on."""
+        base = len(self.jobs)
+        waits: list[list] = [[] for _ in jobs]
+        for out in results:
+            for job, t, cause, follow in out["waits"].tolist():
+                waits[job - base].append((t, ("f", follow) if cause == engine.CAUSE_FOLLOW else CAUSES[cause]))
+            uses = out["uses"]
+            for code in np.unique(uses[:, 0]).tolist():
+                u = uses[uses[:, 0] == code]
+                self.uses.setdefault(engine.USE_UNITS[code], []).append((u[:, 1], u[:, 2], u[:, 3]))
+            if self.log_events:
+                self.log.extend((t, engine.LOG_UNITS[u], "end" if e else "start", st, lay, h)
+                                for t, u, e, st, lay, h in out["log"].tolist())
+        self.jobs.extend((q, stage, lay, w) for (q, stage, lay), w in zip(jobs, waits))
+        for done, t in marks:
+            for fn in done.callbacks:
+                fn(t)
+            done.fired = _RAN
+        if now > self.env.now:
+            self.env.run(until=now)
+
     def drain(self):
         """Run until everything queued so far has finished."""
+        if self._script:
+            self._script.append(("drain",))
+            return
+        self._drain()
+
+    def _drain(self):
         if self._pending:
             self.env.run(self.env.all_of(self._pending))
             self._pending = []
 
     @property
     def now(self) -> int:
-        """Current simulated time (cycles)."""
+        """Current simulated time (cycles), once the work drained so far has run."""
+        self._flush()
+        return int(self.env.now)
+
+    @property
+    def now_simpy(self) -> int:
         return int(self.env.now)
 
     def explain(self) -> dict:
         """Busy, stall-by-cause and idle cycles per unit up to now (:func:`hwsim.spatten.explain.account`)."""
         return account(self.now, self.jobs, self.uses)
+
+
+class LayerDone:
+    """A layer's completion as :meth:`Timeline.generate` returns it with ``engine = "compiled"``: the callbacks
+    (``fn(cycle)``, :func:`on_done`) fire when the work runs; ``fired`` is the simpy event it became, or None."""
+
+    __slots__ = ("callbacks", "fired")
+
+    def __init__(self):
+        self.callbacks: list = []
+        self.fired = None
+
+
+def on_done(done, fn) -> None:
+    """Call ``fn(cycle)`` when ``done`` (:meth:`Timeline.generate`'s result) fires."""
+    if isinstance(done, LayerDone):
+        done.callbacks.append(fn)
+    else:
+        done.callbacks.append(lambda ev: fn(ev.env.now))
+
+
+#: ``LayerDone.fired`` of a layer the compiled engine has run (a processed event: nothing to wait for)
+_RAN = object()
+_SELECT_OWN, _SELECT_SHARED = 7, 5  # engine resource of the selections: their own engine, or the local-V one
+
+
+def _segment_table(gens: list, first_job: int, bytes_per_key: int):
+    """A segment's rows as :func:`hwsim.spatten.engine.run_segment` takes them.
+
+    Returns (table, spans, groups, slots, rows per group, [(step, layer)] per row).
+    """
+    index = {id(g[3]): i for i, g in enumerate(gens)}
+    groups: dict = {}
+    slots: dict = {}
+    table, spans, row_jobs, group_rows = [], [], [], []
+    job = first_job
+    for gi, (_, rows, after, _) in enumerate(gens):
+        a = -1
+        if after is not None:
+            a = index.get(id(after), -2)  # -2: a layer run by an earlier segment (done; its wait is recorded)
+        spans.append((len(table), len(table) + len(rows)))
+        for w in rows:
+            gk = (gi, w.group_key)
+            g = groups.get(gk)
+            if g is None:
+                g = groups[gk] = len(groups)
+                group_rows.append(0)
+            group_rows[g] += 1
+            sk = (gi, w.group_key, "lsb") if w.lsb_group is None else (gi, w.group_key, "lsb", w.lsb_group)
+            sl = slots.get(sk)
+            if sl is None:
+                sl = slots[sk] = len(slots)
+            t0, t1, t2 = w.topk
+            table.append((w.step, w.layer, w.head, g, sl, w.k_fetch, w.qk, w.softmax, w.requant, w.lsb_fetch,
+                          t0, t1, t2, w.topk_fill, w.v_fetch, w.pv, max(1, w.keys * bytes_per_key), w.passes,
+                          w.k_stream, w.topk_emit, job, gi, a))
+            row_jobs.append((w.step, w.layer))
+            job += 1
+    arr = np.array(table, np.int64).reshape(len(table), len(engine.ROW_COLUMNS))
+    return (arr, np.array(spans, np.int64).reshape(len(spans), 2), len(groups), len(slots),
+            np.array(group_rows, np.int64), row_jobs)
 
 
 def _last_of_group(shared: dict, key: tuple) -> bool:

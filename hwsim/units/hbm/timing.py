@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from .golden import busy_cycles, transfer, transfer_cycles, transfers
 from .params import HbmParams
@@ -65,7 +66,9 @@ def fetch_many(position_sets: list, vec_bytes: int, params: HbmParams) -> list[F
             if p else NO_FETCH for c, b, p in zip(counts.max(axis=1, initial=0).tolist(), bus.tolist(), payload.tolist())]
 
 
+@njit(cache=True)
 def first_line_cycles(busy: int, lines: int) -> int:
     """HBM busy cycles until the first of a transfer's ``lines`` buffer lines is in (``design.hbm.fetch =
-    "stream"``): the lines land evenly over the ``busy`` cycles, so ``ceil(busy / lines)``."""
-    return -(-int(busy) // max(1, int(lines)))
+    "stream"``): the lines land evenly over the ``busy`` cycles, so ``ceil(busy / lines)``. Compiled, so
+    that the compiled generation timeline (:mod:`hwsim.spatten.engine`) calls this one too."""
+    return -(-busy // max(1, lines))

@@ -146,8 +146,8 @@ def _per_cycle(latency, jobs, uses):
     def flat(unit):
         out = []
         for j, a, b in uses.get(unit, []):
-            if isinstance(a, np.ndarray):
-                out += [(j, int(x), int(y)) for x, y in zip(a, b)]
+            if isinstance(a, np.ndarray):  # intervals of one job, or of a job each (the compiled generation's)
+                out += [(int(k), int(x), int(y)) for k, x, y in zip(np.broadcast_to(j, a.shape), a, b)]
             else:
                 out.append((j, a, b))
         return out
