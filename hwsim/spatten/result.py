@@ -114,19 +114,24 @@ class Counts:
         n_keys_row = np.asarray(stacked.n_keys, np.int64)
         requant = np.asarray(stacked.requant, bool)
         n_vals_row = np.asarray(stacked.n_values, np.int64)
-        per = lambda x: np.bincount(owner, weights=x, minlength=len(heads)).astype(np.int64)  # noqa: E731
+        if sizes.size and (sizes == 1).all():  # one row per head (a generation layer): the rows are the sums
+            per = lambda x: np.asarray(x, np.int64)  # noqa: E731
+        else:
+            per = lambda x: np.bincount(owner, weights=x, minlength=len(heads)).astype(np.int64)  # noqa: E731
         keys_h, vals_h, rq_h = per(n_keys_row), per(n_vals_row), per(requant.astype(np.int64))
         unit_h = {}
         for st, unit in enumerate(STAGE_UNITS):
             unit_h[unit] = unit_h.get(unit, 0) + per(np.asarray(service[st], np.int64))
-        for i, hr in enumerate(heads):
+        busy = [(f"{unit}_busy_cycles", cyc.tolist()) for unit, cyc in unit_h.items()]
+        counts = list(zip(sizes.tolist(), keys_h.tolist(), vals_h.tolist(), rq_h.tolist()))
+        for hr, (n_rows, n_k, n_v, n_rq), i in zip(heads, counts, range(len(heads))):
             h = self._head(layer, hr.head)
-            h["query_rows"] += int(sizes[i])
-            h["keys_attended_tokens"] += int(keys_h[i])
-            h["values_used_vectors"] += int(vals_h[i])
-            h["requant_rows"] += int(rq_h[i])
-            for unit, cyc in unit_h.items():
-                h[f"{unit}_busy_cycles"] += int(cyc[i])
+            h["query_rows"] += n_rows
+            h["keys_attended_tokens"] += n_k
+            h["values_used_vectors"] += n_v
+            h["requant_rows"] += n_rq
+            for name, cyc in busy:
+                h[name] += cyc[i]
         rows = int(sizes.sum())
         n_keys, n_vals, n_requant = int(n_keys_row.sum()), int(n_vals_row.sum()), int(requant.sum())
         computed = int((n_keys_row * stacked.row_passes()).sum())  # every pass of Q x K and softmax

@@ -696,8 +696,13 @@ class Timeline:
         base = len(self.jobs)
         waits: list[list] = [[] for _ in jobs]
         for out in results:
-            for job, t, cause, follow in out["waits"].tolist():
-                waits[job - base].append((t, ("f", follow) if cause == engine.CAUSE_FOLLOW else CAUSES[cause]))
+            w = out["waits"]
+            follows = np.flatnonzero(w[:, 2] == engine.CAUSE_FOLLOW).tolist()
+            causes = [CAUSES[c] if c < len(CAUSES) else None for c in w[:, 2].tolist()]
+            for k in follows:
+                causes[k] = ("f", int(w[k, 3]))
+            for job, t, cause in zip((w[:, 0] - base).tolist(), w[:, 1].tolist(), causes):
+                waits[job].append((t, cause))
             uses = out["uses"]
             for code in np.unique(uses[:, 0]).tolist():
                 u = uses[uses[:, 0] == code]
