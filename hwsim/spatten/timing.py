@@ -24,6 +24,12 @@ Two levels (DESIGN.md "Simulation strategy"):
   everything before it (the next layer's K addresses depend on it). The FFN and the Q/K/V
   projections between layers take no time here (SpAtten's main results are attention only, §5).
 
+Generation rows run compiled by default (``Timeline.engine = "compiled"``, :mod:`hwsim.spatten.engine`):
+``generate``, ``select`` and ``drain`` record the work, and reading ``now`` or ``explain()`` (or the next
+``summarize``) runs it, segment by segment, as the numba state machines of the processes below; they give
+the simpy run's cycles, records and log exactly (``tests/hwsim/spatten/test_engine.py``). The simpy
+processes here are the reference, and run anything the engine reports it cannot.
+
 Units are named as in the RTL (``qk``, ``softmax``, ``pq``, ``topk``, ``pv``, ``hbm``); the event log
 (``Timeline.log``) records ``(cycle, unit, event, step, layer, head)`` tuples.
 
