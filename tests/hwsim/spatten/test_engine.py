@@ -129,6 +129,16 @@ def test_a_segment_the_engine_refuses_runs_in_simpy(monkeypatch):
     assert _json(refused) == _json(reference) and refused.events == reference.events
 
 
+def test_a_segment_longer_than_the_engine_takes_runs_in_simpy(monkeypatch, compiled_runs):
+    trace = TinyTrace(layers=2, heads=2, kv_heads=1, tokens=12, mode="decoder", generate=3)
+    design, policy = load_design("spatten"), load_policy("spatten-gpt2")
+    reference = simulate(trace, design, policy, log_events=True)
+    monkeypatch.setattr(engine, "MAX_ROWS", 3)  # a step is 2 layers x 2 heads = 4 rows
+    longer = simulate(trace, design, policy, log_events=True)
+    assert compiled_runs["refused"] > 0
+    assert _json(longer) == _json(reference) and longer.events == reference.events
+
+
 def _json(r) -> str:
     j = r.to_json()
     j.pop("provenance", None)
