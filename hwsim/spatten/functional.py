@@ -46,19 +46,48 @@ class QLayer:
     k_scale: np.ndarray
     v: np.ndarray
     v_scale: np.ndarray
+    #: the codes never change after quantization (a traced layer), so :meth:`dequantized` may keep the
+    #: float K/V; False where codes are written position by position (hwsim.quality's generation)
+    frozen: bool = False
+    _deq: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
+
+    def dequantized(self, lsb_bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(K, K's MSB plane, V) dequantized at every position, float32 [kv_heads, tokens, dim], or None.
+
+        For a ``frozen`` layer, computed once and kept, so a generation row gathers its keys' float
+        values instead of converting their codes again (elementwise, so the gathered values are those
+        ``dequantize`` gives the gathered codes, bit for bit). None for a layer that is not frozen, or
+        when the three arrays would exceed :data:`_DEQ_CACHE_BYTES` (a long context): callers then
+        dequantize what they gather.
+        """
+        if not self.frozen:
+            return None
+        if self._deq is None:
+            if 3 * self.k.size * 4 > _DEQ_CACHE_BYTES:
+                return None
+            ks, vs = self.k_scale[:, None, None], self.v_scale[:, None, None]
+            k_full = dequantize(self.k, ks)
+            k_msb = dequantize_msb(self.k, ks, lsb_bits) if lsb_bits else k_full
+            self._deq = (k_full, k_msb, dequantize(self.v, vs))
+        return self._deq
+
+
+#: the largest dequantized K/V a layer keeps for its generation rows (bytes; 3 x kv_heads x tokens x dim x 4)
+_DEQ_CACHE_BYTES = 64 << 20
 
 
 def quantize_layer(q: np.ndarray, k: np.ndarray, v: np.ndarray, quant: QuantParams,
-                   amax: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> QLayer:
+                   amax: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None, *, frozen: bool = False) -> QLayer:
     """Quantize one layer's float Q [heads, T, D], K and V [kv_heads, T, D] per head tensor.
 
     ``amax``: calibrated (Q, K, V) ranges per head (default: each head tensor's own max|x|).
+    ``frozen``: the caller never writes the codes afterwards (:attr:`QLayer.frozen`).
     """
     qa, ka, va = amax if amax is not None else (None, None, None)
     qc, qs = quantize_heads(q, quant.query_bits, qa)
     kc, ks = quantize_heads(k, quant.key_total_bits, ka)
     vc, vs = quantize_heads(v, quant.value_bits, va)
-    return QLayer(qc, qs, kc, ks, vc, vs)
+    return QLayer(qc, qs, kc, ks, vc, vs, frozen=frozen)
 
 
 @dataclass
@@ -116,6 +145,8 @@ class LayerResult:
     sampled_rows: int = 0
 
 
+#: The top-k cycle breakdown a row's timing uses (:data:`hwsim.units.topk.golden.DETAIL_FIELDS`).
+_TOPK_FIELDS = ("cycles", "fill_cycles", "filter_cycles")
 #: Scores per stack of K/V groups in :func:`attend` (elements): generation rows stack every group,
 #: long summarization rows run a group at a time. The result does not depend on it.
 _STACK_ELEMENTS = 1 << 16
@@ -129,6 +160,8 @@ def row_sample(n: int, limit: int) -> np.ndarray:
     """Up to ``limit`` evenly spaced indices of ``0 .. n - 1`` (all of them when ``n <= limit``), sorted."""
     if n <= limit:
         return np.arange(n)
+    if limit <= 0:
+        return np.arange(0)
     return np.unique(np.linspace(0, n - 1, limit).round().astype(np.int64))
 
 
@@ -164,6 +197,8 @@ def attend(
     if causal:
         valid = k_pos[None, :] <= q_pos[:, None]
         n_keys = valid.sum(axis=1).astype(np.int64)
+        if nk and int(k_pos.max()) <= int(q_pos.min(initial=n_tokens)):  # every query sees every key (generation)
+            valid = None
     else:
         valid = None
         n_keys = np.full(nq, nk, np.int64)
@@ -253,11 +288,20 @@ def _attend_stack(result: LayerResult, sampled: dict, ql: QLayer, gs: list[int],
     G, m, nq, nk = len(gs), len(members[0]), q_pos.size, k_pos.size
     ga = np.asarray(gs)
     heads = np.asarray(members)  # [G, m]
-    k_codes = ql.k[ga[:, None], k_pos[None, :]]  # [G, nk, D]
-    k_scale = ql.k_scale[ga][:, None, None]
-    k_full = dequantize(k_codes, k_scale)
-    k_first = dequantize_msb(k_codes, k_scale, lsb) if lsb else k_full
-    v_deq = dequantize(ql.v[ga[:, None], k_pos[None, :]], ql.v_scale[ga][:, None, None])
+    kept = ql.dequantized(lsb) if nq == 1 else None  # a generation row: gather the layer's float K/V
+    if kept is not None:
+        if G == kept[0].shape[0] and (ga == np.arange(G)).all():  # every K/V group, in order: one take
+            pick = lambda a: np.take(a, k_pos, axis=1)  # noqa: E731
+        else:
+            pick = lambda a: a[ga[:, None], k_pos[None, :]]  # noqa: E731
+        k_full, v_deq = pick(kept[0]), pick(kept[2])
+        k_first = pick(kept[1]) if lsb else k_full
+    else:
+        k_codes = ql.k[ga[:, None], k_pos[None, :]]  # [G, nk, D]
+        k_scale = ql.k_scale[ga][:, None, None]
+        k_full = dequantize(k_codes, k_scale)
+        k_first = dequantize_msb(k_codes, k_scale, lsb) if lsb else k_full
+        v_deq = dequantize(ql.v[ga[:, None], k_pos[None, :]], ql.v_scale[ga][:, None, None])
     qd = dequantize(ql.q[heads[:, :, None], q_pos[None, None, :]], ql.q_scale[heads][:, :, None, None])
     probs = qk_unit.scores(qd, k_first[:, None], scale)  # [G, m, nq, nk]
     if valid is not None:
@@ -285,20 +329,22 @@ def _attend_stack(result: LayerResult, sampled: dict, ql: QLayer, gs: list[int],
         every = bool(select.all())  # long rows: every row selects, so the stack is the request matrix as it is
         keep = None if every else np.broadcast_to(valid if valid is not None else True, (G, m, nq, nk)).copy()
         if select.any():
-            rows = np.broadcast_to(select, (G, m, nq))
+            rows = slice(None) if every else np.broadcast_to(select, (G, m, nq))
             codes = topk_golden.quantize_scores(probs.reshape(-1, nk) if every else probs[rows], units.topk.width)
-            mask, detail = select_rows(  # rows longer than the engine's max_n run hierarchically
-                codes, np.tile(per_row[select], G * m), lanes=units.topk.lanes, seed=units.topk.seed,
-                in_lanes=units.topk.in_lanes, n_valid=np.tile(n_keys[select], G * m), max_n=units.topk.max_n
-            )
+            ks, n_valid = np.tile(per_row[select], G * m), np.tile(n_keys[select], G * m)
+            if nk <= units.topk.max_n:  # one batch on the engine: requests built here, checked by construction
+                mask, det = topk_golden.select_batch_params(units.topk, codes, ks, n_valid)
+                detail = {f: det[:, topk_golden.DETAIL_FIELDS.index(f)] for f in _TOPK_FIELDS}
+            else:  # rows longer than the engine's max_n run hierarchically
+                mask, detail = select_rows(codes, ks, lanes=units.topk.lanes, seed=units.topk.seed,
+                                           in_lanes=units.topk.in_lanes, n_valid=n_valid, max_n=units.topk.max_n)
             del codes
             if every:  # a selection keeps only keys its row sees (the first n_valid)
                 keep = mask.reshape(G, m, nq, nk)
             else:
                 keep[rows] = mask
-            cycles[rows] = detail["cycles"]
-            fill[rows] = detail["fill_cycles"]
-            filt[rows] = detail["filter_cycles"]
+            for name, into in (("cycles", cycles), ("fill_cycles", fill), ("filter_cycles", filt)):
+                into[rows] = detail[name].reshape(G, m, nq) if every else detail[name]
         n_values = np.where(select, per_row, n_keys)
         kept_probs = probs  # the sums are taken: zero the keys local V drops in place
         np.multiply(probs, keep, out=kept_probs)
@@ -311,14 +357,17 @@ def _attend_stack(result: LayerResult, sampled: dict, ql: QLayer, gs: list[int],
     used = keep.any(axis=2) if keep is not None else np.full((G, m, nk), nq > 0)
     v_used = used.any(axis=1)
     tiling = units.tiling
-    two_pass = tiling.two_pass(n_keys)
+    two_pass = bool(tiling.two_pass(n_keys).any())
+    # each head's sum of |output| in float64: a generation row's in one call (the same sums, bit for bit)
+    abs_sums = np.abs(out).sum(axis=(2, 3), dtype=np.float64).tolist() if nq == 1 else None
     for gi, g in enumerate(gs):
         if outputs is not None:
             outputs[members[gi]] = out[gi]
         for i, h in enumerate(members[gi]):
-            passes = tiling.passes(n_keys, requant[gi, i]) if two_pass.any() else None
+            passes = tiling.passes(n_keys, requant[gi, i]) if two_pass else None
+            abs_sum = abs_sums[gi][i] if abs_sums is not None else float(np.abs(out[gi, i]).sum(dtype=np.float64))
             result.heads.append(HeadRows(h, n_keys, requant[gi, i], n_values.copy(), cycles[gi, i], fill[gi, i],
-                                         filt[gi, i], float(np.abs(out[gi, i]).sum(dtype=np.float64)), k_pos[used[gi, i]], passes))
+                                         filt[gi, i], abs_sum, k_pos[used[gi, i]], passes))
             if sample.size:
                 sampled.setdefault(h, []).append((out[gi, i][sample], used_sampled[gi, i]))
         prev = result.group_v_used.get(g)

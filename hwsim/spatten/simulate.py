@@ -156,7 +156,7 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
             tally.counts.selection(cyc)
         alive, heads_alive = cascade.alive, cascade.heads_alive
         raw = (trace.q(layer), to_float32(trace.k(layer)), to_float32(trace.v(layer)))
-        ql = quantize_layer(to_float32(raw[0]), raw[1], raw[2], plan)
+        ql = quantize_layer(to_float32(raw[0]), raw[1], raw[2], plan, frozen=True)
         if steps:
             decoder_layers[layer] = (ql, raw)
         res = attend(ql, raw, q_pos=alive, k_pos=alive, heads_alive=heads_alive, group_size=group, causal=causal,

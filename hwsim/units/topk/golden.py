@@ -82,6 +82,7 @@ __all__ = [
     "select",
     "select_batch",
     "select_batch_detail",
+    "select_batch_params",
     "select_rounds",
     "select_params",
     "select_detail",
@@ -546,6 +547,29 @@ def select_batch_detail(
         scores_2d, ks, lanes=lanes, seed=seed, in_lanes=in_lanes, n_valid=n_valid, width=width, max_n=max_n
     )
     return keep, {f: detail[:, i].copy() for i, f in enumerate(DETAIL_FIELDS)}
+
+
+def select_batch_params(params: TopKParams, codes: np.ndarray, ks: np.ndarray,
+                        n_valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`select_batch_detail` on the engine ``params`` with the per-request checks left to the caller.
+
+    For requests built from validated parameters (a simulator's local-V selections, one call per layer
+    of generation rows): ``codes`` int64 C-contiguous [rows, n] within ``params.width`` bits (what
+    :func:`quantize_scores` returns), ``ks`` and ``n_valid`` int64 [rows] with
+    ``1 <= ks <= n_valid <= min(n, params.max_n)``. Only the dtypes and shapes are checked.
+    Returns ``(keep [rows, n] bool, detail [rows, len(DETAIL_FIELDS)] int64)``: the same selections and
+    cycles as :func:`select_batch_detail` (whose ``detail[f]`` is column ``DETAIL_FIELDS.index(f)``).
+    """
+    rows = codes.shape[0] if codes.ndim == 2 else -1
+    if (codes.dtype != np.int64 or not codes.flags.c_contiguous or ks.dtype != np.int64 or n_valid.dtype != np.int64
+            or ks.shape != (rows,) or n_valid.shape != (rows,)):
+        raise HwsimError(f"select_batch_params: expected int64 codes [rows, n] (C order) and int64 ks, n_valid [rows], "
+                         f"got {codes.dtype} {codes.shape}, {ks.dtype} {ks.shape}, {n_valid.dtype} {n_valid.shape}")
+    keep = np.zeros(codes.shape, dtype=np.bool_)
+    detail = np.zeros((rows, len(DETAIL_FIELDS)), dtype=np.int64)
+    if rows:
+        _select_rows(codes, ks, n_valid, params.lanes, params.in_lanes, params.lfsr_init, keep, detail)
+    return keep, detail
 
 
 def select_params(params: TopKParams, scores, k: int) -> tuple[np.ndarray, dict[str, int]]:

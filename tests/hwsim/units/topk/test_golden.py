@@ -17,6 +17,7 @@ from hwsim.units.topk import (
     select,
     select_batch,
     select_batch_detail,
+    select_batch_params,
     select_params,
     select_rounds,
     zero_eliminate,
@@ -99,6 +100,24 @@ def test_batch_equals_rows_with_n_valid():
         np.testing.assert_array_equal(np.flatnonzero(keep[r]), idx)
         assert cycles[r] == c
         assert not keep[r, nv[r]:].any()
+
+
+@pytest.mark.parametrize("lanes, in_lanes, seed", [(16, 8, 0), (4, 1, 3), (64, 32, 99)])
+def test_batch_on_params_equals_the_checked_batch(lanes, in_lanes, seed):
+    rng = np.random.default_rng(lanes + seed)
+    params = TopKParams(lanes=lanes, in_lanes=in_lanes, seed=seed, width=12, max_n=256)
+    x = rng.integers(0, 4096, size=(50, 256))
+    nv = rng.integers(1, 257, size=50)
+    ks = np.array([rng.integers(1, v + 1) for v in nv])
+    keep, det = select_batch_params(params, x, ks, nv)
+    keep2, det2 = select_batch_detail(x, ks, lanes=lanes, in_lanes=in_lanes, seed=seed, n_valid=nv, width=12, max_n=256)
+    np.testing.assert_array_equal(keep, keep2)
+    for i, f in enumerate(DETAIL_FIELDS):
+        np.testing.assert_array_equal(det[:, i], det2[f])
+    with pytest.raises(HwsimError, match="int64 codes"):
+        select_batch_params(params, x.astype(np.int32), ks, nv)
+    with pytest.raises(HwsimError, match="int64 codes"):
+        select_batch_params(params, x, ks[:-1], nv)
 
 
 def test_seed_changes_pivots_not_selection():
