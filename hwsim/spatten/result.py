@@ -64,6 +64,9 @@ class SimResult:
                 f"layers={len(self.layers)}, heads={len(self.heads)}, events={len(self.events)})")
 
 
+_DRAM_KEY = {k: f"dram_{k}_bytes" for k in KINDS}  # the per-head counter of each kind
+
+
 class Counts:
     """Event counts of a run: per (layer, head) rows, keys, values and busy cycles; DRAM bytes by kind;
     the energy events and FLOPs (what :func:`cost_models.energy.energy_pj` prices)."""
@@ -71,6 +74,10 @@ class Counts:
     def __init__(self, head_dim: int, design: Design, plan):
         self.design, self.plan = design, plan
         self.d = head_dim
+        self._width_bytes = design.datapath_bits / 8
+        #: bits of one element of each kind's vectors (the LSB plane: at least 1, for a plan without one)
+        self._kind_bits = {"q": plan.query_bits, "k_msb": plan.key_bits, "k_lsb": max(1, plan.key_lsb_bits),
+                           "v": plan.value_bits}
         self.per_head: dict[tuple[int, int], dict[str, float]] = {}
         self.bytes = {k: 0 for k in KINDS}
         self.payload = {k: 0 for k in KINDS}
@@ -160,25 +167,22 @@ class Counts:
         """Count a group's (or row's) HBM transfers; charged to ``head``."""
         h = self._head(layer, head)
         q_fetch, q_count = q
-        width_bytes = self.design.datapath_bits / 8
+        width_bytes, e, d = self._width_bytes, self.events, self.d
         for kind, f, times in (("q", q_fetch, q_count), ("k_msb", k, 1), ("v", v, 1), ("k_lsb", lsb, 1)):
             if f is None:
                 continue
-            self.bytes[kind] += f.bus_bytes * times
+            bus = f.bus_bytes * times
+            self.bytes[kind] += bus
             self.payload[kind] += f.payload_bytes * times
-            h[f"dram_{kind}_bytes"] += f.bus_bytes * times
+            h[_DRAM_KEY[kind]] += bus
             h["hbm_busy_cycles"] += f.busy * times
-            self.events["hbm_read_bytes"] += f.bus_bytes * times
-            self.events["fifo_bytes"] += f.bus_bytes * times
-            vectors = f.payload_bytes * times * 8 / max(1, self.d * self._bits(kind))
-            if kind in ("k_msb", "k_lsb"):
-                self.events["key_sram_write_bytes"] += vectors * self.d * width_bytes
-            elif kind == "v":
-                self.events["value_sram_write_bytes"] += vectors * self.d * width_bytes
-
-    def _bits(self, kind: str) -> int:
-        p = self.plan
-        return {"q": p.query_bits, "k_msb": p.key_bits, "k_lsb": max(1, p.key_lsb_bits), "v": p.value_bits}[kind]
+            e["hbm_read_bytes"] += bus
+            e["fifo_bytes"] += bus
+            vectors = f.payload_bytes * times * 8 / max(1, d * self._kind_bits[kind])
+            if kind == "v":
+                e["value_sram_write_bytes"] += vectors * d * width_bytes
+            elif kind != "q":
+                e["key_sram_write_bytes"] += vectors * d * width_bytes
 
     def selection(self, cycles: int) -> None:
         """Count a token or head selection on the top-k engine."""

@@ -46,6 +46,21 @@ def test_a_frozen_layers_generation_rows_equal_the_converted_codes(policy, alive
         assert np.array_equal(outs[0], outs[1])
 
 
+def test_a_layer_above_the_cache_bound_converts_its_codes(monkeypatch):
+    from hwsim.spatten import functional
+
+    rng = np.random.default_rng(7)
+    q, k, v = _layer(rng)
+    units = SpattenUnits.from_design(load_design("spatten"), 16, policy=load_policy("spatten-gpt2"))
+    kw = dict(q_pos=np.array([39]), k_pos=np.arange(40), heads_alive=np.ones(6, bool), group_size=3, causal=True,
+              scale=0.25, units=units, local_v_keep=0.5, fidelity_rows=1)
+    want = _rows(attend(quantize_layer(q, k, v, units.quant, frozen=True), (q, k, v), **kw))
+    monkeypatch.setattr(functional, "_DEQ_CACHE_BYTES", 3 * k.size * 4 - 1)  # one byte short of this layer's
+    big = quantize_layer(q, k, v, units.quant, frozen=True)
+    assert big.dequantized(units.quant.key_lsb_bits) is None
+    assert _rows(attend(big, (q, k, v), **kw)) == want
+
+
 def test_a_layer_written_position_by_position_is_read_as_written():
     """A layer that is not frozen (hwsim.quality writes each generated position's codes) sees new codes."""
     rng = np.random.default_rng(6)
