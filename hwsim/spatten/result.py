@@ -22,7 +22,7 @@ from ..config import Design, Policy
 from ..outputs import provenance
 from .timing import STAGE_UNITS, on_done
 
-__all__ = ["SimResult", "Tally", "Counts", "LayerStats", "Clock", "UNITS", "KINDS"]
+__all__ = ["SimResult", "Tally", "Counts", "LayerStats", "Clock", "UNITS", "KINDS", "HEAD_FIELDS"]
 
 #: Units a head can be bound by (the stall breakdown).
 UNITS = ("hbm", "qk", "softmax", "pq", "topk", "pv")
@@ -64,21 +64,35 @@ class SimResult:
                 f"layers={len(self.layers)}, heads={len(self.heads)}, events={len(self.events)})")
 
 
-_DRAM_KEY = {k: f"dram_{k}_bytes" for k in KINDS}  # the per-head counter of each kind
+#: The per-(layer, head) counters, in the order the per-head table shows them (every one an integer).
+HEAD_FIELDS = ("query_rows", "keys_attended_tokens", "values_used_vectors", "requant_rows",
+               *(f"{u}_busy_cycles" for u in UNITS), *(f"dram_{k}_bytes" for k in KINDS))
+_FIELD = {name: i for i, name in enumerate(HEAD_FIELDS)}
+_ROWS, _KEYS, _VALUES, _REQUANT = range(4)
+_N_ROW_FIELDS = 4 + len(UNITS)  # what rows_many counts: the four above and the busy cycles of each unit
+_HBM = _FIELD["hbm_busy_cycles"]
+_DRAM = {k: _FIELD[f"dram_{k}_bytes"] for k in KINDS}  # the per-head counter of each kind
 
 
 class Counts:
     """Event counts of a run: per (layer, head) rows, keys, values and busy cycles; DRAM bytes by kind;
-    the energy events and FLOPs (what :func:`cost_models.energy.energy_pj` prices)."""
+    the energy events and FLOPs (what :func:`cost_models.energy.energy_pj` prices).
 
-    def __init__(self, head_dim: int, design: Design, plan):
+    The per-head counters of a layer live in one int64 array [heads, :data:`HEAD_FIELDS`], so a
+    generation layer's rows are counted with a few array additions (integers: any order gives the
+    same sums); :attr:`per_head` reads them back as the table's dicts.
+    """
+
+    def __init__(self, head_dim: int, design: Design, plan, heads: int):
         self.design, self.plan = design, plan
         self.d = head_dim
+        self.n_heads = heads
         self._width_bytes = design.datapath_bits / 8
         #: bits of one element of each kind's vectors (the LSB plane: at least 1, for a plan without one)
         self._kind_bits = {"q": plan.query_bits, "k_msb": plan.key_bits, "k_lsb": max(1, plan.key_lsb_bits),
                            "v": plan.value_bits}
-        self.per_head: dict[tuple[int, int], dict[str, float]] = {}
+        self._acc: dict[int, np.ndarray] = {}  # layer -> [heads, fields]
+        self._touched: dict[int, np.ndarray] = {}  # layer -> heads counted at least once
         self.bytes = {k: 0 for k in KINDS}
         self.payload = {k: 0 for k in KINDS}
         self.events = {k: 0.0 for k in (
@@ -93,15 +107,22 @@ class Counts:
         self.values_total = 0
         self.selection_cycles = 0
 
-    def _head(self, layer: int, head: int) -> dict:
-        h = self.per_head.get((layer, head))
-        if h is None:  # the counters built once per (layer, head), not on every call
-            h = self.per_head[layer, head] = {
-                "query_rows": 0, "keys_attended_tokens": 0, "values_used_vectors": 0, "requant_rows": 0,
-                **{f"{u}_busy_cycles": 0 for u in UNITS},
-                **{f"dram_{k}_bytes": 0 for k in KINDS},
-            }
-        return h
+    def _layer(self, layer: int) -> tuple[np.ndarray, np.ndarray]:
+        acc = self._acc.get(layer)
+        if acc is None:
+            acc = self._acc[layer] = np.zeros((self.n_heads, len(HEAD_FIELDS)), np.int64)
+            self._touched[layer] = np.zeros(self.n_heads, bool)
+        return acc, self._touched[layer]
+
+    @property
+    def per_head(self) -> dict[tuple[int, int], dict[str, int]]:
+        """``{(layer, head): {counter: value}}`` for every (layer, head) counted, in (layer, head) order."""
+        out = {}
+        for layer in sorted(self._acc):
+            acc, touched = self._acc[layer], self._touched[layer]
+            for head in np.flatnonzero(touched).tolist():
+                out[layer, head] = dict(zip(HEAD_FIELDS, acc[head].tolist()))
+        return out
 
     def rows(self, layer: int, hr, service: np.ndarray) -> None:
         """Count one head's rows (functional results and their stage services)."""
@@ -117,28 +138,28 @@ class Counts:
         if stacked is None:
             stacked = heads[0] if len(heads) == 1 else type(heads[0]).stack(heads)
         sizes = np.array([hr.n_keys.size for hr in heads])
-        owner = np.repeat(np.arange(len(heads)), sizes)
         n_keys_row = np.asarray(stacked.n_keys, np.int64)
         requant = np.asarray(stacked.requant, bool)
         n_vals_row = np.asarray(stacked.n_values, np.int64)
-        if sizes.size and (sizes == 1).all():  # one row per head (a generation layer): the rows are the sums
-            per = lambda x: np.asarray(x, np.int64)  # noqa: E731
-        else:
-            per = lambda x: np.bincount(owner, weights=x, minlength=len(heads)).astype(np.int64)  # noqa: E731
-        keys_h, vals_h, rq_h = per(n_keys_row), per(n_vals_row), per(requant.astype(np.int64))
-        unit_h = {}
+        # [fields, rows] of what each row adds to its head: rows, keys, values, requant, busy cycles per unit
+        add = np.zeros((_N_ROW_FIELDS, n_keys_row.size), np.int64)
+        add[_ROWS] = 1
+        add[_KEYS] = n_keys_row
+        add[_VALUES] = n_vals_row
+        add[_REQUANT] = requant
+        service = np.asarray(service, np.int64)
         for st, unit in enumerate(STAGE_UNITS):
-            unit_h[unit] = unit_h.get(unit, 0) + per(np.asarray(service[st], np.int64))
-        busy = [(f"{unit}_busy_cycles", cyc.tolist()) for unit, cyc in unit_h.items()]
-        counts = list(zip(sizes.tolist(), keys_h.tolist(), vals_h.tolist(), rq_h.tolist()))
-        for hr, (n_rows, n_k, n_v, n_rq), i in zip(heads, counts, range(len(heads))):
-            h = self._head(layer, hr.head)
-            h["query_rows"] += n_rows
-            h["keys_attended_tokens"] += n_k
-            h["values_used_vectors"] += n_v
-            h["requant_rows"] += n_rq
-            for name, cyc in busy:
-                h[name] += cyc[i]
+            add[_FIELD[f"{unit}_busy_cycles"]] += service[st]
+        acc, touched = self._layer(layer)
+        idx = np.array([hr.head for hr in heads], np.int64)
+        if sizes.size and (sizes == 1).all():  # one row per head (a generation layer): the rows are the sums
+            acc[idx, :add.shape[0]] += add.T
+        else:
+            owner = np.repeat(np.arange(len(heads)), sizes)
+            per = np.zeros((len(heads), add.shape[0]), np.int64)
+            np.add.at(per, owner, add.T)
+            np.add.at(acc[:, :add.shape[0]], idx, per)
+        touched[idx] = True
         rows = int(sizes.sum())
         n_keys, n_vals, n_requant = int(n_keys_row.sum()), int(n_vals_row.sum()), int(requant.sum())
         computed = int((n_keys_row * stacked.row_passes()).sum())  # every pass of Q x K and softmax
@@ -150,7 +171,7 @@ class Counts:
             self.two_pass_total += int((stacked.passes - requant > 1).sum())
         self.keys_total += n_keys
         self.values_total += n_vals
-        width_bytes = self.design.datapath_bits / 8
+        width_bytes = self._width_bytes
         e = self.events
         e["qk_mults"] += d * computed
         e["qk_adds"] += d * computed
@@ -164,21 +185,44 @@ class Counts:
         e["importance_adds"] += computed + d * rows  # token scores per key; head |out| per row
 
     def fetches(self, layer: int, head: int, *, q, k, v, lsb) -> None:
-        """Count a group's (or row's) HBM transfers; charged to ``head``."""
-        h = self._head(layer, head)
+        """Count a group's (or row's) HBM transfers (:class:`~hwsim.units.hbm.Fetch`, or None); charged to ``head``.
+
+        ``q`` is (the transfer, how many times).
+        """
         q_fetch, q_count = q
-        width_bytes, e, d = self._width_bytes, self.events, self.d
+        kinds = {}
         for kind, f, times in (("q", q_fetch, q_count), ("k_msb", k, 1), ("v", v, 1), ("k_lsb", lsb, 1)):
-            if f is None:
+            if f is not None:
+                kinds[kind] = ([f.busy * times], [f.bus_bytes * times], [f.payload_bytes * times])
+        self.fetch_rows(layer, [head], kinds)
+
+    def fetch_rows(self, layer: int, heads: list[int], kinds: dict) -> None:
+        """Count the HBM transfers of several rows of one layer, each charged to its head (``heads``).
+
+        ``kinds`` maps a kind (:data:`KINDS`) to (busy cycles, bus bytes, payload bytes), one int per
+        row in ``heads`` order (0s where a row moved none); a kind absent moved nothing.
+        """
+        acc, touched = self._layer(layer)
+        idx = np.asarray(heads, np.int64)
+        touched[idx] = True
+        width_bytes, e, d = self._width_bytes, self.events, self.d
+        unique = len(set(heads)) == len(heads)
+        for kind in ("q", "k_msb", "v", "k_lsb"):  # the order the events were always added in
+            got = kinds.get(kind)
+            if got is None:
                 continue
-            bus = f.bus_bytes * times
-            self.bytes[kind] += bus
-            self.payload[kind] += f.payload_bytes * times
-            h[_DRAM_KEY[kind]] += bus
-            h["hbm_busy_cycles"] += f.busy * times
-            e["hbm_read_bytes"] += bus
-            e["fifo_bytes"] += bus
-            vectors = f.payload_bytes * times * 8 / max(1, d * self._kind_bits[kind])
+            busy, bus, payload = got
+            for field, values in ((_DRAM[kind], bus), (_HBM, busy)):
+                if unique:
+                    acc[idx, field] += values
+                else:
+                    np.add.at(acc[:, field], idx, values)
+            bus_sum, payload_sum = sum(bus), sum(payload)
+            self.bytes[kind] += bus_sum
+            self.payload[kind] += payload_sum
+            e["hbm_read_bytes"] += bus_sum
+            e["fifo_bytes"] += bus_sum
+            vectors = payload_sum * 8 / max(1, d * self._kind_bits[kind])
             if kind == "v":
                 e["value_sram_write_bytes"] += vectors * d * width_bytes
             elif kind != "q":
@@ -276,7 +320,7 @@ class Tally:
         self.trace, self.design, self.policy, self.plan = trace, design, policy, plan
         self.conventions = conventions
         self.d = trace.head_dim
-        self.counts = Counts(trace.head_dim, design, plan)
+        self.counts = Counts(trace.head_dim, design, plan, trace.heads)
         self.stats = LayerStats(trace)
         self.clock = Clock()
         self.dense_flops_override: int | None = None  # replay: dense FLOPs of the file's rows

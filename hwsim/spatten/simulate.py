@@ -33,7 +33,7 @@ import numpy as np
 from ..config import Design, Policy, check_pair
 from ..errors import HwsimError
 from ..units import qk as qk_unit
-from ..units.hbm import NO_FETCH, Fetch, fetch_many, first_line_cycles, vector_bytes
+from ..units.hbm import NO_FETCH, Fetch, fetch_many, fetch_new, first_line_cycles, vector_bytes
 from ..units.quant import to_float32
 from .cascade import Cascade
 from .functional import HeadRows, attend, keep_count, quantize_layer, row_sample
@@ -225,12 +225,6 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
                          causal=True, scale=trace.scale, units=units, local_v_keep=local_v,
                          fidelity_rows=fidelity_rows if step in fidelity_steps else 0)
             cascade.absorb(res)
-            rows = []
-            fetched_v: dict[int, np.ndarray] = {}  # kv group -> mask of the positions whose V it asked for
-            moved_v: dict[int, np.ndarray] = {}  # fetch group -> mask of the positions whose V crossed the bus
-            lsb_done: set[int] = set()
-            first_of_group: set[int] = set()
-            first_of_fetch: set[int] = set()
             # every (layer, head) tensor has the same layout, so one transfer describes each group's K and
             # LSB plane (computed once per layer, charged per group)
             k_all = machine.fetch(cand, kb)
@@ -240,9 +234,11 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
             # K/V head pairs stored fused (design.hbm.fuse_pairs): one fetch group, its K and V moved once
             fuse_k = units.hbm.fuses(plan.key_bits) and not streams
             fuse_v = units.hbm.fuses(plan.value_bits, "v") and not streams
-            alive_groups = {hr.head // group for hr in heads}
+            head_ids = [hr.head for hr in heads]
+            gs = [h // group for h in head_ids]
+            alive_groups = set(gs)
             paired = {g for g in alive_groups if (fuse_k or fuse_v) and _partner(g, trace.kv_heads) is not None}
-            fetch_group = {g: g & ~1 if g in paired else g for g in alive_groups}
+            fgs = [g & ~1 if g in paired else g for g in gs]
             k_pair = machine.fetch(cand, 2 * kb) if fuse_k else None
             # the layer's rows (one per alive head) through the units' service times in one call
             stacked = HeadRows.stack(heads)
@@ -251,58 +247,49 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
             columns, requant_rows = service.T.tolist(), stacked.requant.tolist()
             fill_rows, emit_rows, passes_rows = (stacked.topk_fill.tolist(), stacked.topk_filter.tolist(),
                                                  stacked.row_passes().tolist())
-            planned = []
-            new_vs, new_pairs = [], []
-            for i, hr in enumerate(heads):
-                g = hr.head // group
-                fg = fetch_group[g]
+            # each row fetches the V vectors it uses that its group has not fetched yet at this step and layer
+            # (fused V: that its pair has not moved, 2 x vb each; the payload stays what the row asked for)
+            v_sets = [hr.v_pos for hr in heads]
+            v_busy, v_bus, v_payload = fetch_new(v_sets, gs, vb, units.hbm, length=length)
+            if fuse_v:
+                v_busy, v_bus, _ = fetch_new(v_sets, fgs, 2 * vb, units.hbm, length=length)
+            # a group's first row fetches its K (a fused pair's first row the pair's), its first requant row
+            # the LSB plane; Q is every row's own
+            n = len(heads)
+            k_rows, lsb_rows = ([0] * n, [0] * n, [0] * n), ([0] * n, [0] * n, [0] * n)
+            first_of_group: set[int] = set()
+            first_of_fetch: set[int] = set()
+            lsb_done: set[int] = set()
+            held_keys = units.tiling.held_keys(cand.size)
+            rows = []
+            for i, (hr, g, fg) in enumerate(zip(heads, gs, fgs)):
                 first = g not in first_of_group
-                k_fetch = k_all if first else None
+                k_fetch = k_all if first else NO_FETCH
                 if k_pair is not None and first:  # the pair's first row moves the fused K; its partner's none
                     k_fetch = (k_pair if fg not in first_of_fetch else NO_FETCH).asked(k_all.payload_bytes)
                 first_of_group.add(g)
                 first_of_fetch.add(fg)
-                lsb = None
+                lsb = NO_FETCH
                 if requant_rows[i] and g not in lsb_done:
                     lsb = lsb_all
                     lsb_done.add(g)
-                more = None
+                for into, f in ((k_rows, k_fetch), (lsb_rows, lsb)):
+                    into[0][i], into[1][i], into[2][i] = f.busy, f.bus_bytes, f.payload_bytes
+                k_stream = 0
                 if streams and first:  # this row carries its group's later K (and LSB) passes
                     msb, lsbs = units.tiling.k_streams(cand.size, res.group_requant[g])
-                    more = (k_all * (msb - 1), lsb_all * (lsbs - 1) if lsbs > 1 else None)
-                # V vectors this row uses that its group has not fetched yet at this step and layer
-                seen = fetched_v.get(g)
-                if seen is None:
-                    seen = fetched_v[g] = np.zeros(length, bool)
-                new_v = hr.v_pos[~seen[hr.v_pos]]  # v_pos is sorted, so new_v is too
-                seen[new_v] = True
-                new_vs.append(new_v)
-                if fuse_v:  # fused V: the positions new to the pair, 2 x vb each
-                    moved = moved_v.get(fg)
-                    if moved is None:
-                        moved = moved_v[fg] = np.zeros(length, bool)
-                    new_pair = new_v[~moved[new_v]]
-                    moved[new_pair] = True
-                    new_pairs.append(new_pair)
-                planned.append((hr, g, fg, k_fetch, lsb, more))
-            # every row's V transfer in one call (and the fused pairs' in another)
-            v_fetches = fetch_many(new_vs, vb, units.hbm)
-            if fuse_v:
-                v_fetches = [f2.asked(f.payload_bytes) for f, f2 in zip(v_fetches, fetch_many(new_pairs, 2 * vb, units.hbm))]
-            held_keys = units.tiling.held_keys(cand.size)
-            for i, ((hr, g, fg, k_fetch, lsb, more), v_fetch) in enumerate(zip(planned, v_fetches)):
-                k_stream = 0
-                if more is not None:
-                    k_more, lsb_more = more
+                    k_more, lsb_more = k_all * (msb - 1), lsb_all * (lsbs - 1) if lsbs > 1 else None
                     k_stream = k_more.busy + (lsb_more.busy if lsb_more else 0)
                     tally.counts.fetches(layer, hr.head, q=(q_one, 0), k=k_more, v=None, lsb=lsb_more)
                 groups_held = len({fg, fg + 1} & alive_groups) if g in paired else 1  # K held for the fetch group
                 rows.append(RowWork.from_service(
                     step, layer, hr.head, (step, layer, fg), columns[i], requant=bool(requant_rows[i]),
-                    fetch=(k_fetch.busy if k_fetch else 0) + q_one.busy, lsb_fetch=lsb.busy if lsb else 0,
-                    topk_fill=fill_rows[i], v_fetch=v_fetch.busy, keys=held_keys * groups_held,
-                    passes=passes_rows[i], k_stream=k_stream, topk_emit=emit_rows[i], lsb_group=g))
-                tally.counts.fetches(layer, hr.head, q=(q_one, 1), k=k_fetch, v=v_fetch, lsb=lsb)
+                    fetch=k_fetch.busy + q_one.busy, lsb_fetch=lsb.busy, topk_fill=fill_rows[i], v_fetch=v_busy[i],
+                    keys=held_keys * groups_held, passes=passes_rows[i], k_stream=k_stream, topk_emit=emit_rows[i],
+                    lsb_group=g))
+            q_rows = ([q_one.busy] * n, [q_one.bus_bytes] * n, [q_one.payload_bytes] * n)
+            tally.counts.fetch_rows(layer, head_ids, {"q": q_rows, "k_msb": k_rows, "v": (v_busy, v_bus, v_payload),
+                                                      "k_lsb": lsb_rows})
             tally.counts.rows_many(layer, heads, service, stacked)
             layer_done = timeline.generate(rows, after=layer_done)
             tally.clock.mark_when(layer_done, layer, "generation")

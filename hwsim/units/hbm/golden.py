@@ -25,7 +25,7 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["vector_bytes", "transfer", "transfers", "transfer_cycles", "busy_cycles"]
+__all__ = ["vector_bytes", "transfer", "transfers", "transfers_new", "transfer_cycles", "busy_cycles"]
 
 
 def vector_bytes(head_dim: int, bits: int) -> int:
@@ -36,20 +36,24 @@ def vector_bytes(head_dim: int, bits: int) -> int:
     return total // 8
 
 
+@njit(cache=True, inline="always")
+def _add_vector(counts, j, last, vec_bytes, interleave, channels):
+    """Count the granules of vector ``j`` not already read (``last``: the last granule read); return the new last."""
+    first = (j * vec_bytes) // interleave
+    end = ((j + 1) * vec_bytes - 1) // interleave
+    if first <= last:
+        first = last + 1
+    for g in range(first, end + 1):
+        counts[g % channels] += 1
+    return end if end > last else last
+
+
 @njit(cache=True)
 def _granules_per_channel(indices, vec_bytes, interleave, channels):
     counts = np.zeros(channels, np.int64)
     last = -1
     for i in range(indices.shape[0]):
-        j = indices[i]
-        first = (j * vec_bytes) // interleave
-        end = ((j + 1) * vec_bytes - 1) // interleave
-        if first <= last:
-            first = last + 1
-        for g in range(first, end + 1):
-            counts[g % channels] += 1
-        if end > last:
-            last = end
+        last = _add_vector(counts, indices[i], last, vec_bytes, interleave, channels)
     return counts
 
 
@@ -87,6 +91,50 @@ def transfers(index_sets: list, vec_bytes: int, *, interleave_bytes: int, channe
     bounds = np.concatenate([[0], np.cumsum(sizes)])
     counts = _granules_many(idx, bounds, vec_bytes, interleave_bytes, channels)
     return counts, counts.sum(axis=1) * interleave_bytes, sizes * vec_bytes
+
+
+@njit(cache=True)
+def _granules_new(indices, sizes, owner, n_owners, length, vec_bytes, interleave, channels):
+    n = sizes.shape[0]
+    out = np.zeros((3, n), np.int64)  # busiest channel's granules, all granules, new vectors
+    seen = np.zeros((n_owners, length), np.bool_)
+    counts = np.zeros(channels, np.int64)
+    i = 0
+    for r in range(n):
+        o, last = owner[r], -1
+        counts[:] = 0
+        for _ in range(sizes[r]):
+            j = indices[i]
+            i += 1
+            if not seen[o, j]:
+                seen[o, j] = True
+                out[2, r] += 1
+                last = _add_vector(counts, j, last, vec_bytes, interleave, channels)
+        out[0, r] = counts.max()
+        out[1, r] = counts.sum()
+    return out
+
+
+def transfers_new(index_sets: list, owners, vec_bytes: int, *, interleave_bytes: int, channels: int,
+                  length: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What each set adds to its owner's earlier sets, fetched: (busiest channel's granules [fetch],
+    bus_bytes [fetch], payload_bytes [fetch]).
+
+    Set ``i`` (sorted ascending, unique, non-negative positions below ``length``, default: their
+    maximum + 1) fetches only the positions that no earlier set with the same ``owners[i]`` (a small
+    non-negative int) fetched: its row is that of :func:`transfer` of ``np.setdiff1d(index_sets[i],
+    union of the owner's earlier sets)`` (a generation layer's rows of one K/V group share the V
+    vectors the group has fetched), in one compiled call.
+    """
+    sizes = np.array([len(ix) for ix in index_sets], np.int64)
+    idx = np.concatenate([np.asarray(ix, np.int64) for ix in index_sets]) if index_sets else np.zeros(0, np.int64)
+    if vec_bytes <= 0 or not idx.size:
+        zero = np.zeros(sizes.size, np.int64)
+        return zero, zero, zero
+    owner = np.asarray(owners, np.int64)
+    out = _granules_new(idx, sizes, owner, int(owner.max()) + 1, length or int(idx.max()) + 1, vec_bytes,
+                        interleave_bytes, channels)
+    return out[0], out[1] * interleave_bytes, out[2] * vec_bytes
 
 
 def transfer_cycles(granules_per_channel: np.ndarray, *, interleave_bytes: int, channel_bytes_per_cycle: float,

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from .golden import busy_cycles, transfer, transfer_cycles, transfers
+from .golden import busy_cycles, transfer, transfer_cycles, transfers, transfers_new
 from .params import HbmParams
 
-__all__ = ["Fetch", "NO_FETCH", "fetch", "fetch_many", "first_line_cycles"]
+__all__ = ["Fetch", "NO_FETCH", "fetch", "fetch_many", "fetch_new", "first_line_cycles"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,21 @@ def fetch_many(position_sets: list, vec_bytes: int, params: HbmParams) -> list[F
     il, rate = params.interleave_bytes, params.channel_bytes_per_cycle
     return [Fetch(busy_cycles(c, interleave_bytes=il, channel_bytes_per_cycle=rate, latency_cycles=0), b, p)
             if p else NO_FETCH for c, b, p in zip(counts.max(axis=1, initial=0).tolist(), bus.tolist(), payload.tolist())]
+
+
+def fetch_new(position_sets: list, owners, vec_bytes: int, params: HbmParams, *,
+              length: int | None = None) -> tuple[list, list, list]:
+    """Each set's transfer of the positions no earlier set of the same owner fetched
+    (:func:`~hwsim.units.hbm.golden.transfers_new`; ``length`` bounds the positions), in one compiled call.
+
+    Returns (busy cycles, bus bytes, payload bytes), one Python int per set: for set ``i`` the
+    fields of :func:`fetch` of those positions (all 0 for none).
+    """
+    busiest, bus, payload = transfers_new(position_sets, owners, vec_bytes, interleave_bytes=params.interleave_bytes,
+                                          channels=params.channels, length=length)
+    il, rate = params.interleave_bytes, params.channel_bytes_per_cycle
+    busy = [busy_cycles(c, interleave_bytes=il, channel_bytes_per_cycle=rate, latency_cycles=0) for c in busiest.tolist()]
+    return busy, bus.tolist(), payload.tolist()
 
 
 @njit(cache=True)

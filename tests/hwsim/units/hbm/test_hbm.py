@@ -60,3 +60,27 @@ def test_many_fetches_in_one_call_equal_one_by_one():
         assert fetch_many(sets, vb, params) == [fetch(s, vb, params) for s in sets]
         assert any(f.busy for f in fetch_many(sets, vb, params)) == any(len(s) for s in sets)
     assert fetch_many([np.array([], np.int64)] * 3, 48, params) == [fetch(np.array([], np.int64), 48, params)] * 3
+
+
+def test_new_fetches_equal_the_fetch_of_what_the_owner_has_not_fetched():
+    """``fetch_new`` (each generation row's V, less what its group fetched) equals ``fetch`` of the set difference."""
+    from hwsim.units.hbm import HbmParams, fetch, fetch_new
+
+    rng = np.random.default_rng(11)
+    for _ in range(30):
+        params = HbmParams(channels=int(rng.choice([1, 4, 16])), interleave_bytes=32,
+                           channel_bytes_per_cycle=float(rng.choice([8.0, 12.8, 32.0])), latency_cycles=40)
+        n = int(rng.integers(1, 10))
+        sets = [np.sort(rng.choice(300, size=int(rng.integers(0, 60)), replace=False)) for _ in range(n)]
+        owners = rng.integers(0, 3, size=n).tolist()
+        vb = int(rng.choice([16, 24, 48, 96]))
+        seen: dict[int, np.ndarray] = {}
+        expected = []
+        for s, o in zip(sets, owners):
+            before = seen.get(o, np.zeros(0, np.int64))
+            f = fetch(np.setdiff1d(s, before), vb, params)
+            expected.append((f.busy, f.bus_bytes, f.payload_bytes))
+            seen[o] = np.union1d(before, s)
+        got = fetch_new(sets, owners, vb, params, length=300 if rng.random() < 0.5 else None)
+        assert list(zip(*got)) == expected
+    assert fetch_new([np.array([3, 4])], [0], 0, params) == ([0], [0], [0])  # no bytes per vector: nothing moves
