@@ -196,10 +196,12 @@ def attend(
     k_pos = np.asarray(k_pos, np.int64)
     n_tokens = ql.q.shape[1]
     nq, nk = q_pos.size, k_pos.size
-    if causal:
+    if causal and nq == 1 and (not nk or k_pos[-1] <= q_pos[0]):  # one query after every (sorted) key: generation
+        valid, n_keys = None, np.full(1, nk, np.int64)
+    elif causal:
         valid = k_pos[None, :] <= q_pos[:, None]
         n_keys = valid.sum(axis=1).astype(np.int64)
-        if nk and int(k_pos.max()) <= int(q_pos.min(initial=n_tokens)):  # every query sees every key (generation)
+        if nk and int(k_pos.max()) <= int(q_pos.min(initial=n_tokens)):  # every query sees every key
             valid = None
     else:
         valid = None
@@ -211,8 +213,8 @@ def attend(
     sample = row_sample(nq, fidelity_rows)
     raw_q, raw_k, raw_v = raw
     groups: dict[int, list[int]] = {}
-    for h in np.flatnonzero(heads_alive):
-        groups.setdefault(int(h) // group_size, []).append(int(h))
+    for h in np.flatnonzero(heads_alive).tolist():
+        groups.setdefault(h // group_size, []).append(h)
 
     sampled: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     # groups with the same number of alive heads run as one stack [groups, heads, rows, keys]
@@ -230,7 +232,9 @@ def attend(
         rows = slice(c0, c0 + chunk)
         local = sample[(sample >= c0) & (sample < c0 + chunk)] - c0
         # causal: a chunk's queries see only the keys up to its last query (all of them without chunks)
-        kc = int(np.searchsorted(k_pos, q_pos[rows].max(), side="right")) if (causal and nq) else nk
+        kc = nk
+        if causal and nq and valid is not None:
+            kc = int(np.searchsorted(k_pos, q_pos[rows].max(), side="right"))
         for size, gs in stacks.items():
             # stack only as many groups as keep the scores cache-sized (a long encoder row is big on its own)
             per = max(1, _STACK_ELEMENTS // max(1, size * min(nq, chunk) * kc))
@@ -255,9 +259,8 @@ def attend(
         else:
             sampled[h] = (np.concatenate([o for o, _ in parts]),
                           np.concatenate([np.pad(u, ((0, 0), (0, nk - u.shape[1]))) for _, u in parts]))
-    for g in groups:  # token importance: group by group, head by head, in order (float sums are order-sensitive)
-        for row in sums[g]:
-            importance[k_pos] += row
+    if groups:  # token importance: group by group, head by head, in order (float sums are order-sensitive)
+        _add_rows_at(importance, k_pos, np.concatenate([sums[g] for g in groups]))
     if sample.size:  # pruned heads (absent from ``sampled``) count as zero output
         n_heads, n_groups = np.asarray(heads_alive).size, ql.k.shape[0]
         qs = q_pos[sample]
@@ -333,7 +336,8 @@ def _attend_stack(result: LayerResult, sampled: dict, ql: QLayer, gs: list[int],
         if select.any():
             rows = slice(None) if every else np.broadcast_to(select, (G, m, nq))
             codes = topk_golden.quantize_scores(probs.reshape(-1, nk) if every else probs[rows], units.topk.width)
-            ks, n_valid = np.tile(per_row[select], G * m), np.tile(n_keys[select], G * m)
+            ks, n_valid = per_row[select], n_keys[select]
+            ks, n_valid = np.concatenate([ks] * (G * m)), np.concatenate([n_valid] * (G * m))  # np.tile, in one call
             if nk <= units.topk.max_n:  # one batch on the engine: requests built here, checked by construction
                 mask, det = topk_golden.select_batch_params(units.topk, codes, ks, n_valid)
                 detail = {f: det[:, topk_golden.DETAIL_FIELDS.index(f)] for f in _TOPK_FIELDS}
@@ -368,7 +372,7 @@ def _attend_stack(result: LayerResult, sampled: dict, ql: QLayer, gs: list[int],
         for i, h in enumerate(members[gi]):
             passes = tiling.passes(n_keys, requant[gi, i]) if two_pass else None
             abs_sum = abs_sums[gi][i] if abs_sums is not None else float(np.abs(out[gi, i]).sum(dtype=np.float64))
-            result.heads.append(HeadRows(h, n_keys, requant[gi, i], n_values.copy(), cycles[gi, i], fill[gi, i],
+            result.heads.append(HeadRows(h, n_keys, requant[gi, i], n_values, cycles[gi, i], fill[gi, i],
                                          filt[gi, i], abs_sum, k_pos[used[gi, i]], passes))
             if sample.size:
                 sampled.setdefault(h, []).append((out[gi, i][sample], used_sampled[gi, i]))
@@ -393,6 +397,14 @@ def _key_sums(probs: np.ndarray) -> np.ndarray:
     out = np.empty((G * m, nk), np.float64)
     _key_sums_kernel(np.ascontiguousarray(probs).reshape(G * m, nq, nk), out)
     return out.reshape(G, m, nk)
+
+
+@njit(cache=True)
+def _add_rows_at(target, idx, rows):
+    """``for row in rows: target[idx] += row`` (``idx`` unique), the rows added in order, in one call."""
+    for r in range(rows.shape[0]):
+        for k in range(rows.shape[1]):
+            target[idx[k]] += rows[r, k]
 
 
 @njit(cache=True)

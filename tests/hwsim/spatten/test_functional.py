@@ -75,3 +75,21 @@ def test_a_layer_written_position_by_position_is_read_as_written():
     after = np.zeros((6, 1, 16), np.float32)
     attend(ql, (q, k, v), outputs=after, **kw)
     assert not np.array_equal(before, after)
+
+
+def test_importance_rows_added_in_order_as_the_loop_does():
+    """The token importance kernel adds each head's row at the alive positions in order, bit for bit as
+    ``for row in rows: importance[k_pos] += row`` (an ``axis=0`` sum is not: numpy may pair the rows)."""
+    from hwsim.spatten.functional import _add_rows_at
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        n, r = int(rng.integers(1, 300)), int(rng.integers(1, 30))
+        idx = np.sort(rng.choice(n + 50, size=n, replace=False))
+        rows = rng.random((r, n)) ** int(rng.integers(1, 20))
+        start = rng.random(n + 50)
+        want, got = start.copy(), start.copy()
+        for row in rows:
+            want[idx] += row
+        _add_rows_at(got, idx, rows)
+        assert want.tobytes() == got.tobytes()
