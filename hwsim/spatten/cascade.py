@@ -91,7 +91,7 @@ class Cascade:
     def generate(self, layer: int) -> tuple[np.ndarray, np.ndarray, list[tuple[str, int]]]:
         """Layer ``layer`` of the current step: ``(candidate keys, heads mask, selections made)``."""
         own = np.append(self._prev[layer], self._pos)
-        cand = own if self._carry is None else np.intersect1d(self._carry, own)
+        cand = own if self._carry is None else np.intersect1d(self._carry, own, assume_unique=True)  # both sorted, unique
         k_tok = keep_count(self.policy.token_pruning.keep(layer, self.layers), self._pos + 1)
         made = []
         if self.policy.token_pruning.enabled and k_tok < cand.size:

@@ -70,8 +70,10 @@ HEAD_FIELDS = ("query_rows", "keys_attended_tokens", "values_used_vectors", "req
 _FIELD = {name: i for i, name in enumerate(HEAD_FIELDS)}
 _ROWS, _KEYS, _VALUES, _REQUANT = range(4)
 _N_ROW_FIELDS = 4 + len(UNITS)  # what rows_many counts: the four above and the busy cycles of each unit
+#: [unit, stage] 0/1: which row-pipeline stages (:data:`STAGE_UNITS`) each unit's busy cycles add up
+_STAGE_TO_UNIT = np.array([[int(su == u) for su in STAGE_UNITS] for u in UNITS], np.int64)
 _HBM = _FIELD["hbm_busy_cycles"]
-_DRAM = {k: _FIELD[f"dram_{k}_bytes"] for k in KINDS}  # the per-head counter of each kind
+_FETCH_FIELDS = np.array([_FIELD[f"dram_{k}_bytes"] for k in KINDS] + [_HBM], np.int64)  # what fetch_rows adds to
 
 
 class Counts:
@@ -142,14 +144,9 @@ class Counts:
         requant = np.asarray(stacked.requant, bool)
         n_vals_row = np.asarray(stacked.n_values, np.int64)
         # [fields, rows] of what each row adds to its head: rows, keys, values, requant, busy cycles per unit
-        add = np.zeros((_N_ROW_FIELDS, n_keys_row.size), np.int64)
-        add[_ROWS] = 1
-        add[_KEYS] = n_keys_row
-        add[_VALUES] = n_vals_row
-        add[_REQUANT] = requant
-        service = np.asarray(service, np.int64)
-        for st, unit in enumerate(STAGE_UNITS):
-            add[_FIELD[f"{unit}_busy_cycles"]] += service[st]
+        # (each unit's stages summed by an integer product: exact)
+        add = np.vstack([np.ones_like(n_keys_row), n_keys_row, n_vals_row, requant,
+                         _STAGE_TO_UNIT @ np.asarray(service, np.int64)])
         acc, touched = self._layer(layer)
         idx = np.array([hr.head for hr in heads], np.int64)
         if sizes.size and (sizes == 1).all():  # one row per head (a generation layer): the rows are the sums
@@ -206,17 +203,20 @@ class Counts:
         idx = np.asarray(heads, np.int64)
         touched[idx] = True
         width_bytes, e, d = self._width_bytes, self.events, self.d
-        unique = len(set(heads)) == len(heads)
+        zero = [0] * len(heads)
+        # [rows, dram bytes of each kind (KINDS order) + HBM busy cycles]: integers, so one addition
+        cols = [kinds[k][1] if k in kinds else zero for k in KINDS]
+        cols.append([sum(b) for b in zip(*(kinds[k][0] for k in kinds))] if kinds else zero)
+        add = np.array(cols, np.int64).T
+        if len(set(heads)) == len(heads):
+            acc[idx[:, None], _FETCH_FIELDS] += add
+        else:
+            np.add.at(acc, (idx[:, None], _FETCH_FIELDS), add)
         for kind in ("q", "k_msb", "v", "k_lsb"):  # the order the events were always added in
             got = kinds.get(kind)
             if got is None:
                 continue
-            busy, bus, payload = got
-            for field, values in ((_DRAM[kind], bus), (_HBM, busy)):
-                if unique:
-                    acc[idx, field] += values
-                else:
-                    np.add.at(acc[:, field], idx, values)
+            _, bus, payload = got
             bus_sum, payload_sum = sum(bus), sum(payload)
             self.bytes[kind] += bus_sum
             self.payload[kind] += payload_sum

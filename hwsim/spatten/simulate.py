@@ -33,7 +33,7 @@ import numpy as np
 from ..config import Design, Policy, check_pair
 from ..errors import HwsimError
 from ..units import qk as qk_unit
-from ..units.hbm import NO_FETCH, Fetch, fetch_many, fetch_new, first_line_cycles, vector_bytes
+from ..units.hbm import NO_FETCH, Fetch, fetch_many, fetch_new, fetch_widths, first_line_cycles, vector_bytes
 from ..units.quant import to_float32
 from .cascade import Cascade
 from .functional import HeadRows, attend, keep_count, quantize_layer, row_sample
@@ -225,24 +225,23 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
                          causal=True, scale=trace.scale, units=units, local_v_keep=local_v,
                          fidelity_rows=fidelity_rows if step in fidelity_steps else 0)
             cascade.absorb(res)
-            # every (layer, head) tensor has the same layout, so one transfer describes each group's K and
-            # LSB plane (computed once per layer, charged per group)
-            k_all = machine.fetch(cand, kb)
-            lsb_all = machine.fetch(cand, lb) if plan.progressive else None
             streams = units.tiling.streams_k(cand.size)  # K re-streamed for each later pass (hwsim.units.tiling)
             heads = res.heads
             # K/V head pairs stored fused (design.hbm.fuse_pairs): one fetch group, its K and V moved once
             fuse_k = units.hbm.fuses(plan.key_bits) and not streams
             fuse_v = units.hbm.fuses(plan.value_bits, "v") and not streams
+            # every (layer, head) tensor has the same layout, so one transfer describes each group's K and
+            # LSB plane (and a fused pair's K), computed once per layer, charged per group
+            k_all, lsb_all, k_pair = fetch_widths(cand, [kb, lb, 2 * kb if fuse_k else 0], units.hbm)
+            lsb_all, k_pair = (lsb_all if plan.progressive else None), (k_pair if fuse_k else None)
             head_ids = [hr.head for hr in heads]
             gs = [h // group for h in head_ids]
             alive_groups = set(gs)
             paired = {g for g in alive_groups if (fuse_k or fuse_v) and _partner(g, trace.kv_heads) is not None}
             fgs = [g & ~1 if g in paired else g for g in gs]
-            k_pair = machine.fetch(cand, 2 * kb) if fuse_k else None
             # the layer's rows (one per alive head) through the units' service times in one call
             stacked = HeadRows.stack(heads)
-            service, _, _ = machine.row_services(stacked, 0)
+            service, _, _ = machine.row_services(stacked, 0, services_only=True)
             # one row per alive head: its services and flags as Python ints, converted once per layer
             columns, requant_rows = service.T.tolist(), stacked.requant.tolist()
             fill_rows, emit_rows, passes_rows = (stacked.topk_fill.tolist(), stacked.topk_filter.tolist(),

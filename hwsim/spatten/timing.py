@@ -123,7 +123,7 @@ class Machine:
         """The HBM transfer of the vectors at ``positions`` (sorted) of ``vec_bytes`` each."""
         return fetch(positions, vec_bytes, self.units.hbm)
 
-    def row_services(self, hr, lsb_busy_first: int, *, overlap: str | None = None):
+    def row_services(self, hr, lsb_busy_first: int, *, overlap: str | None = None, services_only: bool = False):
         """Service cycles [stage, row], latencies [stage] and overlaps [stage, row] of a head's rows.
 
         ``hr`` is the head's :class:`~hwsim.spatten.functional.HeadRows`. ``lsb_busy_first`` is the
@@ -131,7 +131,8 @@ class Machine:
         when already fetched). The top-k engine's fill phase takes the probabilities as the
         softmax unit emits them, so the engine's first stage may start that many cycles before the
         row's probabilities are complete. ``overlap`` replaces ``design.topk.overlap`` (the CSV
-        replay's authors' conventions serve one request at a time).
+        replay's authors' conventions serve one request at a time). ``services_only``: latencies and
+        overlaps are None (a generation layer's rows: the compiled timeline takes the services alone).
         """
         u = self.units
         mode = overlap or u.topk.overlap
@@ -145,6 +146,8 @@ class Machine:
         pv = pv_unit.service_cycles(hr.n_values, u.pv)
         topk = stage_services(hr.topk_cycles, hr.topk_fill, hr.topk_filter, overlap=mode)
         service = np.vstack([qk, sm, pq, topk, pv]).astype(np.int64)
+        if services_only:
+            return service, None, None
         latency = np.array([self.qk_latency, self.softmax_latency, 0, 0, 0, 0, self.pv_latency], np.int64)
         overlap = np.zeros_like(service)
         first = _TOPK - 1 if mode == "full" else _TOPK

@@ -25,7 +25,7 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["vector_bytes", "transfer", "transfers", "transfers_new", "transfer_cycles", "busy_cycles"]
+__all__ = ["vector_bytes", "transfer", "transfers", "transfers_new", "transfer_widths", "transfer_cycles", "busy_cycles"]
 
 
 def vector_bytes(head_dim: int, bits: int) -> int:
@@ -91,6 +91,26 @@ def transfers(index_sets: list, vec_bytes: int, *, interleave_bytes: int, channe
     bounds = np.concatenate([[0], np.cumsum(sizes)])
     counts = _granules_many(idx, bounds, vec_bytes, interleave_bytes, channels)
     return counts, counts.sum(axis=1) * interleave_bytes, sizes * vec_bytes
+
+
+@njit(cache=True)
+def _granules_widths(indices, widths, interleave, channels):
+    counts = np.zeros((widths.shape[0], channels), np.int64)
+    for w in range(widths.shape[0]):
+        if widths[w] > 0:
+            counts[w] = _granules_per_channel(indices, widths[w], interleave, channels)
+    return counts
+
+
+def transfer_widths(indices: np.ndarray, widths, *, interleave_bytes: int,
+                    channels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`transfer` of the same vectors at several vector sizes (``widths`` bytes each; one layer's K,
+    LSB plane and fused K pair over the same keys): (granules [width, channel], bus_bytes [width],
+    payload_bytes [width]), row ``w`` equal to ``transfer(indices, widths[w], ...)``, in one compiled call."""
+    idx = np.ascontiguousarray(indices, dtype=np.int64)
+    w = np.maximum(np.asarray(widths, np.int64), 0)
+    counts = _granules_widths(idx, w, interleave_bytes, channels)
+    return counts, counts.sum(axis=1) * interleave_bytes, idx.size * w
 
 
 @njit(cache=True)

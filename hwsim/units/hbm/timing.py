@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from .golden import busy_cycles, transfer, transfer_cycles, transfers, transfers_new
+from .golden import busy_cycles, transfer, transfer_cycles, transfer_widths, transfers, transfers_new
 from .params import HbmParams
 
-__all__ = ["Fetch", "NO_FETCH", "fetch", "fetch_many", "fetch_new", "first_line_cycles"]
+__all__ = ["Fetch", "NO_FETCH", "fetch", "fetch_many", "fetch_new", "fetch_widths", "first_line_cycles"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,18 @@ def fetch_many(position_sets: list, vec_bytes: int, params: HbmParams) -> list[F
     il, rate = params.interleave_bytes, params.channel_bytes_per_cycle
     return [Fetch(busy_cycles(c, interleave_bytes=il, channel_bytes_per_cycle=rate, latency_cycles=0), b, p)
             if p else NO_FETCH for c, b, p in zip(counts.max(axis=1, initial=0).tolist(), bus.tolist(), payload.tolist())]
+
+
+def fetch_widths(positions: np.ndarray, widths: list[int], params: HbmParams) -> list[Fetch]:
+    """:func:`fetch` of the vectors at ``positions`` (sorted, unique) at each of ``widths`` bytes per vector
+    (:func:`~hwsim.units.hbm.golden.transfer_widths`), in one compiled call; the same transfers."""
+    if len(positions) == 0:
+        return [NO_FETCH] * len(widths)
+    counts, bus, payload = transfer_widths(positions, widths, interleave_bytes=params.interleave_bytes,
+                                           channels=params.channels)
+    il, rate = params.interleave_bytes, params.channel_bytes_per_cycle
+    return [Fetch(busy_cycles(c, interleave_bytes=il, channel_bytes_per_cycle=rate, latency_cycles=0), b, p)
+            if p else NO_FETCH for c, b, p in zip(counts.max(axis=1).tolist(), bus.tolist(), payload.tolist())]
 
 
 def fetch_new(position_sets: list, owners, vec_bytes: int, params: HbmParams, *,

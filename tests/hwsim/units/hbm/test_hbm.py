@@ -84,3 +84,16 @@ def test_new_fetches_equal_the_fetch_of_what_the_owner_has_not_fetched():
         got = fetch_new(sets, owners, vb, params, length=300 if rng.random() < 0.5 else None)
         assert list(zip(*got)) == expected
     assert fetch_new([np.array([3, 4])], [0], 0, params) == ([0], [0], [0])  # no bytes per vector: nothing moves
+
+
+def test_one_set_at_several_widths_equals_a_fetch_per_width():
+    """``fetch_widths`` (a layer's K, LSB plane and fused K pair in one call) gives ``fetch`` at each width, 0 included."""
+    from hwsim.units.hbm import HbmParams, fetch, fetch_widths
+
+    rng = np.random.default_rng(5)
+    for _ in range(30):
+        params = HbmParams(channels=int(rng.choice([1, 4, 16])), interleave_bytes=32,
+                           channel_bytes_per_cycle=float(rng.choice([8.0, 12.8, 32.0])), latency_cycles=40)
+        pos = np.sort(rng.choice(500, size=int(rng.integers(0, 120)), replace=False))
+        widths = [int(w) for w in rng.choice([0, 8, 16, 24, 48, 96], size=3)]
+        assert fetch_widths(pos, widths, params) == [fetch(pos, w, params) for w in widths]
