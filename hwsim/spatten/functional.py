@@ -295,7 +295,7 @@ def _attend_stack(result: LayerResult, sampled: dict, ql: QLayer, gs: list[int],
     heads = np.asarray(members)  # [G, m]
     kept = ql.dequantized(lsb) if nq == 1 else None  # a generation row: gather the layer's float K/V
     if kept is not None:
-        if G == kept[0].shape[0] and (ga == np.arange(G)).all():  # every K/V group, in order: one take
+        if G == kept[0].shape[0] and list(gs) == list(range(G)):  # every K/V group, in order: one take
             pick = lambda a: np.take(a, k_pos, axis=1)  # noqa: E731
         else:
             pick = lambda a: a[ga[:, None], k_pos[None, :]]  # noqa: E731

@@ -72,6 +72,7 @@ _ROWS, _KEYS, _VALUES, _REQUANT = range(4)
 _N_ROW_FIELDS = 4 + len(UNITS)  # what rows_many counts: the four above and the busy cycles of each unit
 #: [unit, stage] 0/1: which row-pipeline stages (:data:`STAGE_UNITS`) each unit's busy cycles add up
 _STAGE_TO_UNIT = np.array([[int(su == u) for su in STAGE_UNITS] for u in UNITS], np.int64)
+_ROW_FIELDS = np.arange(_N_ROW_FIELDS)
 _HBM = _FIELD["hbm_busy_cycles"]
 _FETCH_FIELDS = np.array([_FIELD[f"dram_{k}_bytes"] for k in KINDS] + [_HBM], np.int64)  # what fetch_rows adds to
 
@@ -93,8 +94,9 @@ class Counts:
         #: bits of one element of each kind's vectors (the LSB plane: at least 1, for a plan without one)
         self._kind_bits = {"q": plan.query_bits, "k_msb": plan.key_bits, "k_lsb": max(1, plan.key_lsb_bits),
                            "v": plan.value_bits}
-        self._acc: dict[int, np.ndarray] = {}  # layer -> [heads, fields]
-        self._touched: dict[int, np.ndarray] = {}  # layer -> heads counted at least once
+        #: what each call added to the per-head counters: (layer, heads [r], fields [f], additions [r, f]),
+        #: added up when :attr:`per_head` is read (integers: any order gives the same sums)
+        self._log: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
         self.bytes = {k: 0 for k in KINDS}
         self.payload = {k: 0 for k in KINDS}
         self.events = {k: 0.0 for k in (
@@ -109,22 +111,19 @@ class Counts:
         self.values_total = 0
         self.selection_cycles = 0
 
-    def _layer(self, layer: int) -> tuple[np.ndarray, np.ndarray]:
-        acc = self._acc.get(layer)
-        if acc is None:
-            acc = self._acc[layer] = np.zeros((self.n_heads, len(HEAD_FIELDS)), np.int64)
-            self._touched[layer] = np.zeros(self.n_heads, bool)
-        return acc, self._touched[layer]
-
     @property
     def per_head(self) -> dict[tuple[int, int], dict[str, int]]:
         """``{(layer, head): {counter: value}}`` for every (layer, head) counted, in (layer, head) order."""
-        out = {}
-        for layer in sorted(self._acc):
-            acc, touched = self._acc[layer], self._touched[layer]
-            for head in np.flatnonzero(touched).tolist():
-                out[layer, head] = dict(zip(HEAD_FIELDS, acc[head].tolist()))
-        return out
+        if not self._log:
+            return {}
+        n_layers = max(entry[0] for entry in self._log) + 1
+        acc = np.zeros((n_layers * self.n_heads, len(HEAD_FIELDS)), np.int64)
+        touched = np.zeros(n_layers * self.n_heads, bool)
+        for layer, heads, fields, add in self._log:
+            at = layer * self.n_heads + heads
+            np.add.at(acc, (at[:, None], fields[None, :]), add)
+            touched[at] = True
+        return {divmod(i, self.n_heads): dict(zip(HEAD_FIELDS, acc[i].tolist())) for i in np.flatnonzero(touched).tolist()}
 
     def rows(self, layer: int, hr, service: np.ndarray) -> None:
         """Count one head's rows (functional results and their stage services)."""
@@ -145,18 +144,14 @@ class Counts:
         n_vals_row = np.asarray(stacked.n_values, np.int64)
         # [fields, rows] of what each row adds to its head: rows, keys, values, requant, busy cycles per unit
         # (each unit's stages summed by an integer product: exact)
-        add = np.vstack([np.ones_like(n_keys_row), n_keys_row, n_vals_row, requant,
-                         _STAGE_TO_UNIT @ np.asarray(service, np.int64)])
-        acc, touched = self._layer(layer)
+        add = np.concatenate([np.array([n_keys_row >= 0, n_keys_row, n_vals_row, requant], np.int64),
+                              _STAGE_TO_UNIT @ np.asarray(service, np.int64)]).T
         idx = np.array([hr.head for hr in heads], np.int64)
-        if sizes.size and (sizes == 1).all():  # one row per head (a generation layer): the rows are the sums
-            acc[idx, :add.shape[0]] += add.T
-        else:
-            owner = np.repeat(np.arange(len(heads)), sizes)
-            per = np.zeros((len(heads), add.shape[0]), np.int64)
-            np.add.at(per, owner, add.T)
-            np.add.at(acc[:, :add.shape[0]], idx, per)
-        touched[idx] = True
+        if not (sizes.size and (sizes == 1).all()):  # several rows per head (summarization): summed per head first
+            per = np.zeros((len(heads), add.shape[1]), np.int64)
+            np.add.at(per, np.repeat(np.arange(len(heads)), sizes), add)
+            add = per
+        self._log.append((layer, idx, _ROW_FIELDS, add))
         rows = int(sizes.sum())
         n_keys, n_vals, n_requant = int(n_keys_row.sum()), int(n_vals_row.sum()), int(requant.sum())
         computed = int((n_keys_row * stacked.row_passes()).sum())  # every pass of Q x K and softmax
@@ -199,19 +194,12 @@ class Counts:
         ``kinds`` maps a kind (:data:`KINDS`) to (busy cycles, bus bytes, payload bytes), one int per
         row in ``heads`` order (0s where a row moved none); a kind absent moved nothing.
         """
-        acc, touched = self._layer(layer)
-        idx = np.asarray(heads, np.int64)
-        touched[idx] = True
         width_bytes, e, d = self._width_bytes, self.events, self.d
         zero = [0] * len(heads)
-        # [rows, dram bytes of each kind (KINDS order) + HBM busy cycles]: integers, so one addition
+        # [rows, dram bytes of each kind (KINDS order) + HBM busy cycles]
         cols = [kinds[k][1] if k in kinds else zero for k in KINDS]
         cols.append([sum(b) for b in zip(*(kinds[k][0] for k in kinds))] if kinds else zero)
-        add = np.array(cols, np.int64).T
-        if len(set(heads)) == len(heads):
-            acc[idx[:, None], _FETCH_FIELDS] += add
-        else:
-            np.add.at(acc, (idx[:, None], _FETCH_FIELDS), add)
+        self._log.append((layer, np.asarray(heads, np.int64), _FETCH_FIELDS, np.array(cols, np.int64).T))
         for kind in ("q", "k_msb", "v", "k_lsb"):  # the order the events were always added in
             got = kinds.get(kind)
             if got is None:

@@ -145,7 +145,8 @@ class Machine:
             pq[int(np.argmax(requant))] += lsb_busy_first + self.hbm_latency
         pv = pv_unit.service_cycles(hr.n_values, u.pv)
         topk = stage_services(hr.topk_cycles, hr.topk_fill, hr.topk_filter, overlap=mode)
-        service = np.vstack([qk, sm, pq, topk, pv]).astype(np.int64)
+        service = np.concatenate([np.array([qk, sm, pq], np.int64), topk, np.asarray(pv, np.int64)[None]]).astype(
+            np.int64, copy=False)  # [stage, row], as np.vstack gives it
         if services_only:
             return service, None, None
         latency = np.array([self.qk_latency, self.softmax_latency, 0, 0, 0, 0, self.pv_latency], np.int64)

@@ -15,7 +15,10 @@ they stream, so the decision adds one cycle (``bert.cpp``: requant 1).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from numba import njit
 
 from ..common import ceil_div
 from .params import PQ_DECISION_CYCLES, SoftmaxParams
@@ -30,19 +33,65 @@ def softmax_rows(scores: np.ndarray, *, inplace: bool = False, row_max: bool = F
     With ``row_max`` return ``(probabilities, largest probability of each row)``: the largest is
     ``exp(0) / z = 1 / z`` exactly (the row's maximum score gives ``exp(0) = 1`` and float division is
     monotonic), 0 for an all-masked row, so it equals ``probabilities.max(-1)`` without reading them again.
+
+    Arithmetic, in float32: ``e = exp(s - max(s))`` (a row without a finite maximum subtracts 0), ``z =
+    sum(e)`` (numpy's pairwise sum), ``p = e / z`` (``z <= 0``, an all-masked row: ``z = 1``). The max,
+    subtraction and division are elementwise IEEE operations, done in one compiled pass each side of
+    numpy's ``exp`` and ``sum``.
     """
     s = np.asarray(scores, np.float32)
-    m = np.max(s, axis=-1, keepdims=True)
-    finite = np.isfinite(m)
-    m = np.where(finite, m, np.float32(0.0)).astype(np.float32)
-    e = np.subtract(s, m, out=s if inplace else None)
+    shape = s.shape
+    work = s if (inplace and s.flags.c_contiguous) else np.array(s, np.float32, order="C")
+    e = work.reshape(math.prod(shape[:-1]), shape[-1]) if s.ndim else work.reshape(1, 1)
+    finite = np.empty(e.shape[0], np.bool_)
+    _shift_rows(e, finite)
     np.exp(e, out=e)
-    z = np.sum(e, axis=-1, keepdims=True)
-    z[z <= 0] = 1  # an all-masked row: its exponentials are all 0 and stay 0
-    p = np.divide(e, z, out=e)
+    z = np.sum(e, axis=-1)
+    largest = np.empty(e.shape[0], np.float32)
+    _divide_rows(e, z, finite, largest)
+    if inplace:
+        if work is not s:
+            s[...] = work  # a non-contiguous float32 array: the result written back
+        p = s
+    else:
+        p = work.reshape(shape)
     if not row_max:
         return p
-    return p, np.where(finite, np.float32(1.0) / z, np.float32(0.0))[..., 0]
+    return p, largest.reshape(shape[:-1])
+
+
+@njit(cache=True)
+def _shift_rows(e, finite):
+    """Subtract each row's maximum in place (0 where it is not finite: an all-masked row, inf or NaN)."""
+    for r in range(e.shape[0]):
+        row = e[r]
+        top = np.float32(-np.inf)
+        nan = False
+        for k in range(row.shape[0]):
+            x = row[k]
+            if x != x:
+                nan = True
+            elif x > top:
+                top = x
+        ok = not nan and np.isfinite(top)
+        finite[r] = ok
+        m = top if ok else np.float32(0.0)
+        for k in range(row.shape[0]):
+            row[k] = row[k] - m
+
+
+@njit(cache=True)
+def _divide_rows(e, z, finite, largest):
+    """``e /= z`` per row (``z <= 0``: 1), and each row's largest probability ``1 / z`` (0 unless ``finite``)."""
+    one = np.float32(1.0)
+    for r in range(e.shape[0]):
+        zr = z[r]
+        if zr <= 0:
+            zr = one
+        row = e[r]
+        for k in range(row.shape[0]):
+            row[k] = row[k] / zr
+        largest[r] = one / zr if finite[r] else np.float32(0.0)
 
 
 def service_cycles(n, params: SoftmaxParams) -> np.ndarray:

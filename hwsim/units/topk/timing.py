@@ -94,11 +94,11 @@ def stage_services(cycles, fill, filt, *, overlap: str) -> np.ndarray:
         raise HwsimError(f"Top-k overlap must be one of {', '.join(OVERLAPS)}, not {overlap!r}")
     cycles, fill, filt = (np.asarray(x, np.int64) for x in (cycles, fill, filt))
     zero = np.zeros_like(cycles)
-    if overlap == "full":
-        return np.stack([fill, cycles - fill - filt, filt])
+    if overlap == "full":  # np.array of the rows: np.stack's result in one call
+        return np.array([fill, cycles - fill - filt, filt])
     if overlap == "filter":
-        return np.stack([zero, cycles - filt, filt])
-    return np.stack([zero, cycles, zero])
+        return np.array([zero, cycles - filt, filt])
+    return np.array([zero, cycles, zero])
 
 
 def sequence_schedule(cycles, fill, filt, *, overlap: str, t0: int = 0) -> tuple[np.ndarray, np.ndarray]:
