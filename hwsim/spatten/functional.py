@@ -145,6 +145,9 @@ class LayerResult:
     ref_sq: float = 0.0  # sum over sampled rows of |out_dense|^2
     mass_kept: float = 0.0  # sum over sampled rows of dense probability mass on the keys used
     sampled_rows: int = 0
+    #: ``HeadRows.stack(heads)``, built from the stack's arrays where one stack made every row (a generation
+    #: layer whose groups have the same number of alive heads); None: the caller stacks ``heads``
+    stacked: HeadRows | None = None
 
 
 #: The top-k cycle breakdown a row's timing uses (:data:`hwsim.units.topk.golden.DETAIL_FIELDS`).
@@ -228,6 +231,7 @@ def attend(
     if nq * nk * biggest > _CHUNK_ELEMENTS:  # whole query blocks per chunk
         chunk = max(block, _CHUNK_ELEMENTS // max(1, nk * biggest) // block * block)
     blocks_needed = nk > min(units.tiling.value_tile, units.tiling.key_tile)  # K streams or V spills
+    calls = 0
     for c0 in range(0, max(nq, 1), max(chunk, 1)):
         rows = slice(c0, c0 + chunk)
         local = sample[(sample >= c0) & (sample < c0 + chunk)] - c0
@@ -240,6 +244,7 @@ def attend(
             per = max(1, _STACK_ELEMENTS // max(1, size * min(nq, chunk) * kc))
             for i in range(0, len(gs), per):
                 part = gs[i:i + per]
+                calls += 1
                 got = _attend_stack(result, sampled, ql, part, [groups[g] for g in part], q_pos=q_pos[rows],
                                     k_pos=k_pos[:kc], valid=None if valid is None else valid[rows, :kc],
                                     n_keys=n_keys[rows], scale=scale, units=units, local_v_keep=local_v_keep,
@@ -249,6 +254,8 @@ def attend(
                     if kc < nk:  # the keys no query of the chunk sees received nothing
                         s = np.pad(s, ((0, 0), (0, nk - kc)))
                     sums[g] = s if g not in sums else sums[g] + s
+    if calls != 1:  # several stacks: the caller stacks the heads
+        result.stacked = None
     by_head: dict[int, list[HeadRows]] = {}
     for hr in result.heads:
         by_head.setdefault(hr.head, []).append(hr)
@@ -366,6 +373,7 @@ def _attend_stack(result: LayerResult, sampled: dict, ql: QLayer, gs: list[int],
     two_pass = bool(tiling.two_pass(n_keys).any())
     # each head's sum of |output| in float64: a generation row's in one call (the same sums, bit for bit)
     abs_sums = np.abs(out).sum(axis=(2, 3), dtype=np.float64).tolist() if nq == 1 else None
+    first = len(result.heads)
     for gi, g in enumerate(gs):
         if outputs is not None:
             outputs[members[gi]] = out[gi]
@@ -384,6 +392,12 @@ def _attend_stack(result: LayerResult, sampled: dict, ql: QLayer, gs: list[int],
                 rows_b = slice(b0, b0 + blocks)
                 mask_b = keep[gi, :, rows_b].any(axis=(0, 1)) if keep is not None else np.ones(nk, bool)
                 result.group_blocks.setdefault(g, []).append((k_pos[mask_b], bool(requant[gi, :, rows_b].any())))
+    if nq == 1 and not two_pass:  # the rows of the stack as HeadRows.stack gives them (heads in stack order)
+        rows = G * m
+        result.stacked = HeadRows(members[0][0], np.repeat(n_keys, rows), requant.reshape(rows),
+                                  np.repeat(n_values, rows), cycles.reshape(rows), fill.reshape(rows),
+                                  filt.reshape(rows), sum(a for per in abs_sums for a in per),
+                                  result.heads[first].v_pos)
     return {g: sums[gi] for gi, g in enumerate(gs)}
 
 

@@ -240,7 +240,7 @@ def simulate(trace, design: Design, policy: Policy, *, seed: int = 0, fidelity_r
             paired = {g for g in alive_groups if (fuse_k or fuse_v) and _partner(g, trace.kv_heads) is not None}
             fgs = [g & ~1 if g in paired else g for g in gs]
             # the layer's rows (one per alive head) through the units' service times in one call
-            stacked = HeadRows.stack(heads)
+            stacked = res.stacked if res.stacked is not None else HeadRows.stack(heads)
             service, _, _ = machine.row_services(stacked, 0, services_only=True)
             # one row per alive head: its services and flags as Python ints, converted once per layer
             columns, requant_rows = service.T.tolist(), stacked.requant.tolist()

@@ -93,3 +93,28 @@ def test_importance_rows_added_in_order_as_the_loop_does():
             want[idx] += row
         _add_rows_at(got, idx, rows)
         assert want.tobytes() == got.tobytes()
+
+
+@pytest.mark.parametrize("alive", [[1, 1, 1, 1, 1, 1], [1, 0, 1, 1, 0, 1], [1, 0, 0, 1, 1, 1]])
+@pytest.mark.parametrize("policy", ["spatten-gpt2", "none"])
+def test_a_generation_layers_stacked_rows_are_the_heads_stacked(alive, policy):
+    """``LayerResult.stacked`` (built from one stack's arrays) equals ``HeadRows.stack(heads)``; None where the
+    groups ran as several stacks (different numbers of alive heads)."""
+    from hwsim.spatten.functional import HeadRows
+
+    rng = np.random.default_rng(9)
+    q, k, v = _layer(rng)
+    units = SpattenUnits.from_design(load_design("spatten"), 16, policy=load_policy(policy))
+    ql = quantize_layer(q, k, v, units.quant, frozen=True)
+    res = attend(ql, (q, k, v), q_pos=np.array([39]), k_pos=np.array([0, 2, 5, 17, 30, 39]),
+                 heads_alive=np.array(alive, bool), group_size=3, causal=True, scale=0.25, units=units,
+                 local_v_keep=0.5 if policy != "none" else None, fidelity_rows=1)
+    one_stack = len({sum(alive[g * 3:g * 3 + 3]) for g in range(2)} - {0}) == 1
+    assert (res.stacked is not None) == one_stack
+    if one_stack:
+        want = HeadRows.stack(res.heads)
+        for name in ("head", "abs_out_sum", "passes"):
+            assert getattr(res.stacked, name) == getattr(want, name)
+        for name in ("n_keys", "requant", "n_values", "topk_cycles", "topk_fill", "topk_filter", "v_pos"):
+            a, b = getattr(res.stacked, name), getattr(want, name)
+            assert a.dtype == b.dtype and a.tolist() == b.tolist(), name
