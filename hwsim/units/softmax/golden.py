@@ -36,15 +36,15 @@ def softmax_rows(scores: np.ndarray, *, inplace: bool = False, row_max: bool = F
 
     Arithmetic, in float32: ``e = exp(s - max(s))`` (a row without a finite maximum subtracts 0), ``z =
     sum(e)`` (numpy's pairwise sum), ``p = e / z`` (``z <= 0``, an all-masked row: ``z = 1``). The max,
-    subtraction and division are elementwise IEEE operations, done in one compiled pass each side of
-    numpy's ``exp`` and ``sum``.
+    subtraction and division are elementwise IEEE operations, done in one compiled pass each (after
+    numpy's row max, around numpy's ``exp`` and ``sum``).
     """
     s = np.asarray(scores, np.float32)
     shape = s.shape
     work = s if (inplace and s.flags.c_contiguous) else np.array(s, np.float32, order="C")
     e = work.reshape(math.prod(shape[:-1]), shape[-1]) if s.ndim else work.reshape(1, 1)
     finite = np.empty(e.shape[0], np.bool_)
-    _shift_rows(e, finite)
+    _shift_rows(e, np.max(e, axis=-1), finite)
     np.exp(e, out=e)
     z = np.sum(e, axis=-1)
     largest = np.empty(e.shape[0], np.float32)
@@ -61,21 +61,14 @@ def softmax_rows(scores: np.ndarray, *, inplace: bool = False, row_max: bool = F
 
 
 @njit(cache=True)
-def _shift_rows(e, finite):
-    """Subtract each row's maximum in place (0 where it is not finite: an all-masked row, inf or NaN)."""
+def _shift_rows(e, top, finite):
+    """Subtract each row's maximum ``top`` (numpy's) in place, 0 where it is not finite (an all-masked row, inf
+    or NaN)."""
     for r in range(e.shape[0]):
-        row = e[r]
-        top = np.float32(-np.inf)
-        nan = False
-        for k in range(row.shape[0]):
-            x = row[k]
-            if x != x:
-                nan = True
-            elif x > top:
-                top = x
-        ok = not nan and np.isfinite(top)
+        ok = np.isfinite(top[r])
         finite[r] = ok
-        m = top if ok else np.float32(0.0)
+        m = top[r] if ok else np.float32(0.0)
+        row = e[r]
         for k in range(row.shape[0]):
             row[k] = row[k] - m
 
