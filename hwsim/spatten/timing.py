@@ -183,7 +183,7 @@ class GroupWork:
     k_done: int | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class RowWork:
     """One generation row: one query of one head at one step (see module docstring)."""
 
@@ -220,9 +220,11 @@ class RowWork:
         The one place simulation and CSV replay turn a row's services into timed work.
         """
         n = passes or (2 if requant else 1)  # 0: the untiled count
+        t0, t1, t2 = TOPK_STAGES
         return cls(step, layer, head, group_key, int(fetch), int(service[0] // n), int(service[1] // n),
-                   bool(requant), int(lsb_fetch), tuple(int(service[s]) for s in TOPK_STAGES), int(topk_fill),
-                   int(v_fetch), int(service[-1]), int(keys), int(n), int(k_stream), int(topk_emit), lsb_group)
+                   bool(requant), int(lsb_fetch), (int(service[t0]), int(service[t1]), int(service[t2])),
+                   int(topk_fill), int(v_fetch), int(service[-1]), int(keys), int(n), int(k_stream), int(topk_emit),
+                   lsb_group)
 
 
 #: ``Timeline.engine`` unless given (tests set it to "simpy" to run the reference)
@@ -708,7 +710,7 @@ class Timeline:
         for out in results:
             w = out["waits"]
             follows = np.flatnonzero(w[:, 2] == engine.CAUSE_FOLLOW).tolist()
-            causes = [CAUSES[c] if c < len(CAUSES) else None for c in w[:, 2].tolist()]
+            causes = [_CAUSE_NAMES[c] for c in w[:, 2].tolist()]
             for k in follows:
                 causes[k] = ("f", int(w[k, 3]))
             for job, t, cause in zip((w[:, 0] - base).tolist(), w[:, 1].tolist(), causes):
@@ -776,6 +778,8 @@ def on_done(done, fn) -> None:
 
 #: ``LayerDone.fired`` of a layer the compiled engine has run (a processed event: nothing to wait for)
 _RAN = object()
+#: a compiled segment's wait code -> its cause name (explain.CAUSES; ``engine.CAUSE_FOLLOW``: replaced by the followed job)
+_CAUSE_NAMES = (*CAUSES, None)
 _SELECT_OWN, _SELECT_SHARED = 7, 5  # engine resource of the selections: their own engine, or the local-V one
 
 
