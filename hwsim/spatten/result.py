@@ -68,8 +68,8 @@ class SimResult:
 HEAD_FIELDS = ("query_rows", "keys_attended_tokens", "values_used_vectors", "requant_rows",
                *(f"{u}_busy_cycles" for u in UNITS), *(f"dram_{k}_bytes" for k in KINDS))
 _FIELD = {name: i for i, name in enumerate(HEAD_FIELDS)}
-_ROWS, _KEYS, _VALUES, _REQUANT = range(4)
-_N_ROW_FIELDS = 4 + len(UNITS)  # what rows_many counts: the four above and the busy cycles of each unit
+#: what rows_many counts, the first fields in order: rows, keys, values, requant rows, each unit's busy cycles
+_N_ROW_FIELDS = 4 + len(UNITS)
 #: [unit, stage] 0/1: which row-pipeline stages (:data:`STAGE_UNITS`) each unit's busy cycles add up
 _STAGE_TO_UNIT = np.array([[int(su == u) for su in STAGE_UNITS] for u in UNITS], np.int64)
 _ROW_FIELDS = np.arange(_N_ROW_FIELDS)
@@ -81,9 +81,9 @@ class Counts:
     """Event counts of a run: per (layer, head) rows, keys, values and busy cycles; DRAM bytes by kind;
     the energy events and FLOPs (what :func:`cost_models.energy.energy_pj` prices).
 
-    The per-head counters of a layer live in one int64 array [heads, :data:`HEAD_FIELDS`], so a
-    generation layer's rows are counted with a few array additions (integers: any order gives the
-    same sums); :attr:`per_head` reads them back as the table's dicts.
+    Each counting call logs what it adds to the per-head counters (:data:`HEAD_FIELDS`) as one int64
+    array, so a generation layer's rows cost a few array operations; :attr:`per_head` adds the log
+    up when it is read (integers: any order gives the same sums) and returns the table's dicts.
     """
 
     def __init__(self, head_dim: int, design: Design, plan, heads: int):
@@ -142,8 +142,8 @@ class Counts:
         n_keys_row = np.asarray(stacked.n_keys, np.int64)
         requant = np.asarray(stacked.requant, bool)
         n_vals_row = np.asarray(stacked.n_values, np.int64)
-        # [fields, rows] of what each row adds to its head: rows, keys, values, requant, busy cycles per unit
-        # (each unit's stages summed by an integer product: exact)
+        # [rows, _N_ROW_FIELDS] of what each row adds to its head: 1 row (n_keys >= 0 is always true), keys,
+        # values, requant, then each unit's busy cycles (its stages summed by an integer product: exact)
         add = np.concatenate([np.array([n_keys_row >= 0, n_keys_row, n_vals_row, requant], np.int64),
                               _STAGE_TO_UNIT @ np.asarray(service, np.int64)]).T
         idx = np.array([hr.head for hr in heads], np.int64)

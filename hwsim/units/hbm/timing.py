@@ -61,9 +61,18 @@ def fetch_many(position_sets: list, vec_bytes: int, params: HbmParams) -> list[F
         return [NO_FETCH] * len(position_sets)
     counts, bus, payload = transfers(position_sets, vec_bytes, interleave_bytes=params.interleave_bytes,
                                      channels=params.channels)
+    return _fetches(counts.max(axis=1, initial=0), bus, payload, params)
+
+
+def _busy(busiest: np.ndarray, params: HbmParams) -> list[int]:
+    """HBM busy cycles of transfers from their busiest channel's granules (:func:`busy_cycles`), as Python ints."""
     il, rate = params.interleave_bytes, params.channel_bytes_per_cycle
-    return [Fetch(busy_cycles(c, interleave_bytes=il, channel_bytes_per_cycle=rate, latency_cycles=0), b, p)
-            if p else NO_FETCH for c, b, p in zip(counts.max(axis=1, initial=0).tolist(), bus.tolist(), payload.tolist())]
+    return [busy_cycles(c, interleave_bytes=il, channel_bytes_per_cycle=rate, latency_cycles=0) for c in busiest.tolist()]
+
+
+def _fetches(busiest: np.ndarray, bus: np.ndarray, payload: np.ndarray, params: HbmParams) -> list[Fetch]:
+    """One :class:`Fetch` per transfer (``NO_FETCH`` where nothing was asked for)."""
+    return [Fetch(c, b, p) if p else NO_FETCH for c, b, p in zip(_busy(busiest, params), bus.tolist(), payload.tolist())]
 
 
 def fetch_widths(positions: np.ndarray, widths: list[int], params: HbmParams) -> list[Fetch]:
@@ -73,9 +82,7 @@ def fetch_widths(positions: np.ndarray, widths: list[int], params: HbmParams) ->
         return [NO_FETCH] * len(widths)
     counts, bus, payload = transfer_widths(positions, widths, interleave_bytes=params.interleave_bytes,
                                            channels=params.channels)
-    il, rate = params.interleave_bytes, params.channel_bytes_per_cycle
-    return [Fetch(busy_cycles(c, interleave_bytes=il, channel_bytes_per_cycle=rate, latency_cycles=0), b, p)
-            if p else NO_FETCH for c, b, p in zip(counts.max(axis=1).tolist(), bus.tolist(), payload.tolist())]
+    return _fetches(counts.max(axis=1), bus, payload, params)
 
 
 def fetch_new(position_sets: list, owners, vec_bytes: int, params: HbmParams, *,
@@ -88,9 +95,7 @@ def fetch_new(position_sets: list, owners, vec_bytes: int, params: HbmParams, *,
     """
     busiest, bus, payload = transfers_new(position_sets, owners, vec_bytes, interleave_bytes=params.interleave_bytes,
                                           channels=params.channels, length=length)
-    il, rate = params.interleave_bytes, params.channel_bytes_per_cycle
-    busy = [busy_cycles(c, interleave_bytes=il, channel_bytes_per_cycle=rate, latency_cycles=0) for c in busiest.tolist()]
-    return busy, bus.tolist(), payload.tolist()
+    return _busy(busiest, params), bus.tolist(), payload.tolist()
 
 
 @njit(cache=True)

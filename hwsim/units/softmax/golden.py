@@ -35,9 +35,9 @@ def softmax_rows(scores: np.ndarray, *, inplace: bool = False, row_max: bool = F
     monotonic), 0 for an all-masked row, so it equals ``probabilities.max(-1)`` without reading them again.
 
     Arithmetic, in float32: ``e = exp(s - max(s))`` (a row without a finite maximum subtracts 0), ``z =
-    sum(e)`` (numpy's pairwise sum), ``p = e / z`` (``z <= 0``, an all-masked row: ``z = 1``). The max,
-    subtraction and division are elementwise IEEE operations, done in one compiled pass each (after
-    numpy's row max, around numpy's ``exp`` and ``sum``).
+    sum(e)`` (numpy's pairwise sum), ``p = e / z`` (``z <= 0``, an all-masked row: ``z = 1``). The
+    subtraction and the division are elementwise IEEE operations, done in one compiled pass each
+    around numpy's row max, ``exp`` and ``sum``.
     """
     s = np.asarray(scores, np.float32)
     shape = s.shape
